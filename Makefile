@@ -1,0 +1,78 @@
+# WeCom callback framework on Kore 4.1 (Debian 12).
+#
+#   make run        install missing packages, build, start the echo demo
+#   make test       build and run every test (unit + integration)
+#   make SANITIZE=1 test   the same under ASan + UBSan
+
+PREFIX	?= /usr/local
+CC	?= cc
+CFLAGS	?= -O2 -g
+BUILD	?= build
+
+DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
+	pkg-config libcmocka-dev nodejs npm
+
+WARN	= -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
+	  -Wpointer-arith -Wshadow -Wsign-compare -Wno-unused-parameter
+# The packaged kore was built with these: struct http_request depends on them.
+KORE_DEFS = -DKORE_USE_PGSQL -DKORE_USE_TASKS -I/usr/include/postgresql
+# Kept apart from CFLAGS so that `make CFLAGS=...` cannot drop them.
+REQ_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -Icrypto -Iframework \
+	  $(shell pkg-config --cflags libxml-2.0 libcurl jansson 2>/dev/null) $(WARN)
+LIBS	= $(shell pkg-config --libs libxml-2.0 libcurl jansson openssl 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+CFLAGS	+= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+LDSAN	= -fsanitize=address,undefined
+endif
+
+ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
+
+# Layers: crypto (OpenSSL only), core (no Kore), kore glue, apps.
+CRYPTO_SRC = crypto/wecom_crypto.c
+CORE_SRC   = framework/config.c
+KORE_SRC   =
+APPS_SRC   = $(wildcard apps/*.c)
+TOOLS      =
+TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config
+
+-include framework/client.mk
+
+CRYPTO_OBJ = $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ   = $(CORE_SRC:%.c=$(BUILD)/%.o)
+KORE_OBJ   = $(KORE_SRC:%.c=$(BUILD)/%.o) $(APPS_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ    = $(CRYPTO_OBJ) $(CORE_OBJ)
+
+MODULE	= $(BUILD)/wecom.so
+
+.PHONY: all deps run test clean bench fuzz install
+
+all: $(MODULE) $(TOOLS) $(TESTS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(KORE_DEFS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libwecom.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(MODULE): $(KORE_OBJ) $(BUILD)/libwecom.a
+	$(CC) -shared $(LDSAN) -o $@ $(KORE_OBJ) $(BUILD)/libwecom.a $(LIBS)
+
+$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libwecom.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libwecom.a $(LIBS) -lcmocka $(LDSAN)
+
+deps:
+	@sh tools/deps.sh $(DEBIAN_PKGS)
+
+run: deps all
+	stdbuf -oL kore -f -n -r -c kore.conf
+
+test: deps all
+	@sh tests/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,414 @@
+/*
+ * The WXBizMsgCrypt scheme: SHA1 signatures over the sorted parameters,
+ * AES-256-CBC with the IV taken from the key, and PKCS#7 padding to a
+ * 32-byte block. All primitives come from OpenSSL.
+ */
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "wecom_crypto.h"
+
+#define TOKEN_MAX	128
+#define RID_MAX		128
+
+struct wecom_crypto {
+	char		 token[TOKEN_MAX + 1];
+	char		 receiveid[RID_MAX + 1];
+	size_t		 ridlen;
+	unsigned char	 key[WECOM_KEY_BYTES];
+	EVP_CIPHER_CTX	*enc;
+	EVP_CIPHER_CTX	*dec;
+	EVP_MD		*sha1;
+	unsigned char	*scratch;
+	size_t		 scratchsz;
+};
+
+static int	crypto_key_decode(const char *, unsigned char *);
+static int	crypto_scratch(struct wecom_crypto *, size_t);
+static int	crypto_b64_decode(const char *, size_t, unsigned char *,
+		    size_t *);
+static int	crypto_cmp(const void *, const void *);
+
+static const struct {
+	int		 code;
+	const char	*name;
+} errnames[] = {
+	{ WECOM_OK,		"0 OK" },
+	{ WECOM_ERR_SIGNATURE,	"-40001 ValidateSignatureError" },
+	{ WECOM_ERR_PARSE_XML,	"-40002 ParseXmlError" },
+	{ WECOM_ERR_SHA,	"-40003 ComputeSignatureError" },
+	{ WECOM_ERR_AESKEY,	"-40004 IllegalAesKey" },
+	{ WECOM_ERR_RECEIVEID,	"-40005 ValidateCorpidError" },
+	{ WECOM_ERR_ENCRYPT,	"-40006 EncryptAESError" },
+	{ WECOM_ERR_DECRYPT,	"-40007 DecryptAESError" },
+	{ WECOM_ERR_BUFFER,	"-40008 IllegalBuffer" },
+	{ WECOM_ERR_B64_ENCODE,	"-40009 EncodeBase64Error" },
+	{ WECOM_ERR_B64_DECODE,	"-40010 DecodeBase64Error" },
+	{ WECOM_ERR_BUILD_XML,	"-40011 GenReturnXmlError" },
+};
+
+const char *
+wecom_strerror(int code)
+{
+	size_t		i;
+
+	for (i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++) {
+		if (errnames[i].code == code)
+			return (errnames[i].name);
+	}
+
+	return ("unknown error");
+}
+
+/*
+ * An EncodingAESKey is 43 characters of [A-Za-z0-9] that decode, with
+ * one '=' appended, to exactly 32 bytes.
+ */
+int
+wecom_crypto_check_aeskey(const char *aeskey)
+{
+	unsigned char	key[WECOM_KEY_BYTES];
+	int		rc;
+
+	rc = crypto_key_decode(aeskey, key);
+	OPENSSL_cleanse(key, sizeof(key));
+
+	return (rc);
+}
+
+struct wecom_crypto *
+wecom_crypto_new(const char *token, const char *aeskey, const char *receiveid,
+    int *err)
+{
+	struct wecom_crypto	*wc;
+
+	*err = WECOM_ERR_AESKEY;
+	if (strlen(token) > TOKEN_MAX || strlen(receiveid) > RID_MAX)
+		return (NULL);
+	if ((wc = calloc(1, sizeof(*wc))) == NULL)
+		return (NULL);
+
+	if ((*err = crypto_key_decode(aeskey, wc->key)) != WECOM_OK)
+		goto fail;
+
+	*err = WECOM_ERR_DECRYPT;
+	memcpy(wc->token, token, strlen(token) + 1);
+	memcpy(wc->receiveid, receiveid, strlen(receiveid) + 1);
+	wc->ridlen = strlen(receiveid);
+
+	/* Fetch once: per-call lookups are a measurable cost. */
+	if ((wc->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) == NULL ||
+	    (wc->enc = EVP_CIPHER_CTX_new()) == NULL ||
+	    (wc->dec = EVP_CIPHER_CTX_new()) == NULL)
+		goto fail;
+	if (!EVP_EncryptInit_ex(wc->enc, EVP_aes_256_cbc(), NULL, wc->key,
+	    wc->key) || !EVP_DecryptInit_ex(wc->dec, EVP_aes_256_cbc(), NULL,
+	    wc->key, wc->key))
+		goto fail;
+	EVP_CIPHER_CTX_set_padding(wc->enc, 0);
+	EVP_CIPHER_CTX_set_padding(wc->dec, 0);
+
+	*err = WECOM_OK;
+	return (wc);
+
+fail:
+	wecom_crypto_free(wc);
+	return (NULL);
+}
+
+void
+wecom_crypto_free(struct wecom_crypto *wc)
+{
+	if (wc == NULL)
+		return;
+
+	EVP_CIPHER_CTX_free(wc->enc);
+	EVP_CIPHER_CTX_free(wc->dec);
+	EVP_MD_free(wc->sha1);
+	if (wc->scratch != NULL) {
+		OPENSSL_cleanse(wc->scratch, wc->scratchsz);
+		free(wc->scratch);
+	}
+	OPENSSL_cleanse(wc, sizeof(*wc));
+	free(wc);
+}
+
+/*
+ * msg_signature = hex(sha1(sorted(token, timestamp, nonce, encrypt)
+ * concatenated)). The pieces are hashed in order, never copied.
+ */
+int
+wecom_crypto_sign(const struct wecom_crypto *wc, const char *timestamp,
+    const char *nonce, const char *encrypt, char out[WECOM_SIG_LEN + 1])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*parts[4];
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen, i;
+	EVP_MD_CTX		*ctx;
+	int			 rc;
+
+	rc = WECOM_ERR_SHA;
+	parts[0] = wc->token;
+	parts[1] = timestamp;
+	parts[2] = nonce;
+	parts[3] = encrypt;
+	qsort(parts, 4, sizeof(parts[0]), crypto_cmp);
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return (rc);
+	if (!EVP_DigestInit_ex(ctx, wc->sha1, NULL))
+		goto out;
+	for (i = 0; i < 4; i++) {
+		if (!EVP_DigestUpdate(ctx, parts[i], strlen(parts[i])))
+			goto out;
+	}
+	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen * 2 != WECOM_SIG_LEN)
+		goto out;
+
+	for (i = 0; i < mdlen; i++) {
+		out[i * 2] = hex[md[i] >> 4];
+		out[i * 2 + 1] = hex[md[i] & 0x0f];
+	}
+	out[WECOM_SIG_LEN] = '\0';
+	rc = WECOM_OK;
+
+out:
+	EVP_MD_CTX_free(ctx);
+	return (rc);
+}
+
+/*
+ * Constant time: the comparison must not tell an attacker how many
+ * bytes of a forged signature were right.
+ */
+int
+wecom_crypto_verify(const struct wecom_crypto *wc, const char *timestamp,
+    const char *nonce, const char *encrypt, const char *signature)
+{
+	char	expect[WECOM_SIG_LEN + 1];
+
+	if (wecom_crypto_sign(wc, timestamp, nonce, encrypt, expect) != WECOM_OK)
+		return (WECOM_ERR_SHA);
+	if (strlen(signature) != WECOM_SIG_LEN ||
+	    CRYPTO_memcmp(expect, signature, WECOM_SIG_LEN) != 0)
+		return (WECOM_ERR_SIGNATURE);
+
+	return (WECOM_OK);
+}
+
+/*
+ * Decrypt a base64 Encrypt value. On success *msg points at the
+ * NUL-terminated message inside wc's scratch buffer: it stays valid
+ * until the next call on wc.
+ */
+int
+wecom_crypto_decrypt(struct wecom_crypto *wc, const char *b64, size_t b64len,
+    const char **msg, size_t *msglen)
+{
+	unsigned char	*p;
+	size_t		 len, pad, mlen;
+	int		 outl;
+
+	if (b64len == 0 || b64len > (WECOM_MSG_MAX / 3 + 1) * 4)
+		return (WECOM_ERR_B64_DECODE);
+	if (crypto_scratch(wc, b64len / 4 * 3) != WECOM_OK)
+		return (WECOM_ERR_DECRYPT);
+	p = wc->scratch;
+
+	if (crypto_b64_decode(b64, b64len, p, &len) != WECOM_OK)
+		return (WECOM_ERR_B64_DECODE);
+	if (len < WECOM_BLOCK || len % 16 != 0)
+		return (WECOM_ERR_DECRYPT);
+
+	/* Re-arm the IV only; the key schedule is kept. */
+	if (!EVP_DecryptInit_ex(wc->dec, NULL, NULL, NULL, wc->key) ||
+	    !EVP_DecryptUpdate(wc->dec, p, &outl, p, (int)len) ||
+	    (size_t)outl != len)
+		return (WECOM_ERR_DECRYPT);
+
+	pad = p[len - 1];
+	if (pad < 1 || pad > WECOM_BLOCK)
+		return (WECOM_ERR_BUFFER);
+	len -= pad;
+	if (len < WECOM_RANDOM_BYTES + 4)
+		return (WECOM_ERR_BUFFER);
+
+	p += WECOM_RANDOM_BYTES;
+	mlen = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) |
+	    ((size_t)p[2] << 8) | (size_t)p[3];
+	p += 4;
+	len -= WECOM_RANDOM_BYTES + 4;
+	if (mlen > len)
+		return (WECOM_ERR_BUFFER);
+
+	if (len - mlen != wc->ridlen ||
+	    memcmp(p + mlen, wc->receiveid, wc->ridlen) != 0)
+		return (WECOM_ERR_RECEIVEID);
+
+	/* The receiveid has been checked: its first byte may go. */
+	p[mlen] = '\0';
+	*msg = (const char *)p;
+	*msglen = mlen;
+
+	return (WECOM_OK);
+}
+
+/*
+ * Encrypt msg as random(16) | len(4, big endian) | msg | receiveid,
+ * padded to 32 bytes, and write the base64 text, NUL-terminated, to out.
+ */
+int
+wecom_crypto_encrypt(struct wecom_crypto *wc, const void *msg, size_t msglen,
+    char *out, size_t outsz, size_t *outlen)
+{
+	unsigned char	*p;
+	size_t		 len, pad;
+	int		 outl, b64;
+
+	if (msglen > WECOM_MSG_MAX)
+		return (WECOM_ERR_ENCRYPT);
+	if (outsz < WECOM_CRYPTO_B64LEN(msglen, wc->ridlen))
+		return (WECOM_ERR_B64_ENCODE);
+
+	len = WECOM_RANDOM_BYTES + 4 + msglen + wc->ridlen;
+	pad = WECOM_BLOCK - len % WECOM_BLOCK;
+	if (crypto_scratch(wc, len + pad) != WECOM_OK)
+		return (WECOM_ERR_ENCRYPT);
+	p = wc->scratch;
+
+	if (RAND_bytes(p, WECOM_RANDOM_BYTES) != 1)
+		return (WECOM_ERR_ENCRYPT);
+	p[16] = (msglen >> 24) & 0xff;
+	p[17] = (msglen >> 16) & 0xff;
+	p[18] = (msglen >> 8) & 0xff;
+	p[19] = msglen & 0xff;
+	memcpy(p + 20, msg, msglen);
+	memcpy(p + 20 + msglen, wc->receiveid, wc->ridlen);
+	memset(p + len, (int)pad, pad);
+	len += pad;
+
+	if (!EVP_EncryptInit_ex(wc->enc, NULL, NULL, NULL, wc->key) ||
+	    !EVP_EncryptUpdate(wc->enc, p, &outl, p, (int)len) ||
+	    (size_t)outl != len)
+		return (WECOM_ERR_ENCRYPT);
+
+	if ((b64 = EVP_EncodeBlock((unsigned char *)out, p, (int)len)) < 0)
+		return (WECOM_ERR_B64_ENCODE);
+	*outlen = (size_t)b64;
+
+	return (WECOM_OK);
+}
+
+/* A nonce for a reply envelope: decimal digits from the CSPRNG. */
+void
+wecom_crypto_nonce(char *out, size_t outsz)
+{
+	unsigned char	r[32];
+	size_t		i, n;
+
+	if (outsz == 0)
+		return;
+	n = outsz - 1 < sizeof(r) ? outsz - 1 : sizeof(r);
+	if (RAND_bytes(r, (int)n) != 1)
+		memset(r, 7, n);
+	for (i = 0; i < n; i++)
+		out[i] = '0' + r[i] % 10;
+	out[n] = '\0';
+}
+
+static int
+crypto_key_decode(const char *aeskey, unsigned char *key)
+{
+	unsigned char	buf[WECOM_KEY_BYTES + 3];
+	char		in[WECOM_AESKEY_LEN + 2];
+	size_t		i, len;
+	int		rc;
+
+	if (strlen(aeskey) != WECOM_AESKEY_LEN)
+		return (WECOM_ERR_AESKEY);
+	for (i = 0; i < WECOM_AESKEY_LEN; i++) {
+		if (!((aeskey[i] >= 'a' && aeskey[i] <= 'z') ||
+		    (aeskey[i] >= 'A' && aeskey[i] <= 'Z') ||
+		    (aeskey[i] >= '0' && aeskey[i] <= '9')))
+			return (WECOM_ERR_AESKEY);
+	}
+
+	memcpy(in, aeskey, WECOM_AESKEY_LEN);
+	in[WECOM_AESKEY_LEN] = '=';
+	in[WECOM_AESKEY_LEN + 1] = '\0';
+
+	rc = WECOM_ERR_AESKEY;
+	if (crypto_b64_decode(in, WECOM_AESKEY_LEN + 1, buf, &len) ==
+	    WECOM_OK && len == WECOM_KEY_BYTES) {
+		memcpy(key, buf, WECOM_KEY_BYTES);
+		rc = WECOM_OK;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+
+	return (rc);
+}
+
+/*
+ * Strict base64: length a multiple of 4, at most two '=' at the end.
+ * EVP_DecodeBlock counts padding as zero bytes; take them off again.
+ */
+static int
+crypto_b64_decode(const char *in, size_t len, unsigned char *out,
+    size_t *outlen)
+{
+	size_t	eq;
+	int	n;
+
+	if (len == 0 || len % 4 != 0 || len > INT32_MAX)
+		return (WECOM_ERR_B64_DECODE);
+	eq = 0;
+	if (in[len - 1] == '=')
+		eq++;
+	if (in[len - 2] == '=')
+		eq++;
+	if (memchr(in, '=', len - eq) != NULL)
+		return (WECOM_ERR_B64_DECODE);
+	if (memchr(in, ' ', len) != NULL || memchr(in, '\n', len) != NULL ||
+	    memchr(in, '\r', len) != NULL || memchr(in, '\t', len) != NULL)
+		return (WECOM_ERR_B64_DECODE);
+
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len)) < 0)
+		return (WECOM_ERR_B64_DECODE);
+
+	*outlen = (size_t)n - eq;
+	return (WECOM_OK);
+}
+
+static int
+crypto_scratch(struct wecom_crypto *wc, size_t need)
+{
+	unsigned char	*p;
+
+	if (need <= wc->scratchsz)
+		return (WECOM_OK);
+	if ((p = malloc(need)) == NULL)
+		return (WECOM_ERR_BUFFER);
+	if (wc->scratch != NULL) {
+		OPENSSL_cleanse(wc->scratch, wc->scratchsz);
+		free(wc->scratch);
+	}
+	wc->scratch = p;
+	wc->scratchsz = need;
+
+	return (WECOM_OK);
+}
+
+static int
+crypto_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(const char * const *)a, *(const char * const *)b));
+}

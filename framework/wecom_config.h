@@ -1,0 +1,80 @@
+/*
+ * conf/wecom.conf: an INI file of typed sections.
+ *
+ *	[global]		api_base, state_dir, timeouts …
+ *	[app NAME]		one WeCom app (agent): credentials, callback path
+ *
+ * Other section types (robots, API keys) are kept for the modules that
+ * own them. A value "env:VAR" or "file:/path" is read from the
+ * environment or from a file that must not be readable by others.
+ * Plain C, no Kore: the server, wecom-send and the tests share it.
+ */
+
+#ifndef WECOM_CONFIG_H
+#define WECOM_CONFIG_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WECOM_CONF_DEFAULT	"conf/wecom.conf"
+#define WECOM_API_BASE_DEFAULT	"https://qyapi.weixin.qq.com/cgi-bin/"
+#define WECOM_STATE_DIR_DEFAULT	"/var/lib/wecom"
+
+#define WECOM_CONF_OK		0
+#define WECOM_CONF_ERROR	-1
+
+struct wecom_conf_kv {
+	char				*key;
+	char				*value;
+	int				 line;
+	TAILQ_ENTRY(wecom_conf_kv)	 list;
+};
+
+struct wecom_conf_section {
+	char				*type;	/* "global", "app", … */
+	char				*name;	/* "" for [global] */
+	int				 line;
+	TAILQ_HEAD(, wecom_conf_kv)	 keys;
+	TAILQ_ENTRY(wecom_conf_section)	 list;
+};
+
+/* A validated [app NAME] section. */
+struct wecom_app_conf {
+	const char			*name;
+	const char			*handler;	/* C app code, default name */
+	const char			*corpid;
+	int64_t				 agentid;
+	const char			*token;
+	const char			*aeskey;
+	const char			*secret;	/* NULL: no API calls */
+	const char			*path;		/* callback path */
+	const struct wecom_conf_section	*section;
+	TAILQ_ENTRY(wecom_app_conf)	 list;
+};
+
+struct wecom_conf {
+	char				*file;
+	const char			*api_base;
+	const char			*state_dir;
+	long				 connect_timeout_ms;
+	long				 timeout_ms;
+	size_t				 body_max;
+	TAILQ_HEAD(, wecom_conf_section) sections;
+	TAILQ_HEAD(, wecom_app_conf)	 apps;
+};
+
+int	wecom_conf_load(struct wecom_conf *, const char *path,
+	    char *err, size_t errlen);
+void	wecom_conf_free(struct wecom_conf *);
+const char	*wecom_conf_path(void);
+
+const struct wecom_app_conf	*wecom_conf_app(const struct wecom_conf *,
+				    const char *name);
+const struct wecom_conf_section	*wecom_conf_section(const struct wecom_conf *,
+				    const char *type, const char *name);
+const char	*wecom_conf_get(const struct wecom_conf_section *,
+		    const char *key);
+
+#endif
