@@ -30,8 +30,10 @@ ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 
 # Layers: crypto (OpenSSL only), core (no Kore), kore glue, apps.
 CRYPTO_SRC = crypto/wecom_crypto.c
-CORE_SRC   = framework/config.c
-KORE_SRC   =
+CORE_SRC   = framework/config.c framework/xml.c framework/message.c \
+	     framework/router.c framework/reply.c framework/app.c \
+	     framework/callback.c
+KORE_SRC   = framework/server.c
 APPS_SRC   = $(wildcard apps/*.c)
 TOOLS      =
 TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config

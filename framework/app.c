@@ -1,0 +1,152 @@
+/*
+ * App code registers itself at load time (WECOM_APP); each [app NAME]
+ * config section is then bound to the code it names, gets its own
+ * crypto state, and lets the code register its handlers.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wecom_crypto.h"
+#include "wecom.h"
+#include "wecom_app.h"
+
+struct app_code {
+	const char		*name;
+	wecom_app_init		 init;
+	TAILQ_ENTRY(app_code)	 list;
+};
+
+/* Filled by constructors before main() or when the module is loaded. */
+static TAILQ_HEAD(, app_code)	codes = TAILQ_HEAD_INITIALIZER(codes);
+
+static const struct app_code	*app_code_find(const char *);
+static int			 app_bind(struct wecom_app_list *,
+				    const struct wecom_app_conf *, char *,
+				    size_t);
+
+void
+wecom_app_register(const char *name, wecom_app_init init)
+{
+	struct app_code	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		abort();
+	c->name = name;
+	c->init = init;
+	TAILQ_INSERT_TAIL(&codes, c, list);
+}
+
+int
+wecom_apps_setup(struct wecom_app_list *apps, const struct wecom_conf *conf,
+    char *err, size_t errlen)
+{
+	const struct wecom_app_conf	*ac;
+
+	TAILQ_INIT(apps);
+	TAILQ_FOREACH(ac, &conf->apps, list) {
+		if (app_bind(apps, ac, err, errlen) != WECOM_OK)
+			return (WECOM_ERROR);
+	}
+
+	return (WECOM_OK);
+}
+
+void
+wecom_apps_free(struct wecom_app_list *apps)
+{
+	struct wecom_app	*app;
+
+	while ((app = TAILQ_FIRST(apps)) != NULL) {
+		TAILQ_REMOVE(apps, app, list);
+		wecom_routes_free(app);
+		wecom_crypto_free(app->crypto);
+		free(app);
+	}
+}
+
+struct wecom_app *
+wecom_app_by_path(struct wecom_app_list *apps, const char *path)
+{
+	struct wecom_app	*app;
+
+	TAILQ_FOREACH(app, apps, list) {
+		if (strcmp(app->conf->path, path) == 0)
+			return (app);
+	}
+
+	return (NULL);
+}
+
+const char *
+wecom_app_name(const struct wecom_app *app)
+{
+	return (app->conf->name);
+}
+
+const char *
+wecom_app_conf(const struct wecom_app *app, const char *key)
+{
+	return (wecom_conf_get(app->conf->section, key));
+}
+
+const char *
+wecom_ctx_app_conf(const struct wecom_ctx *ctx, const char *key)
+{
+	return (wecom_app_conf(ctx->app, key));
+}
+
+static int
+app_bind(struct wecom_app_list *apps, const struct wecom_app_conf *ac,
+    char *err, size_t errlen)
+{
+	const struct app_code	*code;
+	struct wecom_app	*app;
+	const char		*rid;
+	int			 rc;
+
+	if ((code = app_code_find(ac->handler)) == NULL) {
+		snprintf(err, errlen, "[app %s]: no app code named '%s' "
+		    "(is apps/%s.c built into the module?)", ac->name,
+		    ac->handler, ac->handler);
+		return (WECOM_ERROR);
+	}
+	if ((app = calloc(1, sizeof(*app))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (WECOM_ERROR);
+	}
+	TAILQ_INIT(&app->routes);
+	TAILQ_INSERT_TAIL(apps, app, list);
+	app->conf = ac;
+
+	/* Self-built apps sign with the CorpID; suites with their suiteid. */
+	if ((rid = wecom_conf_get(ac->section, "receiveid")) == NULL)
+		rid = ac->corpid;
+	app->crypto = wecom_crypto_new(ac->token, ac->aeskey, rid, &rc);
+	if (app->crypto == NULL) {
+		snprintf(err, errlen, "[app %s]: %s", ac->name,
+		    wecom_strerror(rc));
+		return (WECOM_ERROR);
+	}
+	if (code->init(app) != WECOM_OK) {
+		snprintf(err, errlen, "[app %s]: init of '%s' failed",
+		    ac->name, code->name);
+		return (WECOM_ERROR);
+	}
+
+	return (WECOM_OK);
+}
+
+static const struct app_code *
+app_code_find(const char *name)
+{
+	const struct app_code	*c;
+
+	TAILQ_FOREACH(c, &codes, list) {
+		if (strcmp(c->name, name) == 0)
+			return (c);
+	}
+
+	return (NULL);
+}

@@ -1,0 +1,195 @@
+/*
+ * The callback pipeline: authentic first (signature), then decrypted,
+ * then parsed — nothing of an unsigned body is ever parsed beyond the
+ * envelope that carries the signed text.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libxml/xmlwriter.h>
+
+#include "wecom_crypto.h"
+#include "wecom.h"
+#include "wecom_app.h"
+#include "wecom_callback.h"
+#include "wecom_msg.h"
+#include "wecom_xml.h"
+
+static int	callback_fail(struct wecom_result *, int, const char *);
+static int	callback_reply(struct wecom_app *, struct wecom_ctx *,
+		    struct wecom_result *);
+static int	callback_envelope(struct wecom_result *, const char *,
+		    const char *, const char *, const char *);
+
+/*
+ * GET ?msg_signature&timestamp&nonce&echostr: prove we hold the token
+ * and key by answering the decrypted echostr, bare.
+ */
+void
+wecom_callback_verify_url(struct wecom_app *app, const struct wecom_query *q,
+    struct wecom_result *res)
+{
+	const char	*plain;
+	size_t		 len;
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	res->msgtype = "verify_url";
+	if ((rc = wecom_crypto_verify(app->crypto, q->timestamp, q->nonce,
+	    q->echostr, q->signature)) != WECOM_OK) {
+		callback_fail(res, rc, NULL);
+		return;
+	}
+	if ((rc = wecom_crypto_decrypt(app->crypto, q->echostr,
+	    strlen(q->echostr), &plain, &len)) != WECOM_OK) {
+		callback_fail(res, rc, "echostr");
+		return;
+	}
+	if ((res->body = malloc(len + 1)) == NULL) {
+		callback_fail(res, WECOM_ERR_BUFFER, "out of memory");
+		return;
+	}
+	memcpy(res->body, plain, len + 1);
+	res->len = len;
+}
+
+void
+wecom_callback_post(struct wecom_app *app, struct wecom_xml *x,
+    const struct wecom_query *q, const char *body, size_t len,
+    struct wecom_result *res)
+{
+	struct wecom_msg	 msg;
+	struct wecom_ctx	 ctx;
+	const char		*enc, *plain;
+	size_t			 enclen, plainlen;
+	int			 rc;
+
+	memset(res, 0, sizeof(*res));
+	if (wecom_xml_parse(x, body, len) != WECOM_OK) {
+		callback_fail(res, WECOM_ERR_PARSE_XML, wecom_xml_error(x));
+		return;
+	}
+	if ((enc = wecom_xml_get_nth(x, "Encrypt", 0, &enclen)) == NULL) {
+		callback_fail(res, WECOM_ERR_PARSE_XML, "no Encrypt element");
+		return;
+	}
+	if ((rc = wecom_crypto_verify(app->crypto, q->timestamp, q->nonce,
+	    enc, q->signature)) != WECOM_OK) {
+		callback_fail(res, rc, NULL);
+		return;
+	}
+	if ((rc = wecom_crypto_decrypt(app->crypto, enc, enclen, &plain,
+	    &plainlen)) != WECOM_OK) {
+		callback_fail(res, rc, "Encrypt");
+		return;
+	}
+	/* The envelope is done with: the same arena takes the message. */
+	if (wecom_xml_parse(x, plain, plainlen) != WECOM_OK) {
+		callback_fail(res, WECOM_ERR_PARSE_XML, wecom_xml_error(x));
+		return;
+	}
+	if (wecom_msg_load(&msg, x) != WECOM_OK) {
+		callback_fail(res, WECOM_ERR_PARSE_XML,
+		    "no MsgType or FromUserName");
+		return;
+	}
+	res->msgtype = msg.type == WECOM_MSG_EVENT ? "event" :
+	    wecom_msg_type_name(msg.type);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.app = app;
+	ctx.msg = &msg;
+	wecom_route_run(&ctx);
+	if (ctx.reply != NULL)
+		callback_reply(app, &ctx, res);
+	wecom_ctx_reset(&ctx);
+}
+
+void
+wecom_result_clear(struct wecom_result *res)
+{
+	free(res->body);
+	memset(res, 0, sizeof(*res));
+}
+
+static int
+callback_fail(struct wecom_result *res, int code, const char *why)
+{
+	res->code = code;
+	res->why = why;
+	free(res->body);
+	res->body = NULL;
+	res->len = 0;
+
+	return (code);
+}
+
+/* Encrypt the reply, sign it with a fresh timestamp and nonce, wrap it. */
+static int
+callback_reply(struct wecom_app *app, struct wecom_ctx *ctx,
+    struct wecom_result *res)
+{
+	char	*b64, sig[WECOM_SIG_LEN + 1], now[24], nonce[11];
+	size_t	 sz, b64len;
+	int	 rc;
+
+	sz = WECOM_CRYPTO_B64LEN(ctx->reply_len, strlen(app->conf->corpid) +
+	    128);
+	if ((b64 = malloc(sz)) == NULL)
+		return (callback_fail(res, WECOM_ERR_ENCRYPT, "out of memory"));
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	wecom_crypto_nonce(nonce, sizeof(nonce));
+	if ((rc = wecom_crypto_encrypt(app->crypto, ctx->reply, ctx->reply_len,
+	    b64, sz, &b64len)) != WECOM_OK)
+		callback_fail(res, rc, "reply");
+	else if ((rc = wecom_crypto_sign(app->crypto, now, nonce, b64, sig)) !=
+	    WECOM_OK)
+		callback_fail(res, rc, "reply");
+	else
+		rc = callback_envelope(res, b64, sig, now, nonce);
+	free(b64);
+
+	return (rc);
+}
+
+static int
+callback_envelope(struct wecom_result *res, const char *enc, const char *sig,
+    const char *now, const char *nonce)
+{
+	xmlBufferPtr		buf;
+	xmlTextWriterPtr	w;
+	int			ok;
+
+	if ((buf = xmlBufferCreate()) == NULL)
+		return (callback_fail(res, WECOM_ERR_BUILD_XML, "no memory"));
+	if ((w = xmlNewTextWriterMemory(buf, 0)) == NULL) {
+		xmlBufferFree(buf);
+		return (callback_fail(res, WECOM_ERR_BUILD_XML, "no memory"));
+	}
+
+	ok = xmlTextWriterStartElement(w, BAD_CAST "xml") >= 0 &&
+	    xmlTextWriterStartElement(w, BAD_CAST "Encrypt") >= 0 &&
+	    xmlTextWriterWriteCDATA(w, BAD_CAST enc) >= 0 &&
+	    xmlTextWriterEndElement(w) >= 0 &&
+	    xmlTextWriterStartElement(w, BAD_CAST "MsgSignature") >= 0 &&
+	    xmlTextWriterWriteCDATA(w, BAD_CAST sig) >= 0 &&
+	    xmlTextWriterEndElement(w) >= 0 &&
+	    xmlTextWriterWriteElement(w, BAD_CAST "TimeStamp",
+	    BAD_CAST now) >= 0 &&
+	    xmlTextWriterStartElement(w, BAD_CAST "Nonce") >= 0 &&
+	    xmlTextWriterWriteCDATA(w, BAD_CAST nonce) >= 0 &&
+	    xmlTextWriterEndDocument(w) >= 0;
+	xmlFreeTextWriter(w);
+
+	if (ok && (res->body = strdup((const char *)xmlBufferContent(buf))))
+		res->len = (size_t)xmlBufferLength(buf);
+	xmlBufferFree(buf);
+
+	if (res->body == NULL)
+		return (callback_fail(res, WECOM_ERR_BUILD_XML, "envelope"));
+	return (WECOM_OK);
+}

@@ -1,0 +1,213 @@
+/*
+ * From the flat XML of a decrypted callback to struct wecom_msg: one
+ * table says which element fills which field, so a new WeCom field is
+ * a line here, and an unknown one is still reachable by name.
+ */
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wecom.h"
+#include "wecom_xml.h"
+#include "wecom_msg.h"
+
+enum kind { STR, I64, INT, DBL };
+
+static const struct {
+	const char	*path;
+	enum kind	 kind;
+	size_t		 off;
+} fields[] = {
+#define F(p, k, m)	{ p, k, offsetof(struct wecom_msg, m) }
+	F("ToUserName", STR, to_user),
+	F("FromUserName", STR, from_user),
+	F("MsgType", STR, msgtype),
+	F("MsgId", STR, msgid),
+	F("CreateTime", I64, create_time),
+	F("AgentID", I64, agentid),
+	F("Content", STR, content),
+	F("PicUrl", STR, pic_url),
+	F("MediaId", STR, media_id),
+	F("Format", STR, format),
+	F("ThumbMediaId", STR, thumb_media_id),
+	F("Title", STR, title),
+	F("Description", STR, description),
+	F("Url", STR, url),
+	F("Location_X", DBL, location_x),
+	F("Location_Y", DBL, location_y),
+	F("Scale", INT, scale),
+	F("Label", STR, label),
+	F("Event", STR, event),
+	F("EventKey", STR, event_key),
+	F("Latitude", DBL, latitude),
+	F("Longitude", DBL, longitude),
+	F("Precision", DBL, precision),
+	F("ScanCodeInfo/ScanType", STR, scan_type),
+	F("ScanCodeInfo/ScanResult", STR, scan_result),
+	F("SendPicsInfo/Count", INT, pic_count),
+	F("SendLocationInfo/Location_X", DBL, location_x),
+	F("SendLocationInfo/Location_Y", DBL, location_y),
+	F("SendLocationInfo/Scale", INT, scale),
+	F("SendLocationInfo/Label", STR, label),
+	F("SendLocationInfo/Poiname", STR, poiname),
+	F("BatchJob/JobId", STR, job_id),
+	F("BatchJob/JobType", STR, job_type),
+	F("BatchJob/ErrCode", INT, job_errcode),
+	F("ChangeType", STR, change_type),
+	F("UserID", STR, user_id),
+	F("NewUserID", STR, new_user_id),
+	F("Name", STR, name),
+	F("Department", STR, department),
+	F("Id", STR, party_id),
+	F("ParentId", STR, parent_id),
+	F("TagId", STR, tag_id),
+	F("ExternalUserID", STR, external_user_id),
+	F("ChatId", STR, chat_id),
+	F("WelcomeCode", STR, welcome_code),
+	F("TaskId", STR, task_id),
+	F("CardType", STR, card_type),
+	F("ResponseCode", STR, response_code),
+	F("ApprovalInfo/SpNo", STR, sp_no),
+	F("ApprovalInfo/SpStatus", STR, sp_status),
+	F("ApprovalInfo/ThirdNo", STR, third_no),
+	F("OpenKfId", STR, open_kf_id),
+	F("Token", STR, kf_token),
+#undef F
+};
+
+static const char *const msgtypes[] = {
+	[WECOM_MSG_TEXT] = "text",		[WECOM_MSG_IMAGE] = "image",
+	[WECOM_MSG_VOICE] = "voice",		[WECOM_MSG_VIDEO] = "video",
+	[WECOM_MSG_SHORTVIDEO] = "shortvideo",	[WECOM_MSG_LOCATION] = "location",
+	[WECOM_MSG_LINK] = "link",		[WECOM_MSG_FILE] = "file",
+	[WECOM_MSG_EVENT] = "event",
+};
+
+static const char *const events[] = {
+	[WECOM_EVENT_SUBSCRIBE] = "subscribe",
+	[WECOM_EVENT_UNSUBSCRIBE] = "unsubscribe",
+	[WECOM_EVENT_ENTER_AGENT] = "enter_agent",
+	[WECOM_EVENT_LOCATION] = "LOCATION",
+	[WECOM_EVENT_CLICK] = "click",
+	[WECOM_EVENT_VIEW] = "view",
+	[WECOM_EVENT_SCANCODE_PUSH] = "scancode_push",
+	[WECOM_EVENT_SCANCODE_WAITMSG] = "scancode_waitmsg",
+	[WECOM_EVENT_PIC_SYSPHOTO] = "pic_sysphoto",
+	[WECOM_EVENT_PIC_PHOTO_OR_ALBUM] = "pic_photo_or_album",
+	[WECOM_EVENT_PIC_WEIXIN] = "pic_weixin",
+	[WECOM_EVENT_LOCATION_SELECT] = "location_select",
+	[WECOM_EVENT_BATCH_JOB_RESULT] = "batch_job_result",
+	[WECOM_EVENT_CHANGE_CONTACT] = "change_contact",
+	[WECOM_EVENT_TEMPLATE_CARD_EVENT] = "template_card_event",
+	[WECOM_EVENT_TEMPLATE_CARD_MENU_EVENT] = "template_card_menu_event",
+	[WECOM_EVENT_OPEN_APPROVAL_CHANGE] = "open_approval_change",
+	[WECOM_EVENT_SYS_APPROVAL_CHANGE] = "sys_approval_change",
+	[WECOM_EVENT_CHANGE_EXTERNAL_CONTACT] = "change_external_contact",
+	[WECOM_EVENT_CHANGE_EXTERNAL_CHAT] = "change_external_chat",
+	[WECOM_EVENT_CHANGE_EXTERNAL_TAG] = "change_external_tag",
+	[WECOM_EVENT_KF_MSG_OR_EVENT] = "kf_msg_or_event",
+	[WECOM_EVENT_SHARE_AGENT_CHANGE] = "share_agent_change",
+};
+
+static int	msg_lookup(const char *const *, size_t, const char *);
+static void	msg_set(struct wecom_msg *, size_t, const char *);
+
+/*
+ * Fill msg from a parsed document. Every callback names its MsgType;
+ * without one it is not a WeCom message.
+ */
+int
+wecom_msg_load(struct wecom_msg *msg, const struct wecom_xml *x)
+{
+	const char	*path, *value;
+	size_t		 i, j;
+
+	memset(msg, 0, sizeof(*msg));
+	msg->xml = x;
+
+	for (i = 0; i < wecom_xml_nfields(x); i++) {
+		wecom_xml_field(x, i, &path, &value);
+		for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
+			if (strcmp(fields[j].path, path) == 0) {
+				msg_set(msg, j, value);
+				break;
+			}
+		}
+	}
+	if (msg->msgtype == NULL || msg->from_user == NULL)
+		return (WECOM_ERROR);
+
+	msg->type = msg_lookup(msgtypes, sizeof(msgtypes) / sizeof(msgtypes[0]),
+	    msg->msgtype);
+	if (msg->type == WECOM_MSG_EVENT) {
+		msg->event_type = msg_lookup(events,
+		    sizeof(events) / sizeof(events[0]),
+		    msg->event ? msg->event : "");
+		if (msg->event_type == WECOM_EVENT_NONE)
+			msg->event_type = WECOM_EVENT_UNKNOWN;
+	}
+
+	return (WECOM_OK);
+}
+
+const char *
+wecom_msg_get(const struct wecom_msg *msg, const char *name)
+{
+	return (wecom_xml_get(msg->xml, name));
+}
+
+const char *
+wecom_msg_get_nth(const struct wecom_msg *msg, const char *name, size_t n)
+{
+	return (wecom_xml_get_nth(msg->xml, name, n, NULL));
+}
+
+size_t
+wecom_msg_count(const struct wecom_msg *msg, const char *name)
+{
+	return (wecom_xml_count(msg->xml, name));
+}
+
+const char *
+wecom_msg_type_name(enum wecom_msg_type type)
+{
+	if ((size_t)type >= sizeof(msgtypes) / sizeof(msgtypes[0]) ||
+	    msgtypes[type] == NULL)
+		return ("unknown");
+	return (msgtypes[type]);
+}
+
+static int
+msg_lookup(const char *const *names, size_t n, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (names[i] != NULL && strcmp(names[i], s) == 0)
+			return ((int)i);
+	}
+
+	return (0);
+}
+
+static void
+msg_set(struct wecom_msg *msg, size_t j, const char *value)
+{
+	char	*p = (char *)msg + fields[j].off;
+
+	switch (fields[j].kind) {
+	case STR:
+		*(const char **)(void *)p = value;
+		break;
+	case I64:
+		*(int64_t *)(void *)p = strtoll(value, NULL, 10);
+		break;
+	case INT:
+		*(int *)(void *)p = (int)strtol(value, NULL, 10);
+		break;
+	case DBL:
+		*(double *)(void *)p = strtod(value, NULL);
+		break;
+	}
+}

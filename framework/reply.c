@@ -1,0 +1,248 @@
+/*
+ * Passive replies. A handler's reply is built at once into the plaintext
+ * XML WeCom expects; the server encrypts and signs it after the chain.
+ * libxml2's writer does the escaping.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libxml/xmlwriter.h>
+
+#include "wecom.h"
+#include "wecom_app.h"
+
+struct reply {
+	xmlBufferPtr		buf;
+	xmlTextWriterPtr	w;
+	int			rc;
+};
+
+static int	reply_simple(struct wecom_ctx *, const char *, const char *,
+		    const char *const *, const char *const *, size_t);
+static int	reply_begin(struct reply *, struct wecom_ctx *, const char *);
+static int	reply_end(struct reply *, struct wecom_ctx *);
+static void	reply_elem(struct reply *, const char *, const char *);
+static void	reply_open(struct reply *, const char *);
+static void	reply_close(struct reply *);
+
+int
+wecom_reply_text(struct wecom_ctx *ctx, const char *content)
+{
+	static const char *const	names[] = { "Content" };
+
+	return (reply_simple(ctx, "text", NULL, names, &content, 1));
+}
+
+int
+wecom_reply_textf(struct wecom_ctx *ctx, const char *fmt, ...)
+{
+	va_list		 ap;
+	char		*s;
+	int		 rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (rc == -1)
+		return (WECOM_ERROR);
+
+	rc = wecom_reply_text(ctx, s);
+	free(s);
+
+	return (rc);
+}
+
+int
+wecom_reply_image(struct wecom_ctx *ctx, const char *media_id)
+{
+	static const char *const	names[] = { "MediaId" };
+
+	return (reply_simple(ctx, "image", "Image", names, &media_id, 1));
+}
+
+int
+wecom_reply_voice(struct wecom_ctx *ctx, const char *media_id)
+{
+	static const char *const	names[] = { "MediaId" };
+
+	return (reply_simple(ctx, "voice", "Voice", names, &media_id, 1));
+}
+
+int
+wecom_reply_video(struct wecom_ctx *ctx, const char *media_id,
+    const char *title, const char *description)
+{
+	static const char *const	names[] = { "MediaId", "Title",
+					    "Description" };
+	const char			*values[3];
+
+	values[0] = media_id;
+	values[1] = title;
+	values[2] = description;
+
+	return (reply_simple(ctx, "video", "Video", names, values, 3));
+}
+
+int
+wecom_reply_update_button(struct wecom_ctx *ctx, const char *replace_name)
+{
+	static const char *const	names[] = { "ReplaceName" };
+
+	return (reply_simple(ctx, "update_button", "Button", names,
+	    &replace_name, 1));
+}
+
+int
+wecom_reply_news(struct wecom_ctx *ctx, const struct wecom_article *a,
+    size_t count)
+{
+	struct reply	r;
+	char		n[16];
+	size_t		i;
+	int		rc;
+
+	if (count == 0 || count > WECOM_NEWS_MAX)
+		return (WECOM_ERR_TOO_MANY);
+	if ((rc = reply_begin(&r, ctx, "news")) != WECOM_OK)
+		return (rc);
+
+	snprintf(n, sizeof(n), "%zu", count);
+	reply_elem(&r, "ArticleCount", n);
+	reply_open(&r, "Articles");
+	for (i = 0; i < count; i++) {
+		reply_open(&r, "item");
+		reply_elem(&r, "Title", a[i].title);
+		reply_elem(&r, "Description", a[i].description);
+		reply_elem(&r, "PicUrl", a[i].pic_url);
+		reply_elem(&r, "Url", a[i].url);
+		reply_close(&r);
+	}
+	reply_close(&r);
+
+	return (reply_end(&r, ctx));
+}
+
+int
+wecom_replied(const struct wecom_ctx *ctx)
+{
+	return (ctx->reply != NULL);
+}
+
+void
+wecom_ctx_reset(struct wecom_ctx *ctx)
+{
+	free(ctx->reply);
+	ctx->reply = NULL;
+	ctx->reply_len = 0;
+	ctx->handled = 0;
+}
+
+/* A reply of one element group, e.g. <Image><MediaId/></Image>. */
+static int
+reply_simple(struct wecom_ctx *ctx, const char *msgtype, const char *group,
+    const char *const *names, const char *const *values, size_t n)
+{
+	struct reply	r;
+	size_t		i;
+	int		rc;
+
+	if ((rc = reply_begin(&r, ctx, msgtype)) != WECOM_OK)
+		return (rc);
+	if (group != NULL)
+		reply_open(&r, group);
+	for (i = 0; i < n; i++)
+		reply_elem(&r, names[i], values[i]);
+	if (group != NULL)
+		reply_close(&r);
+
+	return (reply_end(&r, ctx));
+}
+
+static int
+reply_begin(struct reply *r, struct wecom_ctx *ctx, const char *msgtype)
+{
+	char	now[24];
+
+	memset(r, 0, sizeof(*r));
+	if (ctx->reply != NULL)
+		return (WECOM_ERR_REPLIED);
+	if ((r->buf = xmlBufferCreate()) == NULL)
+		return (WECOM_ERROR);
+	if ((r->w = xmlNewTextWriterMemory(r->buf, 0)) == NULL) {
+		xmlBufferFree(r->buf);
+		return (WECOM_ERROR);
+	}
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	reply_open(r, "xml");
+	reply_elem(r, "ToUserName", ctx->msg->from_user);
+	reply_elem(r, "FromUserName", ctx->app->conf->corpid);
+	reply_elem(r, "CreateTime", now);
+	reply_elem(r, "MsgType", msgtype);
+
+	return (WECOM_OK);
+}
+
+static int
+reply_end(struct reply *r, struct wecom_ctx *ctx)
+{
+	const xmlChar	*content;
+	int		 len;
+
+	reply_close(r);
+	if (xmlTextWriterEndDocument(r->w) < 0)
+		r->rc = -1;
+	xmlFreeTextWriter(r->w);
+
+	if (r->rc == 0) {
+		content = xmlBufferContent(r->buf);
+		len = xmlBufferLength(r->buf);
+		if ((ctx->reply = malloc((size_t)len + 1)) != NULL) {
+			memcpy(ctx->reply, content, (size_t)len + 1);
+			ctx->reply_len = (size_t)len;
+		}
+	}
+	xmlBufferFree(r->buf);
+
+	return (ctx->reply != NULL ? WECOM_OK : WECOM_ERROR);
+}
+
+/*
+ * Text goes in CDATA as in WeCom's own replies, numbers bare; text that
+ * would end the CDATA early is escaped instead.
+ */
+static void
+reply_elem(struct reply *r, const char *name, const char *value)
+{
+	if (value == NULL)
+		value = "";
+	reply_open(r, name);
+	if (*value != '\0' && value[strspn(value, "0123456789")] == '\0') {
+		if (xmlTextWriterWriteString(r->w, BAD_CAST value) < 0)
+			r->rc = -1;
+	} else if (strstr(value, "]]>") == NULL) {
+		if (xmlTextWriterWriteCDATA(r->w, BAD_CAST value) < 0)
+			r->rc = -1;
+	} else if (xmlTextWriterWriteString(r->w, BAD_CAST value) < 0) {
+		r->rc = -1;
+	}
+	reply_close(r);
+}
+
+static void
+reply_open(struct reply *r, const char *name)
+{
+	if (xmlTextWriterStartElement(r->w, BAD_CAST name) < 0)
+		r->rc = -1;
+}
+
+static void
+reply_close(struct reply *r)
+{
+	if (xmlTextWriterEndElement(r->w) < 0)
+		r->rc = -1;
+}

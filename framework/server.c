@@ -1,0 +1,291 @@
+/*
+ * The Kore glue: configuration in the parent before the fork, one route
+ * for every callback path, HTTP statuses and one log line per refusal.
+ * The pipeline itself lives in callback.c and knows nothing of Kore.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include <libxml/uri.h>
+
+#include "wecom_crypto.h"
+#include "wecom_config.h"
+#include "wecom_app.h"
+#include "wecom_callback.h"
+#include "wecom_xml.h"
+
+#define QUERY_MAX	8192
+
+int	kore_parent_configure(int, char **);
+void	kore_worker_configure(void);
+int	wecom_http(struct http_request *);
+
+/* Read in the parent before the fork; read-only in workers after. */
+static struct wecom_conf	conf;
+static struct wecom_app_list	apps;
+/* Per worker: the reusable parser. */
+static struct wecom_xml		*xml;
+
+struct query {
+	struct wecom_query	 q;
+	char			 buf[QUERY_MAX];
+	const char		*why;
+};
+
+static int	server_query(struct http_request *, struct query *, int);
+static int	server_param(struct query *, const char *, char *);
+static int	server_get(struct http_request *, struct wecom_app *);
+static int	server_post(struct http_request *, struct wecom_app *);
+static int	server_status(int);
+static int	server_refuse(struct http_request *, int, int, const char *);
+static void	server_answer(struct http_request *, struct wecom_result *,
+		    const char *);
+static const char	*server_client(struct http_request *, char *, size_t);
+
+int
+kore_parent_configure(int argc, char **argv)
+{
+	char	err[512];
+
+	xmlInitParser();
+	if (wecom_conf_load(&conf, wecom_conf_path(), err, sizeof(err)) !=
+	    WECOM_CONF_OK)
+		fatal("wecom: %s", err);
+	if (wecom_apps_setup(&apps, &conf, err, sizeof(err)) != WECOM_OK)
+		fatal("wecom: %s: %s", conf.file, err);
+	if (TAILQ_EMPTY(&apps))
+		kore_log(LOG_WARNING, "wecom: %s has no [app NAME] section",
+		    conf.file);
+
+	return (KORE_RESULT_OK);
+}
+
+void
+kore_worker_configure(void)
+{
+	if ((xml = wecom_xml_new()) == NULL)
+		fatal("wecom: out of memory");
+}
+
+int
+wecom_http(struct http_request *req)
+{
+	struct wecom_app	*app;
+
+	if ((app = wecom_app_by_path(&apps, req->path)) == NULL)
+		return (server_refuse(req, 404, 0, "no app at this path"));
+
+	switch (req->method) {
+	case HTTP_METHOD_GET:
+		return (server_get(req, app));
+	case HTTP_METHOD_POST:
+		return (server_post(req, app));
+	default:
+		http_response_header(req, "allow", "GET, POST");
+		return (server_refuse(req, 405, 0, "method not allowed"));
+	}
+}
+
+static int
+server_get(struct http_request *req, struct wecom_app *app)
+{
+	struct query		q;
+	struct wecom_result	res;
+
+	if (server_query(req, &q, 1) != KORE_RESULT_OK)
+		return (server_refuse(req, 400, 0, q.why));
+
+	wecom_callback_verify_url(app, &q.q, &res);
+	server_answer(req, &res, "text/plain; charset=utf-8");
+
+	return (KORE_RESULT_OK);
+}
+
+static int
+server_post(struct http_request *req, struct wecom_app *app)
+{
+	struct query		q;
+	struct wecom_result	res;
+	struct kore_buf		*body;
+
+	if (server_query(req, &q, 0) != KORE_RESULT_OK)
+		return (server_refuse(req, 400, 0, q.why));
+
+	/* Kore keeps the whole body in memory: content_length bytes. */
+	body = req->http_body;
+	if (body == NULL || req->content_length == 0)
+		return (server_refuse(req, 400, 0, "empty body"));
+	if (req->content_length > conf.body_max)
+		return (server_refuse(req, 413, 0, "body larger than body_max"));
+
+	wecom_callback_post(app, xml, &q.q, (const char *)body->data,
+	    req->content_length, &res);
+	server_answer(req, &res, "application/xml; charset=utf-8");
+
+	return (KORE_RESULT_OK);
+}
+
+static void
+server_answer(struct http_request *req, struct wecom_result *res,
+    const char *type)
+{
+	if (res->code != WECOM_OK) {
+		server_refuse(req, server_status(res->code), res->code,
+		    res->why);
+	} else {
+		if (res->body != NULL)
+			http_response_header(req, "content-type", type);
+		http_response(req, 200, res->body, res->len);
+	}
+	wecom_result_clear(res);
+}
+
+/*
+ * The Kore query parser turns '+' into a space and drops undeclared
+ * arguments; a raw base64 echostr needs neither. Percent-escapes are
+ * decoded, '+' is kept, and a repeated parameter is refused.
+ */
+static int
+server_query(struct http_request *req, struct query *q, int get)
+{
+	char	*p, *pair, *eq;
+
+	memset(&q->q, 0, sizeof(q->q));
+	q->why = "missing msg_signature, timestamp or nonce";
+	if (req->query_string == NULL)
+		return (KORE_RESULT_ERROR);
+	if (kore_strlcpy(q->buf, req->query_string, sizeof(q->buf)) >=
+	    sizeof(q->buf)) {
+		q->why = "query string too long";
+		return (KORE_RESULT_ERROR);
+	}
+
+	p = q->buf;
+	while ((pair = strsep(&p, "&")) != NULL) {
+		if ((eq = strchr(pair, '=')) == NULL)
+			continue;
+		*eq++ = '\0';
+		if (server_param(q, pair, eq) != KORE_RESULT_OK)
+			return (KORE_RESULT_ERROR);
+	}
+
+	if (q->q.signature == NULL || q->q.timestamp == NULL ||
+	    q->q.nonce == NULL || (get && q->q.echostr == NULL)) {
+		q->why = get ? "missing msg_signature, timestamp, nonce or "
+		    "echostr" : q->why;
+		return (KORE_RESULT_ERROR);
+	}
+
+	return (KORE_RESULT_OK);
+}
+
+static int
+server_param(struct query *q, const char *name, char *value)
+{
+	const char	**slot;
+	size_t		  len;
+
+	if (strcmp(name, "msg_signature") == 0)
+		slot = &q->q.signature;
+	else if (strcmp(name, "timestamp") == 0)
+		slot = &q->q.timestamp;
+	else if (strcmp(name, "nonce") == 0)
+		slot = &q->q.nonce;
+	else if (strcmp(name, "echostr") == 0)
+		slot = &q->q.echostr;
+	else
+		return (KORE_RESULT_OK);
+
+	if (*slot != NULL) {
+		q->why = "repeated query parameter";
+		return (KORE_RESULT_ERROR);
+	}
+	/* A %00 would cut the value short behind our back. */
+	if (strstr(value, "%00") != NULL ||
+	    xmlURIUnescapeString(value, (int)strlen(value), value) == NULL) {
+		q->why = "bad percent-encoding";
+		return (KORE_RESULT_ERROR);
+	}
+	len = strlen(value);
+	if (len == 0 || (slot == &q->q.timestamp &&
+	    (len > 20 || value[strspn(value, "0123456789")] != '\0')) ||
+	    (slot == &q->q.signature && len != WECOM_SIG_LEN) ||
+	    (slot == &q->q.nonce && len > 64)) {
+		q->why = "invalid msg_signature, timestamp or nonce";
+		return (KORE_RESULT_ERROR);
+	}
+	*slot = value;
+
+	return (KORE_RESULT_OK);
+}
+
+static int
+server_status(int code)
+{
+	switch (code) {
+	case WECOM_ERR_SIGNATURE:
+		return (403);
+	case WECOM_ERR_PARSE_XML:
+	case WECOM_ERR_RECEIVEID:
+	case WECOM_ERR_DECRYPT:
+	case WECOM_ERR_BUFFER:
+	case WECOM_ERR_B64_DECODE:
+		return (400);
+	default:
+		return (500);
+	}
+}
+
+/* One line per refusal: who, where, why — never a secret or a body. */
+static int
+server_refuse(struct http_request *req, int status, int code, const char *why)
+{
+	char	addr[2 * INET6_ADDRSTRLEN + 8];
+
+	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d%s%s%s%s",
+	    server_client(req, addr, sizeof(addr)), http_method_text(req->method),
+	    req->path, status, code ? " " : "", code ? wecom_strerror(code) : "",
+	    why ? ": " : "", why ? why : "");
+	http_response(req, status, NULL, 0);
+
+	return (KORE_RESULT_OK);
+}
+
+/* The peer, and behind a local proxy (nginx) the client it names. */
+static const char *
+server_client(struct http_request *req, char *buf, size_t len)
+{
+	struct connection	*c = req->owner;
+	const char		*real;
+	char			 peer[INET6_ADDRSTRLEN];
+	const void		*a;
+
+	if (c->family == AF_INET)
+		a = &c->addr.ipv4.sin_addr;
+	else if (c->family == AF_INET6)
+		a = &c->addr.ipv6.sin6_addr;
+	else
+		a = NULL;
+	if (a == NULL || inet_ntop(c->family, a, peer, sizeof(peer)) == NULL)
+		kore_strlcpy(peer, "unix", sizeof(peer));
+
+	if ((strcmp(peer, "127.0.0.1") == 0 || strcmp(peer, "::1") == 0 ||
+	    a == NULL) && http_request_header(req, "x-real-ip", &real) &&
+	    strlen(real) < INET6_ADDRSTRLEN &&
+	    real[strspn(real, "0123456789abcdefABCDEF.:")] == '\0')
+		(void)snprintf(buf, len, "%s via %s", real, peer);
+	else
+		kore_strlcpy(buf, peer, len);
+
+	return (buf);
+}

@@ -1,0 +1,219 @@
+/*
+ * The public header of the WeCom callback framework: everything an app
+ * file under apps/ needs, and nothing of Kore, OpenSSL or libxml2.
+ *
+ * An app registers its handlers once, from its init function:
+ *
+ *	static int
+ *	on_text(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
+ *	{
+ *		wecom_reply_text(ctx, msg->content);
+ *		return (WECOM_NEXT);
+ *	}
+ *
+ *	static int
+ *	myapp_init(struct wecom_app *app)
+ *	{
+ *		return (wecom_on_msg(app, "text", on_text, NULL));
+ *	}
+ *
+ *	WECOM_APP("myapp", myapp_init);
+ */
+
+#ifndef WECOM_H
+#define WECOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WECOM_OK		0
+#define WECOM_ERROR		-1
+#define WECOM_ERR_REPLIED	-2	/* the handler already replied */
+#define WECOM_ERR_TOO_MANY	-3	/* e.g. more than 8 news articles */
+
+/* What a handler returns: go on with the chain, or end it. */
+#define WECOM_NEXT		0
+#define WECOM_STOP		1
+
+enum wecom_msg_type {
+	WECOM_MSG_UNKNOWN = 0,
+	WECOM_MSG_TEXT,
+	WECOM_MSG_IMAGE,
+	WECOM_MSG_VOICE,
+	WECOM_MSG_VIDEO,
+	WECOM_MSG_SHORTVIDEO,
+	WECOM_MSG_LOCATION,
+	WECOM_MSG_LINK,
+	WECOM_MSG_FILE,
+	WECOM_MSG_EVENT,
+};
+
+enum wecom_event_type {
+	WECOM_EVENT_NONE = 0,
+	WECOM_EVENT_UNKNOWN,
+	WECOM_EVENT_SUBSCRIBE,
+	WECOM_EVENT_UNSUBSCRIBE,
+	WECOM_EVENT_ENTER_AGENT,
+	WECOM_EVENT_LOCATION,
+	WECOM_EVENT_CLICK,
+	WECOM_EVENT_VIEW,
+	WECOM_EVENT_SCANCODE_PUSH,
+	WECOM_EVENT_SCANCODE_WAITMSG,
+	WECOM_EVENT_PIC_SYSPHOTO,
+	WECOM_EVENT_PIC_PHOTO_OR_ALBUM,
+	WECOM_EVENT_PIC_WEIXIN,
+	WECOM_EVENT_LOCATION_SELECT,
+	WECOM_EVENT_BATCH_JOB_RESULT,
+	WECOM_EVENT_CHANGE_CONTACT,
+	WECOM_EVENT_TEMPLATE_CARD_EVENT,
+	WECOM_EVENT_TEMPLATE_CARD_MENU_EVENT,
+	WECOM_EVENT_OPEN_APPROVAL_CHANGE,
+	WECOM_EVENT_SYS_APPROVAL_CHANGE,
+	WECOM_EVENT_CHANGE_EXTERNAL_CONTACT,
+	WECOM_EVENT_CHANGE_EXTERNAL_CHAT,
+	WECOM_EVENT_CHANGE_EXTERNAL_TAG,
+	WECOM_EVENT_KF_MSG_OR_EVENT,
+	WECOM_EVENT_SHARE_AGENT_CHANGE,
+};
+
+/*
+ * A decrypted callback. Strings are NUL-terminated, never NULL when the
+ * element was present, NULL when it was absent; they live until the
+ * handler chain ends. Any element not named here is reachable with
+ * wecom_msg_get(), so new WeCom fields need no framework change.
+ */
+struct wecom_msg {
+	enum wecom_msg_type	 type;
+	enum wecom_event_type	 event_type;
+
+	/* Every callback. */
+	const char		*to_user;	/* ToUserName: the CorpID */
+	const char		*from_user;	/* FromUserName: a UserID */
+	const char		*msgtype;
+	const char		*msgid;		/* an opaque string */
+	int64_t			 create_time;
+	int64_t			 agentid;
+
+	/* Messages. */
+	const char		*content;	/* text */
+	const char		*pic_url;	/* image, link */
+	const char		*media_id;	/* image voice video file */
+	const char		*format;	/* voice */
+	const char		*thumb_media_id; /* video, shortvideo */
+	const char		*title;		/* link, file */
+	const char		*description;	/* link */
+	const char		*url;		/* link */
+	double			 location_x;	/* location: latitude */
+	double			 location_y;	/* location: longitude */
+	int			 scale;
+	const char		*label;
+
+	/* Events. */
+	const char		*event;		/* as sent: "click", "LOCATION" */
+	const char		*event_key;
+	double			 latitude;	/* LOCATION event */
+	double			 longitude;
+	double			 precision;
+	const char		*scan_type;	/* scancode_* */
+	const char		*scan_result;
+	int			 pic_count;	/* pic_* : SendPicsInfo/Count */
+	const char		*poiname;	/* location_select */
+	const char		*job_id;	/* batch_job_result */
+	const char		*job_type;
+	int			 job_errcode;
+	const char		*change_type;	/* change_contact, external */
+	const char		*user_id;
+	const char		*new_user_id;
+	const char		*name;
+	const char		*department;
+	const char		*party_id;	/* change_contact party: Id */
+	const char		*parent_id;
+	const char		*tag_id;
+	const char		*external_user_id;
+	const char		*chat_id;
+	const char		*welcome_code;
+	const char		*task_id;	/* template_card_event */
+	const char		*card_type;
+	const char		*response_code;
+	const char		*sp_no;		/* sys_approval_change */
+	const char		*sp_status;
+	const char		*third_no;	/* open_approval_change */
+	const char		*open_kf_id;	/* kf_msg_or_event */
+	const char		*kf_token;
+
+	const struct wecom_xml	*xml;		/* every element, by path */
+};
+
+struct wecom_app;
+struct wecom_ctx;
+struct wecom_xml;
+
+typedef int	(*wecom_handler)(struct wecom_ctx *, const struct wecom_msg *,
+		    void *);
+typedef int	(*wecom_app_init)(struct wecom_app *);
+
+/* Any element by its path below <xml> ("ScanCodeInfo/ScanResult") or
+ * its own name ("ScanResult"): the first match, or NULL. */
+const char	*wecom_msg_get(const struct wecom_msg *, const char *name);
+/* The n-th element (from 0) of that name, for repeated items. */
+const char	*wecom_msg_get_nth(const struct wecom_msg *, const char *name,
+		    size_t n);
+size_t		 wecom_msg_count(const struct wecom_msg *, const char *name);
+
+/*
+ * Handlers for a message type ("text", "image", …), an event ("click",
+ * optionally only for one EventKey; NULL means any), or everything no
+ * other handler matched. Handlers of one app run in the order they were
+ * registered; any may return WECOM_STOP to end the chain.
+ */
+int	wecom_on_msg(struct wecom_app *, const char *msgtype, wecom_handler,
+	    void *arg);
+int	wecom_on_event(struct wecom_app *, const char *event,
+	    const char *event_key, wecom_handler, void *arg);
+int	wecom_on_default(struct wecom_app *, wecom_handler, void *arg);
+
+/* The app's name and its [app NAME] config values (any key). */
+const char	*wecom_app_name(const struct wecom_app *);
+const char	*wecom_app_conf(const struct wecom_app *, const char *key);
+const char	*wecom_ctx_app_conf(const struct wecom_ctx *, const char *key);
+
+/*
+ * Passive replies: at most one per callback; a second returns
+ * WECOM_ERR_REPLIED and leaves the first in place. No reply at all is
+ * an empty 200.
+ */
+struct wecom_article {
+	const char	*title;
+	const char	*description;
+	const char	*url;
+	const char	*pic_url;
+};
+
+#define WECOM_NEWS_MAX	8
+
+int	wecom_reply_text(struct wecom_ctx *, const char *content);
+int	wecom_reply_textf(struct wecom_ctx *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	wecom_reply_image(struct wecom_ctx *, const char *media_id);
+int	wecom_reply_voice(struct wecom_ctx *, const char *media_id);
+int	wecom_reply_video(struct wecom_ctx *, const char *media_id,
+	    const char *title, const char *description);
+int	wecom_reply_news(struct wecom_ctx *, const struct wecom_article *,
+	    size_t count);
+int	wecom_reply_update_button(struct wecom_ctx *, const char *replace_name);
+int	wecom_replied(const struct wecom_ctx *);
+
+/*
+ * WECOM_APP("name", init) registers app code at load time: a config
+ * section [app X] with handler = name (or named name) binds to it.
+ */
+void	wecom_app_register(const char *name, wecom_app_init init);
+
+#define WECOM_APP(name, init)						\
+	static void __attribute__((constructor))			\
+	wecom_app_ctor_##init(void)					\
+	{								\
+		wecom_app_register(name, init);				\
+	}
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * Private: apps bound to config sections, their handler chains, and the
+ * per-callback context a handler replies through.
+ */
+
+#ifndef WECOM_APP_H
+#define WECOM_APP_H
+
+#include <sys/queue.h>
+
+#include "wecom.h"
+#include "wecom_config.h"
+
+struct wecom_crypto;
+
+enum wecom_route_kind {
+	WECOM_ROUTE_MSG,
+	WECOM_ROUTE_EVENT,
+	WECOM_ROUTE_DEFAULT,
+};
+
+struct wecom_route {
+	enum wecom_route_kind		 kind;
+	char				*type;	/* msgtype or event */
+	char				*key;	/* EventKey, or NULL: any */
+	wecom_handler			 fn;
+	void				*arg;
+	TAILQ_ENTRY(wecom_route)	 list;
+};
+
+struct wecom_app {
+	const struct wecom_app_conf	*conf;
+	struct wecom_crypto		*crypto;
+	TAILQ_HEAD(, wecom_route)	 routes;
+	TAILQ_ENTRY(wecom_app)		 list;
+};
+
+TAILQ_HEAD(wecom_app_list, wecom_app);
+
+/* What a handler chain produced: the reply's plaintext XML, if any. */
+struct wecom_ctx {
+	struct wecom_app		*app;
+	const struct wecom_msg		*msg;
+	char				*reply;
+	size_t				 reply_len;
+	int				 handled;	/* handlers that ran */
+};
+
+int	wecom_apps_setup(struct wecom_app_list *, const struct wecom_conf *,
+	    char *err, size_t errlen);
+void	wecom_apps_free(struct wecom_app_list *);
+struct wecom_app	*wecom_app_by_path(struct wecom_app_list *,
+			    const char *path);
+
+void	wecom_route_run(struct wecom_ctx *);
+void	wecom_routes_free(struct wecom_app *);
+void	wecom_ctx_reset(struct wecom_ctx *);
+
+#endif

@@ -1,0 +1,12 @@
+/* Private: building struct wecom_msg from a parsed document. */
+
+#ifndef WECOM_MSG_H
+#define WECOM_MSG_H
+
+struct wecom_msg;
+struct wecom_xml;
+
+int		 wecom_msg_load(struct wecom_msg *, const struct wecom_xml *);
+const char	*wecom_msg_type_name(enum wecom_msg_type);
+
+#endif

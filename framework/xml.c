@@ -1,0 +1,322 @@
+/*
+ * SAX2 parsing into the flat model of wecom_xml.h. The parser context
+ * is created once and reset for every document: creating one per
+ * callback costs more than parsing a WeCom message.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+
+#include "wecom_crypto.h"
+#include "wecom_xml.h"
+
+/* libxml2 interns element names; bound what hostile names can add. */
+#define DICT_MAX	4096
+#define ARENA_MAX	(WECOM_MSG_MAX * 2)
+
+/* No DTD, no entity substitution, no network, quiet. */
+#define XML_OPTIONS	(XML_PARSE_NONET | XML_PARSE_NOERROR | \
+			 XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
+
+static void	xml_start(void *, const xmlChar *, const xmlChar *,
+		    const xmlChar *, int, const xmlChar **, int, int,
+		    const xmlChar **);
+static void	xml_end(void *, const xmlChar *, const xmlChar *,
+		    const xmlChar *);
+static void	xml_text(void *, const xmlChar *, int);
+static void	xml_doctype(void *, const xmlChar *, const xmlChar *,
+		    const xmlChar *);
+static xmlEntityPtr	xml_entity(void *, const xmlChar *);
+static void	xml_fail(struct wecom_xml *, const char *);
+static int	xml_append(struct wecom_xml *, const void *, size_t);
+static int	xml_context(struct wecom_xml *);
+static int	xml_match(const struct wecom_xml *,
+		    const struct wecom_xml_field *, const char *);
+
+struct wecom_xml *
+wecom_xml_new(void)
+{
+	return (calloc(1, sizeof(struct wecom_xml)));
+}
+
+void
+wecom_xml_free(struct wecom_xml *x)
+{
+	if (x == NULL)
+		return;
+	if (x->ctxt != NULL)
+		xmlFreeParserCtxt(x->ctxt);
+	free(x->arena);
+	free(x);
+}
+
+/*
+ * Parse buf into x, replacing what x held. Returns WECOM_OK or
+ * WECOM_ERR_PARSE_XML; wecom_xml_error() says why.
+ */
+int
+wecom_xml_parse(struct wecom_xml *x, const char *buf, size_t len)
+{
+	xmlParserCtxtPtr	ctxt;
+
+	x->len = x->nfields = x->pathlen = x->mark = 0;
+	x->depth = x->leaf = x->err = 0;
+	x->why = NULL;
+
+	if (len == 0 || len > WECOM_MSG_MAX) {
+		xml_fail(x, "empty or oversized document");
+		return (WECOM_ERR_PARSE_XML);
+	}
+	if (xml_context(x) != WECOM_OK) {
+		xml_fail(x, "out of memory");
+		return (WECOM_ERR_PARSE_XML);
+	}
+	ctxt = x->ctxt;
+	if (xmlCtxtResetPush(ctxt, NULL, 0, NULL, "UTF-8") != 0) {
+		xml_fail(x, "parser reset failed");
+		return (WECOM_ERR_PARSE_XML);
+	}
+	xmlCtxtUseOptions(ctxt, XML_OPTIONS);
+	ctxt->userData = x;
+
+	if (xmlParseChunk(ctxt, buf, (int)len, 1) != 0 && !x->err)
+		xml_fail(x, "not well-formed XML");
+	if (!x->err && (!ctxt->wellFormed || x->nfields == 0))
+		xml_fail(x, "no elements");
+
+	return (x->err ? WECOM_ERR_PARSE_XML : WECOM_OK);
+}
+
+const char *
+wecom_xml_error(const struct wecom_xml *x)
+{
+	return (x->why ? x->why : "no error");
+}
+
+/*
+ * name is a full path below the root ("ScanCodeInfo/ScanType") or an
+ * element's own name ("ScanType").
+ */
+const char *
+wecom_xml_get(const struct wecom_xml *x, const char *name)
+{
+	return (wecom_xml_get_nth(x, name, 0, NULL));
+}
+
+const char *
+wecom_xml_get_nth(const struct wecom_xml *x, const char *name, size_t n,
+    size_t *len)
+{
+	size_t	i;
+
+	for (i = 0; i < x->nfields; i++) {
+		if (!xml_match(x, &x->fields[i], name) || n-- > 0)
+			continue;
+		if (len != NULL)
+			*len = x->fields[i].vlen;
+		return (x->arena + x->fields[i].value);
+	}
+
+	return (NULL);
+}
+
+size_t
+wecom_xml_count(const struct wecom_xml *x, const char *name)
+{
+	size_t	i, n;
+
+	for (i = n = 0; i < x->nfields; i++)
+		n += xml_match(x, &x->fields[i], name);
+
+	return (n);
+}
+
+size_t
+wecom_xml_nfields(const struct wecom_xml *x)
+{
+	return (x->nfields);
+}
+
+void
+wecom_xml_field(const struct wecom_xml *x, size_t i, const char **path,
+    const char **value)
+{
+	*path = x->arena + x->fields[i].path;
+	*value = x->arena + x->fields[i].value;
+}
+
+static int
+xml_match(const struct wecom_xml *x, const struct wecom_xml_field *f,
+    const char *name)
+{
+	return (strcmp(x->arena + f->name, name) == 0 ||
+	    (f->name != f->path && strcmp(x->arena + f->path, name) == 0));
+}
+
+static int
+xml_context(struct wecom_xml *x)
+{
+	xmlSAXHandler		 sax;
+	xmlParserCtxtPtr	 ctxt;
+
+	ctxt = x->ctxt;
+	if (ctxt != NULL && xmlDictSize(ctxt->dict) < DICT_MAX)
+		return (WECOM_OK);
+	if (ctxt != NULL)
+		xmlFreeParserCtxt(ctxt);
+
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = xml_start;
+	sax.endElementNs = xml_end;
+	sax.characters = xml_text;
+	sax.cdataBlock = xml_text;
+	sax.internalSubset = xml_doctype;
+	sax.externalSubset = xml_doctype;
+	sax.getEntity = xml_entity;
+	sax.getParameterEntity = xml_entity;
+
+	x->ctxt = xmlCreatePushParserCtxt(&sax, x, NULL, 0, NULL);
+	return (x->ctxt == NULL ? WECOM_ERR_PARSE_XML : WECOM_OK);
+}
+
+static void
+xml_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri, int nns, const xmlChar **ns, int nattr, int ndef,
+    const xmlChar **attrs)
+{
+	struct wecom_xml	*x = ctx;
+	size_t			 nlen;
+
+	if (x->err)
+		return;
+	if (x->depth >= WECOM_XML_DEPTH_MAX) {
+		xml_fail(x, "nesting too deep");
+		return;
+	}
+
+	/* A child: whatever text its parent had was only layout. */
+	x->len = x->mark;
+	x->stack[x->depth++] = x->pathlen;
+	x->leaf = 1;
+	if (x->depth == 1)
+		return;
+
+	nlen = strlen((const char *)localname);
+	if (x->pathlen + nlen + 2 > sizeof(x->path)) {
+		xml_fail(x, "element path too long");
+		return;
+	}
+	if (x->pathlen > 0)
+		x->path[x->pathlen++] = '/';
+	memcpy(x->path + x->pathlen, localname, nlen);
+	x->pathlen += nlen;
+	x->path[x->pathlen] = '\0';
+}
+
+static void
+xml_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri)
+{
+	struct wecom_xml	*x = ctx;
+	struct wecom_xml_field	*f;
+	size_t			 vlen, plen;
+	const char		*slash;
+
+	if (x->err || x->depth == 0)
+		return;
+	plen = x->pathlen;
+	x->pathlen = x->stack[--x->depth];
+
+	if (!x->leaf || x->depth == 0) {
+		x->len = x->mark;
+		x->leaf = 0;
+		return;
+	}
+	x->leaf = 0;
+
+	if (x->nfields == WECOM_XML_FIELDS_MAX) {
+		xml_fail(x, "too many elements");
+		return;
+	}
+	f = &x->fields[x->nfields];
+	vlen = x->len - x->mark;
+	f->value = (uint32_t)x->mark;
+	f->vlen = (uint32_t)vlen;
+	if (xml_append(x, "", 1) != WECOM_OK)
+		return;
+	f->path = (uint32_t)x->len;
+	if (xml_append(x, x->path, plen + 1) != WECOM_OK)
+		return;
+	slash = memrchr(x->path, '/', plen);
+	f->name = f->path + (slash ? (uint32_t)(slash - x->path + 1) : 0);
+
+	x->nfields++;
+	x->mark = x->len;
+}
+
+static void
+xml_text(void *ctx, const xmlChar *text, int len)
+{
+	struct wecom_xml	*x = ctx;
+
+	if (x->err || !x->leaf)
+		return;
+	xml_append(x, text, (size_t)len);
+}
+
+/* Any DOCTYPE ends the parse: no DTD ever reaches the entity machinery. */
+static void
+xml_doctype(void *ctx, const xmlChar *name, const xmlChar *ext,
+    const xmlChar *sys)
+{
+	xml_fail(ctx, "DOCTYPE not allowed");
+}
+
+static xmlEntityPtr
+xml_entity(void *ctx, const xmlChar *name)
+{
+	xml_fail(ctx, "entity reference not allowed");
+	return (NULL);
+}
+
+static void
+xml_fail(struct wecom_xml *x, const char *why)
+{
+	if (!x->err) {
+		x->err = 1;
+		x->why = why;
+	}
+	if (x->ctxt != NULL)
+		xmlStopParser(x->ctxt);
+}
+
+static int
+xml_append(struct wecom_xml *x, const void *p, size_t len)
+{
+	char	*n;
+	size_t	 cap;
+
+	if (x->len + len > x->cap) {
+		if (x->len + len > ARENA_MAX) {
+			xml_fail(x, "document too large");
+			return (WECOM_ERR_PARSE_XML);
+		}
+		cap = x->cap ? x->cap : 1024;
+		while (cap < x->len + len)
+			cap *= 2;
+		if ((n = realloc(x->arena, cap)) == NULL) {
+			xml_fail(x, "out of memory");
+			return (WECOM_ERR_PARSE_XML);
+		}
+		x->arena = n;
+		x->cap = cap;
+	}
+	memcpy(x->arena + x->len, p, len);
+	x->len += len;
+
+	return (WECOM_OK);
+}
