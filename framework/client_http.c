@@ -1,0 +1,418 @@
+/*
+ * One API request: built by client_req_prepare(), performed by anyone
+ * (client_req_perform() here blocks; a curl-multi driver may do it
+ * instead), judged by client_req_finish(). client_call() is the
+ * blocking driver with the retry policy: bounded exponential backoff
+ * with jitter for transient failures, one fresh token for a rejected one.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_private.h"
+
+#define USER_AGENT	"wecom-kore/1.0"
+
+static size_t	req_write(char *, size_t, size_t, void *);
+static char	*req_url(const struct wecom_client *,
+		    const struct client_req *, const char *);
+static int	req_options(struct wecom_client *, struct client_req *);
+static int	req_media(struct client_req *);
+static void	req_reset(struct client_req *);
+
+int
+client_req_init(struct client_req *req, int method, const char *path,
+    const char *query, int with_token)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->with_token = with_token;
+	if ((req->path = strdup(path)) == NULL)
+		return (WECOM_API_ERR_NOMEM);
+	if (query != NULL && (req->query = strdup(query)) == NULL)
+		return (WECOM_API_ERR_NOMEM);
+
+	return (WECOM_API_OK);
+}
+
+/* Takes the reference to body. */
+int
+client_req_body(struct client_req *req, json_t *body)
+{
+	free(req->body);
+	req->body = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+
+	return (req->body == NULL ? WECOM_API_ERR_NOMEM : WECOM_API_OK);
+}
+
+void
+client_req_free(struct client_req *req)
+{
+	req_reset(req);
+	free(req->path);
+	if (req->query != NULL)		/* gettoken's holds the secret */
+		explicit_bzero(req->query, strlen(req->query));
+	free(req->query);
+	free(req->body);
+	free(req->media_path);
+	free(req->media_name);
+	memset(req, 0, sizeof(*req));
+}
+
+/* Everything one try leaves behind; the token is wiped, not just freed. */
+static void
+req_reset(struct client_req *req)
+{
+	if (req->easy != NULL)
+		curl_easy_cleanup(req->easy);
+	curl_mime_free(req->mime);
+	curl_slist_free_all(req->headers);
+	json_decref(req->json);
+	free(req->resp.data);
+	if (req->token != NULL) {
+		memset(req->token, 0, strlen(req->token));
+		free(req->token);
+	}
+	req->easy = NULL;
+	req->mime = NULL;
+	req->headers = NULL;
+	req->json = NULL;
+	req->token = NULL;
+	req->resp.data = NULL;
+	req->resp.len = 0;
+	req->http_status = 0;
+	req->curl_rc = CURLE_OK;
+	req->curl_err[0] = '\0';
+}
+
+int
+client_req_prepare(struct wecom_client *c, struct client_req *req,
+    const char *token, struct wecom_api_error *err)
+{
+	char	*url;
+	int	 rc;
+
+	req_reset(req);
+	if (token != NULL && (req->token = strdup(token)) == NULL)
+		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "out of memory"));
+	if ((req->easy = curl_easy_init()) == NULL)
+		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "curl_easy_init failed"));
+	if ((url = req_url(c, req, token)) == NULL)
+		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "out of memory"));
+	rc = curl_easy_setopt(req->easy, CURLOPT_URL, url);
+	memset(url, 0, strlen(url));	/* may hold a token or secret */
+	free(url);
+	if (rc != CURLE_OK || req_options(c, req) != WECOM_API_OK)
+		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "cannot set up the request to %s", req->path));
+	if (req->method == REQ_POST_MEDIA && req_media(req) != WECOM_API_OK)
+		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		    "cannot attach the media of %s", req->path));
+
+	return (WECOM_API_OK);
+}
+
+static char *
+req_url(const struct wecom_client *c, const struct client_req *req,
+    const char *token)
+{
+	const char	*base = c->conf->api_base;
+	char		*url, *etok;
+	size_t		 len;
+	int		 n;
+
+	etok = NULL;
+	if (token != NULL && (etok = client_escape(token)) == NULL)
+		return (NULL);
+	len = strlen(base) + strlen(req->path) + 32 +
+	    (req->query ? strlen(req->query) : 0) + (etok ? strlen(etok) : 0);
+	if ((url = malloc(len)) == NULL) {
+		free(etok);
+		return (NULL);
+	}
+	n = snprintf(url, len, "%s%s%s%s%s%s%s%s", base,
+	    base[0] != '\0' && base[strlen(base) - 1] == '/' ? "" : "/",
+	    req->path, req->query || etok ? "?" : "",
+	    req->query ? req->query : "", req->query && etok ? "&" : "",
+	    etok ? "access_token=" : "", etok ? etok : "");
+	if (n < 0 || (size_t)n >= len) {
+		free(url);
+		url = NULL;
+	}
+	if (etok != NULL) {
+		memset(etok, 0, strlen(etok));
+		free(etok);
+	}
+
+	return (url);
+}
+
+static int
+req_options(struct wecom_client *c, struct client_req *req)
+{
+	CURL		*e = req->easy;
+	CURLcode	 rc;
+
+	rc = CURLE_OK;
+	rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, req_write);
+	rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, &req->resp);
+	rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->curl_err);
+	rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
+	rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    c->conf->connect_timeout_ms);
+	rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->conf->timeout_ms);
+	/* Never weakened: a token is a bearer credential. */
+	rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_blob != NULL) {
+		struct curl_blob	blob;
+
+		blob.data = c->ca_blob;
+		blob.len = c->ca_len;
+		blob.flags = CURL_BLOB_COPY;
+		rc |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (req->method == REQ_POST_JSON) {
+		req->headers = curl_slist_append(NULL,
+		    "Content-Type: application/json; charset=utf-8");
+		if (req->headers == NULL)
+			return (WECOM_API_ERR_NOMEM);
+		rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+		rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+		rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)strlen(req->body));
+	}
+
+	return (rc == CURLE_OK ? WECOM_API_OK : WECOM_API_ERR_ARG);
+}
+
+/* WeCom wants the field "media" with a filename and a content type. */
+static int
+req_media(struct client_req *req)
+{
+	curl_mimepart	*part;
+	CURLcode	 rc;
+
+	if ((req->mime = curl_mime_init(req->easy)) == NULL ||
+	    (part = curl_mime_addpart(req->mime)) == NULL)
+		return (WECOM_API_ERR_NOMEM);
+	rc = curl_mime_name(part, "media");
+	if (req->media_path != NULL)
+		rc |= curl_mime_filedata(part, req->media_path);
+	else
+		rc |= curl_mime_data(part, req->media, req->media_len);
+	rc |= curl_mime_filename(part, req->media_name);
+	rc |= curl_mime_type(part, "application/octet-stream");
+	rc |= curl_easy_setopt(req->easy, CURLOPT_MIMEPOST, req->mime);
+
+	return (rc == CURLE_OK ? WECOM_API_OK : WECOM_API_ERR_IO);
+}
+
+static size_t
+req_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct client_buf	*b = arg;
+	size_t			 n = size * nmemb;
+	char			*p;
+
+	/* A WeCom answer is small: anything huge is not WeCom. */
+	if (b->len + n > CLIENT_RESP_MAX)
+		return (0);
+	if ((p = realloc(b->data, b->len + n + 1)) == NULL)
+		return (0);
+	memcpy(p + b->len, ptr, n);
+	b->data = p;
+	b->len += n;
+	b->data[b->len] = '\0';
+
+	return (n);
+}
+
+void
+client_req_perform(struct client_req *req)
+{
+	req->curl_rc = curl_easy_perform(req->easy);
+	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE,
+	    &req->http_status);
+}
+
+/*
+ * Judge a finished try from its curl result, HTTP status and errcode.
+ * Pure: only req and err are looked at and written.
+ */
+int
+client_req_finish(struct client_req *req, struct wecom_api_error *err)
+{
+	json_error_t	 jerr;
+	json_t		*ec, *em;
+	long		 code;
+
+	if (err != NULL) {
+		err->http_status = req->http_status;
+		err->curl_code = req->curl_rc;
+	}
+	switch (req->curl_rc) {
+	case CURLE_OK:
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ENGINE_INITFAILED:
+		client_err_set(err, WECOM_API_ERR_TLS, 0, "TLS: %s",
+		    req->curl_err[0] ? req->curl_err :
+		    curl_easy_strerror(req->curl_rc));
+		if (err != NULL)
+			err->hint = "the server certificate could not be "
+			    "verified: check the CA bundle and the clock";
+		return (REQ_FAIL);
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		client_err_set(err, WECOM_API_ERR_CONFIG, 0, "bad api_base: %s",
+		    curl_easy_strerror(req->curl_rc));
+		return (REQ_FAIL);
+	default:
+		client_err_set(err, WECOM_API_ERR_UNAVAILABLE, 0, "network: %s",
+		    req->curl_err[0] ? req->curl_err :
+		    curl_easy_strerror(req->curl_rc));
+		if (err != NULL)
+			err->hint = "WeCom was not reached: check DNS, the "
+			    "firewall and https_proxy/no_proxy";
+		return (REQ_BACKOFF);
+	}
+
+	if (req->http_status >= 500) {
+		client_err_set(err, WECOM_API_ERR_UNAVAILABLE, 0,
+		    "HTTP %ld from %s", req->http_status, req->path);
+		return (REQ_BACKOFF);
+	}
+	if (req->http_status != 200) {
+		client_err_set(err, WECOM_API_ERR_HTTP, 0, "HTTP %ld from %s",
+		    req->http_status, req->path);
+		return (REQ_FAIL);
+	}
+	req->json = json_loadb(req->resp.data ? req->resp.data : "",
+	    req->resp.len, 0, &jerr);
+	if (req->json == NULL || !json_is_object(req->json)) {
+		client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,
+		    "%s answered with something that is not a JSON object",
+		    req->path);
+		return (REQ_FAIL);
+	}
+
+	ec = json_object_get(req->json, "errcode");
+	em = json_object_get(req->json, "errmsg");
+	code = json_is_integer(ec) ? (long)json_integer_value(ec) : 0;
+	if (code == 0)
+		return (REQ_DONE);
+	client_err_set(err, WECOM_API_ERR_REJECTED, code, "%s",
+	    json_is_string(em) ? json_string_value(em) : "(no errmsg)");
+	switch (code) {
+	case -1:
+	case 45009:
+	case 45033:
+		if (err != NULL)
+			err->code = WECOM_API_ERR_UNAVAILABLE;
+		return (REQ_BACKOFF);
+	case 40014:
+	case 42001:
+		return (REQ_NEWTOKEN);
+	}
+
+	return (REQ_FAIL);
+}
+
+/* Full jitter over the upper half: never zero, never in lockstep. */
+long
+client_backoff_ms(const struct wecom_client *c, int attempt)
+{
+	long	d;
+	int	i;
+
+	d = c->base_ms;
+	for (i = 1; i < attempt && d < CLIENT_RETRY_CAP_MS; i++)
+		d *= 2;
+	if (d > CLIENT_RETRY_CAP_MS)
+		d = CLIENT_RETRY_CAP_MS;
+	if (d < 2)
+		return (d);
+
+	return (d / 2 + (long)arc4random_uniform((uint32_t)(d / 2 + 1)));
+}
+
+/*
+ * The blocking driver. A rejected token is replaced once per call;
+ * 40001 (wrong secret) comes back from gettoken as a plain failure, so
+ * it can never loop.
+ */
+int
+client_call(struct wecom_client *c, struct client_req *req,
+    struct wecom_api_error *err)
+{
+	char	 token[WECOM_TOKEN_MAX + 1];
+	int64_t	 start;
+	long	 delay;
+	struct wecom_api_error	 local;
+	int	 act, rc, tries, renewed, attempts;
+
+	if (err == NULL) {
+		client_err_clear(&local);
+		err = &local;
+	}
+	start = client_now_ms();
+	tries = renewed = attempts = 0;
+	for (;;) {
+		token[0] = '\0';
+		if (req->with_token &&
+		    (rc = client_token(c, token, sizeof(token), err)) !=
+		    WECOM_API_OK)
+			break;
+		if ((rc = client_req_prepare(c, req,
+		    req->with_token ? token : NULL, err)) != WECOM_API_OK)
+			break;
+		client_req_perform(req);
+		attempts++;
+		act = client_req_finish(req, err);
+		rc = err->code;
+		if (act == REQ_DONE) {
+			rc = WECOM_API_OK;
+			break;
+		}
+		if (act == REQ_NEWTOKEN && req->with_token && !renewed) {
+			renewed = 1;
+			client_token_drop(c, token);
+			continue;
+		}
+		if (act != REQ_BACKOFF || ++tries >= c->max_attempts)
+			break;
+		delay = client_backoff_ms(c, tries);
+		if (client_now_ms() - start + delay > c->total_ms)
+			break;
+		client_sleep_ms(delay);
+	}
+	memset(token, 0, sizeof(token));
+	err->attempts += attempts;
+	if (rc == WECOM_API_OK)
+		err->code = WECOM_API_OK;
+
+	return (rc);
+}
+
+char *
+client_escape(const char *s)
+{
+	char	*e, *copy;
+
+	if ((e = curl_easy_escape(NULL, s, 0)) == NULL)
+		return (NULL);
+	copy = strdup(e);
+	curl_free(e);
+
+	return (copy);
+}

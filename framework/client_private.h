@@ -1,0 +1,134 @@
+/*
+ * Inside the API client. A request is built once (client_req_*), then
+ * performed by whoever drives it — client_req_perform() blocks, a later
+ * curl-multi driver in Kore's loop will not — and its finished response
+ * is judged by client_req_finish(), which does not care who performed it.
+ */
+
+#ifndef WECOM_CLIENT_PRIVATE_H
+#define WECOM_CLIENT_PRIVATE_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "wecom_client.h"
+
+#define CLIENT_HASH_HEX		64	/* SHA-256 of corpid "\n" secret */
+#define CLIENT_RESP_MAX		(4 * 1024 * 1024)
+
+/* Defaults of the retry policy; env WECOM_RETRY_* and the API change them. */
+#define CLIENT_RETRY_ATTEMPTS	4
+#define CLIENT_RETRY_BASE_MS	250
+#define CLIENT_RETRY_TOTAL_MS	30000
+#define CLIENT_RETRY_CAP_MS	8000
+
+struct client_token {
+	char		value[WECOM_TOKEN_MAX + 1];
+	int64_t		fetched_at;
+	int64_t		expires_in;
+};
+
+struct wecom_client {
+	const struct wecom_conf		*conf;
+	const struct wecom_app_conf	*app;		/* NULL: robots only */
+	char				 hash[CLIENT_HASH_HEX + 1];
+	struct client_token		 token;		/* memory cache */
+	void				*ca_blob;
+	size_t				 ca_len;
+	int				 max_attempts;
+	long				 base_ms;
+	long				 total_ms;
+};
+
+#define REQ_GET		0
+#define REQ_POST_JSON	1
+#define REQ_POST_MEDIA	2
+
+/* What client_req_finish() decided. */
+#define REQ_DONE	0	/* success: req->json holds the answer */
+#define REQ_FAIL	1	/* err filled, do not retry */
+#define REQ_BACKOFF	2	/* transient: retry after a delay */
+#define REQ_NEWTOKEN	3	/* token rejected: drop it, retry once */
+
+struct client_buf {
+	char		*data;
+	size_t		 len;
+};
+
+struct client_req {
+	int			 method;
+	int			 with_token;	/* add access_token= */
+	char			*path;		/* relative to api_base */
+	char			*query;		/* without the token */
+	char			*body;		/* JSON */
+	/* REQ_POST_MEDIA: the multipart field "media". */
+	const void		*media;
+	size_t			 media_len;
+	char			*media_path;
+	char			*media_name;
+	char			*token;		/* the token this try used */
+
+	CURL			*easy;
+	curl_mime		*mime;
+	struct curl_slist	*headers;
+	char			 curl_err[CURL_ERROR_SIZE];
+	struct client_buf	 resp;
+	long			 http_status;
+	CURLcode		 curl_rc;
+	json_t			*json;
+};
+
+/* client_http.c: build, perform, judge, and the blocking driver. */
+int	client_req_init(struct client_req *, int method, const char *path,
+	    const char *query, int with_token);
+void	client_req_free(struct client_req *);
+int	client_req_body(struct client_req *, json_t *);
+int	client_req_prepare(struct wecom_client *, struct client_req *,
+	    const char *token, struct wecom_api_error *);
+void	client_req_perform(struct client_req *);
+int	client_req_finish(struct client_req *, struct wecom_api_error *);
+int	client_call(struct wecom_client *, struct client_req *,
+	    struct wecom_api_error *);
+long	client_backoff_ms(const struct wecom_client *, int attempt);
+char	*client_escape(const char *);
+
+/* client_error.c */
+void	client_err_clear(struct wecom_api_error *);
+int	client_err_set(struct wecom_api_error *, int code, long errcode,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* client_token.c */
+int	client_token_hash(const char *corpid, const char *secret,
+	    char out[CLIENT_HASH_HEX + 1]);
+int	client_state_dir(const struct wecom_client *,
+	    struct wecom_api_error *);
+int	client_token(struct wecom_client *, char *, size_t,
+	    struct wecom_api_error *);
+void	client_token_drop(struct wecom_client *, const char *);
+int64_t	client_now_ms(void);
+void	client_sleep_ms(long);
+
+/* client_msg.c */
+json_t	*client_msg_body(const struct wecom_msg *, const char *content);
+const char	*client_msg_content(const struct wecom_msg *);
+const char	*client_msg_fallback(const struct wecom_msg *);
+size_t	client_msg_limit(const struct wecom_msg *);
+char	*client_join(const char *list);
+
+/* client_send.c, shared by message/send, appchat/send, webhook/send. */
+typedef int	(*client_send_fn)(struct wecom_client *, const void *ctx,
+		    json_t *body, struct wecom_send_result *,
+		    struct wecom_api_error *);
+int	client_send_parts(struct wecom_client *, const void *ctx,
+	    const struct wecom_msg *, const struct wecom_send_opts *,
+	    client_send_fn, struct wecom_send_result *,
+	    struct wecom_api_error *);
+int	client_result_take(struct wecom_send_result *, json_t *);
+
+/* client_media.c */
+int	client_upload(struct wecom_client *, const char *path,
+	    const char *query, int with_token, const char *file,
+	    const char *name, const void *, size_t, json_t **,
+	    struct wecom_api_error *);
+
+#endif

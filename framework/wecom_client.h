@@ -1,0 +1,201 @@
+/*
+ * The WeCom corporate API client: access tokens, message/send, media,
+ * app group chats, recall, group robots and directory reads.
+ *
+ * Plain C over libcurl and jansson, no Kore: the server, wecom-send and
+ * the tests share it. One struct wecom_client per app (or per process
+ * for robots only); it is not thread-safe. Every call returns a
+ * WECOM_API_* code and, when given one, fills a struct wecom_api_error
+ * with what WeCom said and a hint on what to do about it.
+ *
+ *	struct wecom_client *c = wecom_client_new(&conf, NULL, &err);
+ *	rc = wecom_send_text(c, "zhangsan|lisi", "disk full on db1", &err);
+ */
+
+#ifndef WECOM_CLIENT_H
+#define WECOM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wecom_config.h"
+
+/*
+ * Results. Distinct from the crypto -400xx codes and from WeCom's own
+ * errcodes, which arrive in struct wecom_api_error.errcode.
+ */
+#define WECOM_API_OK			0
+#define WECOM_API_ERR_ARG		-1001	/* bad argument or message */
+#define WECOM_API_ERR_NOMEM		-1002
+#define WECOM_API_ERR_CONFIG		-1003	/* no such app, no secret … */
+#define WECOM_API_ERR_IO		-1004	/* reading a file, state dir */
+#define WECOM_API_ERR_REJECTED		-1005	/* WeCom said errcode != 0 */
+#define WECOM_API_ERR_UNAVAILABLE	-1006	/* still failing after retries */
+#define WECOM_API_ERR_HTTP		-1007	/* an HTTP status not retried */
+#define WECOM_API_ERR_PROTOCOL		-1008	/* an answer that is not JSON */
+#define WECOM_API_ERR_TLS		-1009	/* certificate or TLS setup */
+
+/* Limits WeCom puts on content, in bytes (app and robot alike). */
+#define WECOM_TEXT_MAX			2048
+#define WECOM_MARKDOWN_MAX		4096
+#define WECOM_TOKEN_MAX			512
+#define WECOM_ERRMSG_MAX		256
+#define WECOM_ROBOT_PER_MINUTE		20
+
+struct wecom_api_error {
+	int		code;		/* WECOM_API_* */
+	long		errcode;	/* WeCom's errcode, 0 if none */
+	char		errmsg[WECOM_ERRMSG_MAX];
+	const char	*hint;		/* one line, or NULL */
+	long		http_status;	/* 0 if no answer */
+	int		curl_code;	/* CURLcode, 0 if none */
+	int		attempts;	/* HTTP requests made */
+};
+
+/* Recipients of message/send: "a|b" lists; ',' is accepted too. */
+struct wecom_target {
+	const char	*touser;	/* UserIDs or "@all" */
+	const char	*toparty;	/* department ids */
+	const char	*totag;		/* tag ids */
+};
+
+/* What to do with content beyond WECOM_TEXT_MAX / WECOM_MARKDOWN_MAX. */
+#define WECOM_LONG_SPLIT		0	/* ordered parts "(1/3) " … */
+#define WECOM_LONG_TRUNCATE		1	/* cut, with a visible notice */
+
+struct wecom_send_opts {
+	int		 safe;			/* 0, 1, 2 */
+	int		 enable_id_trans;
+	int		 enable_duplicate_check;
+	int		 duplicate_check_interval;	/* seconds, 0: WeCom's */
+	int		 long_content;		/* WECOM_LONG_* */
+	/*
+	 * Markdown does not render on the WeChat plugin: these recipients
+	 * get the markdown's plain-text fallback as a text message instead.
+	 */
+	struct wecom_target fallback_to;
+};
+
+#define WECOM_MSGID_MAX			8	/* parts kept in a result */
+
+struct wecom_send_result {
+	char		*msgid;			/* first part's msgid */
+	char		*msgids[WECOM_MSGID_MAX];
+	size_t		 nparts;		/* messages sent */
+	char		*invaliduser;		/* "" if none */
+	char		*invalidparty;
+	char		*invalidtag;
+	char		*unlicenseduser;
+};
+
+struct wecom_user {
+	char		*userid;
+	char		*name;
+	char		*mobile;
+	char		*email;
+	char		*json;			/* the whole answer */
+};
+
+struct wecom_client;
+struct wecom_msg;
+
+/* Client. app NULL: the first [app] section; robots need no app. */
+struct wecom_client	*wecom_client_new(const struct wecom_conf *,
+			    const char *app, struct wecom_api_error *);
+struct wecom_client	*wecom_client_new_robot(const struct wecom_conf *,
+			    struct wecom_api_error *);
+void	wecom_client_free(struct wecom_client *);
+int	wecom_client_set_ca_blob(struct wecom_client *, const void *,
+	    size_t);
+void	wecom_client_set_retry(struct wecom_client *, int max_attempts,
+	    long base_ms, long max_total_ms);
+const char	*wecom_client_app(const struct wecom_client *);
+
+/* The token for this app, from memory, the state dir or gettoken. */
+int	wecom_token_get(struct wecom_client *, char *out, size_t outsz,
+	    struct wecom_api_error *);
+int	wecom_token_drop(struct wecom_client *, const char *token);
+
+/* Messages: build, send (to users/parties/tags, a chat or a robot), free. */
+struct wecom_msg	*wecom_msg_text(const char *content);
+struct wecom_msg	*wecom_msg_markdown(const char *content,
+			    const char *fallback_text);
+struct wecom_msg	*wecom_msg_media(const char *type,
+			    const char *media_id);
+struct wecom_msg	*wecom_msg_video(const char *media_id,
+			    const char *title, const char *description);
+struct wecom_msg	*wecom_msg_textcard(const char *title,
+			    const char *description, const char *url,
+			    const char *btntxt);
+struct wecom_msg	*wecom_msg_news(void);
+int	wecom_msg_news_add(struct wecom_msg *, const char *title,
+	    const char *description, const char *url, const char *picurl);
+struct wecom_msg	*wecom_msg_mpnews(void);
+int	wecom_msg_mpnews_add(struct wecom_msg *, const char *title,
+	    const char *thumb_media_id, const char *author,
+	    const char *content_source_url, const char *content,
+	    const char *digest);
+struct wecom_msg	*wecom_msg_image_data(const void *, size_t);
+struct wecom_msg	*wecom_msg_json(const char *msgtype,
+			    const char *json_object);
+int	wecom_msg_mention(struct wecom_msg *, const char *userids,
+	    const char *mobiles);
+const char	*wecom_msg_type(const struct wecom_msg *);
+void	wecom_msg_free(struct wecom_msg *);
+
+int	wecom_message_send(struct wecom_client *, const struct wecom_target *,
+	    const struct wecom_msg *, const struct wecom_send_opts *,
+	    struct wecom_send_result *, struct wecom_api_error *);
+int	wecom_send_text(struct wecom_client *, const char *touser,
+	    const char *text, struct wecom_api_error *);
+int	wecom_message_recall(struct wecom_client *, const char *msgid,
+	    struct wecom_api_error *);
+void	wecom_send_result_free(struct wecom_send_result *);
+
+/* App group chats. */
+int	wecom_appchat_create(struct wecom_client *, const char *name,
+	    const char *owner, const char *userlist, const char *chatid,
+	    char **chatid_out, struct wecom_api_error *);
+int	wecom_appchat_send(struct wecom_client *, const char *chatid,
+	    const struct wecom_msg *, const struct wecom_send_opts *,
+	    struct wecom_send_result *, struct wecom_api_error *);
+
+/* Temporary media (3 days) and permanent images. type: image|voice|… */
+int	wecom_media_upload_file(struct wecom_client *, const char *type,
+	    const char *path, char **media_id, struct wecom_api_error *);
+int	wecom_media_upload_mem(struct wecom_client *, const char *type,
+	    const char *filename, const void *, size_t, char **media_id,
+	    struct wecom_api_error *);
+int	wecom_media_uploadimg_file(struct wecom_client *, const char *path,
+	    char **url, struct wecom_api_error *);
+
+/*
+ * Group robots. key: a [robot NAME] section's key, or a raw webhook
+ * key. WeCom allows WECOM_ROBOT_PER_MINUTE messages per robot; the
+ * client waits its turn across processes (state dir) rather than fail.
+ */
+const char	*wecom_robot_key(const struct wecom_conf *, const char *name);
+int	wecom_webhook_send(struct wecom_client *, const char *key,
+	    const struct wecom_msg *, const struct wecom_send_opts *,
+	    struct wecom_send_result *, struct wecom_api_error *);
+int	wecom_webhook_upload_file(struct wecom_client *, const char *key,
+	    const char *type, const char *path, char **media_id,
+	    struct wecom_api_error *);
+
+/* Directory reads. The JSON text is the answer as WeCom gave it. */
+int	wecom_user_get(struct wecom_client *, const char *userid,
+	    struct wecom_user *, struct wecom_api_error *);
+void	wecom_user_free(struct wecom_user *);
+int	wecom_user_list(struct wecom_client *, long department_id,
+	    char **json, struct wecom_api_error *);
+int	wecom_department_list(struct wecom_client *, long id,
+	    char **json, struct wecom_api_error *);
+
+/* Content limits, exposed for callers and tests. */
+int	wecom_split(const char *text, size_t len, size_t limit,
+	    int mode, char ***parts, size_t *nparts);
+void	wecom_split_free(char **, size_t);
+const char	*wecom_api_hint(long errcode);
+const char	*wecom_api_strerror(int code);
+
+#endif
