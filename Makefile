@@ -46,10 +46,13 @@ KORE_OBJ   = $(KORE_SRC:%.c=$(BUILD)/%.o) $(APPS_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ    = $(CRYPTO_OBJ) $(CORE_OBJ)
 
 MODULE	= $(BUILD)/wecom.so
+# The test module: the same, plus the test apps under tests/apps/.
+TEST_MODULE = $(BUILD)/wecom-test.so
+TEST_APPS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/apps/*.c))
 
 .PHONY: all deps run test clean bench fuzz install
 
-all: $(MODULE) $(TOOLS) $(TESTS)
+all: $(MODULE) $(TEST_MODULE) $(TOOLS) $(TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -64,6 +67,10 @@ $(MODULE): $(KORE_OBJ) $(BUILD)/libwecom.a
 $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libwecom.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libwecom.a $(LIBS) -lcmocka $(LDSAN)
+
+$(TEST_MODULE): $(KORE_OBJ) $(TEST_APPS_OBJ) $(BUILD)/libwecom.a
+	$(CC) -shared $(LDSAN) -o $@ $(KORE_OBJ) $(TEST_APPS_OBJ) \
+	    $(BUILD)/libwecom.a $(LIBS)
 
 deps:
 	@sh tools/deps.sh $(DEBIAN_PKGS)
