@@ -10,7 +10,7 @@ CFLAGS	?= -O2 -g
 BUILD	?= build
 
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
-	pkg-config libcmocka-dev nodejs npm
+	pkg-config libcmocka-dev perl
 
 WARN	= -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wshadow -Wsign-compare -Wno-unused-parameter
