@@ -36,7 +36,8 @@ CORE_SRC   = framework/config.c framework/xml.c framework/message.c \
 KORE_SRC   = framework/server.c
 APPS_SRC   = $(wildcard apps/*.c)
 TOOLS      =
-TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config
+TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config \
+	     $(BUILD)/tests/test_xml $(BUILD)/tests/test_router
 
 -include framework/client.mk
 
