@@ -1,0 +1,11 @@
+#!/bin/sh
+# crypto/ against Tencent's @wecom/crypto (tests/crypto/crosscheck.test.mjs).
+# The C driver is not in the Makefile's TESTS: build it here. BUILD=dir
+# picks another build, e.g. BUILD=build/asan with make SANITIZE=1.
+BUILD=${BUILD:-build}
+if ! make -s "$BUILD/tests/test_crypto_tool" >&2; then
+	echo "Bail out! cannot build $BUILD/tests/test_crypto_tool"
+	exit 1
+fi
+WECOM_CRYPTO_TOOL=$BUILD/tests/test_crypto_tool \
+    exec node --test --test-reporter=tap tests/crypto/crosscheck.test.mjs
