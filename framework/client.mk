@@ -4,8 +4,10 @@
 CORE_SRC += framework/client_core.c framework/client_error.c \
 	framework/client_http.c framework/client_token.c \
 	framework/client_msg.c framework/client_send.c \
-	framework/client_split.c
-#TOOLS	+= $(BUILD)/wecom-send
+	framework/client_split.c framework/client_media.c \
+	framework/client_appchat.c framework/client_directory.c \
+	framework/client_webhook.c framework/client_robot_limit.c
+TOOLS	+= $(BUILD)/wecom-send
 #TESTS	+= $(BUILD)/tests/test_client
 
 $(BUILD)/wecom-send: tools/wecom-send.c $(BUILD)/libwecom.a

@@ -124,11 +124,17 @@ int	client_send_parts(struct wecom_client *, const void *ctx,
 	    client_send_fn, struct wecom_send_result *,
 	    struct wecom_api_error *);
 int	client_result_take(struct wecom_send_result *, json_t *);
+int	client_result_invalid(struct wecom_send_result *, json_t *);
 
 /* client_media.c */
 int	client_upload(struct wecom_client *, const char *path,
 	    const char *query, int with_token, const char *file,
 	    const char *name, const void *, size_t, json_t **,
+	    struct wecom_api_error *);
+int	client_media_id(json_t *, char **, struct wecom_api_error *);
+
+/* client_robot_limit.c */
+int	client_robot_wait(struct wecom_client *, const char *key,
 	    struct wecom_api_error *);
 
 #endif

@@ -176,9 +176,12 @@ send_app(struct wecom_client *c, const void *arg, json_t *body,
 		rc = client_req_body(&req, body);
 	else
 		json_decref(body);
-	if (rc == WECOM_API_OK && (rc = client_call(c, &req, err)) ==
-	    WECOM_API_OK)
+	if (rc != WECOM_API_OK)
+		rc = client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = client_call(c, &req, err)) == WECOM_API_OK)
 		rc = client_result_take(res, req.json);
+	else if (req.json != NULL)
+		client_result_invalid(res, req.json);
 	client_req_free(&req);
 
 	return (rc);
@@ -204,7 +207,6 @@ int
 client_result_take(struct wecom_send_result *res, json_t *ans)
 {
 	json_t	*id;
-	int	 rc;
 
 	id = json_object_get(ans, "msgid");
 	if (json_is_string(id) && res->nparts < WECOM_MSGID_MAX &&
@@ -212,6 +214,16 @@ client_result_take(struct wecom_send_result *res, json_t *ans)
 		return (WECOM_API_ERR_NOMEM);
 	res->nparts++;
 	res->msgid = res->msgids[0];
+
+	return (client_result_invalid(res, ans));
+}
+
+/* Also on 81013, which names the recipients it could not reach. */
+int
+client_result_invalid(struct wecom_send_result *res, json_t *ans)
+{
+	int	rc;
+
 	rc = take_str(&res->invaliduser, ans, "invaliduser");
 	if (rc == WECOM_API_OK)
 		rc = take_str(&res->invalidparty, ans, "invalidparty");

@@ -1,0 +1,116 @@
+/*
+ * App group chats: appchat/create, then appchat/send of any message
+ * kind to the chatid. Content limits and splitting as for message/send.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_private.h"
+
+struct chat_ctx {
+	const char			*chatid;
+	const struct wecom_send_opts	*opts;
+};
+
+static int	chat_send(struct wecom_client *, const void *, json_t *,
+		    struct wecom_send_result *, struct wecom_api_error *);
+
+int
+wecom_appchat_create(struct wecom_client *c, const char *name,
+    const char *owner, const char *userlist, const char *chatid,
+    char **chatid_out, struct wecom_api_error *err)
+{
+	struct client_req	 req;
+	json_t			*body, *users, *id;
+	char			*list, *p, *tok;
+	int			 rc;
+
+	client_err_clear(err);
+	*chatid_out = NULL;
+	if (userlist == NULL || (list = client_join(userlist)) == NULL)
+		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		    "appchat/create needs a userlist"));
+	body = json_object();
+	users = json_array();
+	for (p = list; (tok = strsep(&p, "|")) != NULL;) {
+		if (*tok != '\0')
+			json_array_append_new(users, json_string(tok));
+	}
+	free(list);
+	json_object_set_new(body, "userlist", users);
+	if (name != NULL)
+		json_object_set_new(body, "name", json_string(name));
+	if (owner != NULL)
+		json_object_set_new(body, "owner", json_string(owner));
+	if (chatid != NULL)
+		json_object_set_new(body, "chatid", json_string(chatid));
+
+	if ((rc = client_req_init(&req, REQ_POST_JSON, "appchat/create", NULL,
+	    1)) != WECOM_API_OK || (rc = client_req_body(&req, body)) !=
+	    WECOM_API_OK)
+		rc = client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = client_call(c, &req, err)) == WECOM_API_OK) {
+		id = json_object_get(req.json, "chatid");
+		if (!json_is_string(id))
+			rc = client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,
+			    "appchat/create answered without a chatid");
+		else if ((*chatid_out = strdup(json_string_value(id))) ==
+		    NULL)
+			rc = client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+			    "out of memory");
+	}
+	client_req_free(&req);
+
+	return (rc);
+}
+
+int
+wecom_appchat_send(struct wecom_client *c, const char *chatid,
+    const struct wecom_msg *m, const struct wecom_send_opts *opts,
+    struct wecom_send_result *res, struct wecom_api_error *err)
+{
+	struct wecom_send_result	local;
+	struct chat_ctx			ctx;
+	int				rc;
+
+	client_err_clear(err);
+	if (chatid == NULL || *chatid == '\0' || m == NULL)
+		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		    "appchat/send needs a chatid and a message"));
+	if (res == NULL)
+		res = &local;
+	memset(res, 0, sizeof(*res));
+	ctx.chatid = chatid;
+	ctx.opts = opts;
+	rc = client_send_parts(c, &ctx, m, opts, chat_send, res, err);
+	if (res == &local)
+		wecom_send_result_free(res);
+
+	return (rc);
+}
+
+static int
+chat_send(struct wecom_client *c, const void *arg, json_t *body,
+    struct wecom_send_result *res, struct wecom_api_error *err)
+{
+	const struct chat_ctx	*ctx = arg;
+	struct client_req	 req;
+	int			 rc;
+
+	json_object_set_new(body, "chatid", json_string(ctx->chatid));
+	if (ctx->opts != NULL)
+		json_object_set_new(body, "safe", json_integer(ctx->opts->safe));
+	if ((rc = client_req_init(&req, REQ_POST_JSON, "appchat/send", NULL,
+	    1)) != WECOM_API_OK) {
+		json_decref(body);
+		return (client_err_set(err, rc, 0, "out of memory"));
+	}
+	if ((rc = client_req_body(&req, body)) != WECOM_API_OK)
+		rc = client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = client_call(c, &req, err)) == WECOM_API_OK)
+		rc = client_result_take(res, req.json);
+	client_req_free(&req);
+
+	return (rc);
+}
