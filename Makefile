@@ -73,6 +73,16 @@ $(TEST_MODULE): $(KORE_OBJ) $(TEST_APPS_OBJ) $(BUILD)/libwecom.a
 	$(CC) -shared $(LDSAN) -o $@ $(KORE_OBJ) $(TEST_APPS_OBJ) \
 	    $(BUILD)/libwecom.a $(LIBS)
 
+$(BUILD)/bench/ceiling.so: bench/ceiling.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(KORE_DEFS) -shared -o $@ $<
+
+bench: deps $(MODULE) $(BUILD)/bench/ceiling.so
+	@if [ ! -d tests/node_modules/@wecom/crypto ]; then \
+	    (cd tests && npm install --no-audit --no-fund --loglevel=error); fi
+	@command -v wrk >/dev/null || sh tools/deps.sh wrk
+	@sh bench/run.sh
+
 deps:
 	@sh tools/deps.sh $(DEBIAN_PKGS)
 
