@@ -295,10 +295,12 @@ ${appSection(apps.echo, 'greeting = Welcome\n')}${appSection(apps.dump)}${appSec
 
   srv.stop = async () => {
     if (!exited) {
+      const t0 = Date.now();
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
       const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
       await exitP;
       clearTimeout(t);
+      srv.stopMs = Date.now() - t0;
     }
     rmSync(dir, { recursive: true, force: true });
     return log;
@@ -309,7 +311,7 @@ ${appSection(apps.echo, 'greeting = Welcome\n')}${appSection(apps.dump)}${appSec
 // Lines that mean a worker (or the parent) died: seccomp kills, signals,
 // abnormal exits. Checked at the end of every test file.
 export function deaths(log) {
-  return log.split('\n').filter((l) => /died|sandbox|signal|exited with status|segfault|fatal/i.test(l));
+  return log.split('\n').filter((l) => /died|sandbox violation|signal|exited with status|segfault|fatal|abort/i.test(l));
 }
 
 export async function stopAndCheck(srv) {
