@@ -1,0 +1,249 @@
+// wecom-send against the fake WeCom: every message kind, every target,
+// media, app chats, recall, robots, long content and the exit codes.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { setup } from './helpers.mjs';
+
+let t;
+before(async () => { t = await setup(); });
+after(async () => { await t.close(); });
+
+const last = async (api) => (await t.messages()).filter((m) => !api || m.api === api).at(-1);
+const file = (name, bytes) => {
+  const p = path.join(t.dir, name);
+  fs.writeFileSync(p, bytes);
+  return p;
+};
+
+test('sends a text to users and prints its msgid', async () => {
+  const r = await t.send(['--to', 'zhangsan,lisi', 'disk', 'full']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^msgid: msg\S+$/m);
+  const m = await last('message/send');
+  assert.equal(m.body.touser, 'zhangsan|lisi');
+  assert.equal(m.body.msgtype, 'text');
+  assert.equal(m.body.text.content, 'disk full');
+  assert.equal(m.body.agentid, 1000002);
+});
+
+test('reads the text from stdin when no TEXT is given', async () => {
+  const r = await t.send(['--to', 'zhangsan'], { input: 'from stdin\n' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await last('message/send')).body.text.content, 'from stdin');
+});
+
+test('sends to departments and tags with safe, id_trans and duplicate check', async () => {
+  const r = await t.send(['--party', '2', '--tag', '1', '--safe', '--id-trans',
+    '--dup-check', '600', 'to ops']);
+  assert.equal(r.code, 0, r.stderr);
+  const b = (await last('message/send')).body;
+  assert.equal(b.toparty, '2');
+  assert.equal(b.totag, '1');
+  assert.equal(b.safe, 1);
+  assert.equal(b.enable_id_trans, 1);
+  assert.equal(b.enable_duplicate_check, 1);
+  assert.equal(b.duplicate_check_interval, 600);
+});
+
+test('prints invalid recipients and still succeeds when one is valid', async () => {
+  const r = await t.send(['--to', 'zhangsan,ghost', '--party', '99', 'hi']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^invaliduser: ghost$/m);
+  assert.match(r.stdout, /^invalidparty: 99$/m);
+});
+
+test('no valid recipient is 81013 with a hint and exit 76', async () => {
+  const r = await t.send(['--to', 'ghost', 'hi']);
+  assert.equal(r.code, 76);
+  assert.match(r.stderr, /errcode 81013/);
+  assert.match(r.stderr, /hint: no valid recipient/);
+  assert.match(r.stdout, /^invaliduser: ghost$/m);
+});
+
+test('markdown goes out as markdown, with a text fallback for plugin users', async () => {
+  const r = await t.send(['--to', 'zhangsan', '--markdown', '--fallback-to', 'lisi',
+    '# Alert\n**db1** full']);
+  assert.equal(r.code, 0, r.stderr);
+  const sent = (await t.messages()).filter((m) => m.api === 'message/send').slice(-2);
+  assert.equal(sent[0].body.msgtype, 'markdown');
+  assert.equal(sent[0].body.touser, 'zhangsan');
+  assert.equal(sent[1].body.msgtype, 'text');
+  assert.equal(sent[1].body.touser, 'lisi');
+  assert.equal(sent[1].body.text.content, '# Alert\n**db1** full');
+  assert.equal(r.stdout.match(/^msgid:/gm).length, 2);
+});
+
+test('long text is split on UTF-8 boundaries into ordered parts (1/N)', async () => {
+  const text = Array.from({ length: 300 }, (_, i) => `第${i}行：磁盘空间不足`).join('\n');
+  assert.ok(Buffer.byteLength(text) > 2 * 2048);
+  const r = await t.send(['--to', 'zhangsan'], { input: text });
+  assert.equal(r.code, 0, r.stderr);
+  const n = r.stdout.match(/^msgid:/gm).length;
+  assert.ok(n >= 3, `${n} parts`);
+  const mine = (await t.messages()).filter((m) => m.api === 'message/send').slice(-n)
+    .map((m) => m.body.text.content);
+  mine.forEach((p, i) => {
+    assert.ok(p.startsWith(`(${i + 1}/${n}) `), p.slice(0, 10));
+    assert.ok(Buffer.byteLength(p) <= 2048);
+  });
+  assert.equal(mine.map((p) => p.replace(/^\(\d+\/\d+\) /, '')).join('\n'), text);
+});
+
+test('--truncate sends one message with a visible notice', async () => {
+  const r = await t.send(['--to', 'zhangsan', '--truncate'], { input: 'x'.repeat(5000) });
+  assert.equal(r.code, 0, r.stderr);
+  const c = (await last('message/send')).body.text.content;
+  assert.ok(Buffer.byteLength(c) <= 2048);
+  assert.match(c, /truncated: \d+ more bytes/);
+});
+
+test('image, voice, video and file are uploaded as field "media" and sent by media_id', async () => {
+  for (const [opt, type] of [['--image', 'image'], ['--voice', 'voice'], ['--video', 'video'],
+    ['--file', 'file']]) {
+    const bytes = crypto.randomBytes(2000);
+    const r = await t.send(['--to', 'zhangsan', opt, file(`m.${type}`, bytes)]);
+    assert.equal(r.code, 0, `${type}: ${r.stderr}`);
+    const b = (await last('message/send')).body;
+    assert.equal(b.msgtype, type);
+    const media = t.fake.state.media.get(b[type].media_id);
+    assert.equal(media.type, type);
+    assert.equal(media.size, 2000);
+    assert.equal(media.md5, crypto.createHash('md5').update(bytes).digest('hex'));
+    assert.equal(media.filename, `m.${type}`);
+  }
+});
+
+test('a missing file is exit 66 before any request', async () => {
+  const before = (await t.counts())['media/upload'] || 0;
+  const r = await t.send(['--to', 'zhangsan', '--image', '/nonexistent.png']);
+  assert.equal(r.code, 66);
+  assert.equal((await t.counts())['media/upload'] || 0, before);
+});
+
+test('textcard and news take their title and url, the text is the description', async () => {
+  let r = await t.send(['--to', 'zhangsan', '--textcard', 'Disk', 'https://ops/x',
+    '--btntxt', 'Open', 'db1 at 95%']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((await last('message/send')).body.textcard,
+    { title: 'Disk', description: 'db1 at 95%', url: 'https://ops/x', btntxt: 'Open' });
+  r = await t.send(['--to', 'zhangsan', '--news', 'Report', 'https://ops/r', '--picurl',
+    'https://ops/p.png', 'weekly']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((await last('message/send')).body.news.articles,
+    [{ title: 'Report', description: 'weekly', url: 'https://ops/r', picurl: 'https://ops/p.png' }]);
+});
+
+test('template_card and miniprogram_notice go through --json', async () => {
+  let r = await t.send(['--to', 'zhangsan', '--json', 'template_card',
+    '{"card_type":"text_notice","main_title":{"title":"hi"}}']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await last('message/send')).body.template_card.card_type, 'text_notice');
+  r = await t.send(['--to', 'zhangsan', '--json', 'miniprogram_notice',
+    '{"appid":"wx123","title":"Meeting"}']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await t.send(['--to', 'zhangsan', '--json', 'template_card', '{nope']);
+  assert.equal(r.code, 65);
+});
+
+test('the fake rejects what WeCom rejects: a template_card without card_type is 40058', async () => {
+  const r = await t.send(['--to', 'zhangsan', '--json', 'template_card', '{}']);
+  assert.equal(r.code, 76);
+  assert.match(r.stderr, /errcode 40058/);
+});
+
+test('creates an app chat, sends every kind to it', async () => {
+  let r = await t.send(['--create-chat', 'oncall', '--to', 'zhangsan,lisi', '--owner', 'zhangsan',
+    '--chat', 'oncall1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^chatid: oncall1$/m);
+  r = await t.send(['--chat', 'oncall1', 'hello chat']);
+  assert.equal(r.code, 0, r.stderr);
+  let m = await last('appchat/send');
+  assert.equal(m.body.chatid, 'oncall1');
+  assert.equal(m.body.text.content, 'hello chat');
+  r = await t.send(['--chat', 'oncall1', '--markdown', '**x**']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await t.send(['--chat', 'oncall1', '--image', file('c.png', crypto.randomBytes(100))]);
+  assert.equal(r.code, 0, r.stderr);
+  m = await last('appchat/send');
+  assert.equal(m.body.msgtype, 'image');
+  r = await t.send(['--chat', 'nochat', 'x']);
+  assert.equal(r.code, 76);
+});
+
+test('recalls a message by msgid', async () => {
+  let r = await t.send(['--to', 'zhangsan', 'oops']);
+  const id = /msgid: (\S+)/.exec(r.stdout)[1];
+  r = await t.send(['--recall', id]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(t.fake.state.msgids.get(id).recalled, true);
+  r = await t.send(['--recall', id]);
+  assert.equal(r.code, 76);
+});
+
+test('robot: text with mentions, markdown, image (base64 + md5), news, file, voice', async () => {
+  let r = await t.send(['--webhook', 'ops', '--mention', 'zhangsan,@all', '--mention-mobile',
+    '13800000000', 'robot says hi']);
+  assert.equal(r.code, 0, r.stderr);
+  let m = await last('webhook/send');
+  assert.equal(m.key, 'robot-ops-0001');
+  assert.deepEqual(m.body.text.mentioned_list, ['zhangsan', '@all']);
+  assert.deepEqual(m.body.text.mentioned_mobile_list, ['13800000000']);
+  r = await t.send(['--webhook', 'ops', '--markdown', '## hi']);
+  assert.equal(r.code, 0, r.stderr);
+  const png = crypto.randomBytes(3000);
+  r = await t.send(['--webhook', 'ops', '--image', file('r.png', png)]);
+  assert.equal(r.code, 0, r.stderr);
+  m = await last('webhook/send');
+  assert.equal(m.body.image.md5, crypto.createHash('md5').update(png).digest('hex'));
+  assert.equal(Buffer.from(m.body.image.base64, 'base64').compare(png), 0);
+  r = await t.send(['--webhook', 'ops', '--news', 'N', 'https://n', 'desc']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const [opt, type] of [['--file', 'file'], ['--voice', 'voice']]) {
+    r = await t.send(['--webhook', 'ops', opt, file(`r.${type}`, crypto.randomBytes(500))]);
+    assert.equal(r.code, 0, r.stderr);
+    m = await last('webhook/send');
+    assert.equal(m.body.msgtype, type);
+    assert.ok(t.fake.state.media.has(m.body[type].media_id));
+  }
+  assert.equal((await t.counts())['webhook/upload_media'], 2);
+});
+
+test('robot: a raw key works, a bad key is 93000 with a hint', async () => {
+  let r = await t.send(['--webhook', 'robot-raw-key', 'x']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await t.send(['--webhook', 'not-a-robot', 'x']);
+  assert.equal(r.code, 76);
+  assert.match(r.stderr, /errcode 93000/);
+  assert.match(r.stderr, /hint: invalid robot webhook key/);
+});
+
+test('usage errors are exit 64, config errors 78, and --help documents every exit code', async () => {
+  assert.equal((await t.send(['hello'])).code, 64);
+  assert.equal((await t.send(['--to', 'a', '--chat', 'c', 'x'])).code, 64);
+  assert.equal((await t.send(['--to', 'a', '--markdown', '--image', 'f'])).code, 64);
+  assert.equal((await t.send(['--to', 'zhangsan', '-a', 'nosuchapp', 'x'])).code, 78);
+  const r = await t.send(['--help']);
+  assert.equal(r.code, 0);
+  for (const code of [0, 64, 65, 66, 69, 70, 74, 76, 78]) assert.match(r.stdout, new RegExp(`^ +${code} `, 'm'));
+  for (const opt of ['--to', '--party', '--tag', '--chat', '--webhook', '--markdown', '--image',
+    '--file', '--voice', '--video', '--textcard', '--news', '--safe', '--dup-check', '--truncate',
+    '--quiet', '--config', '--app', '--recall', '--json', '--mention', '--fallback-to'])
+    assert.ok(r.stdout.includes(opt), opt);
+});
+
+test('-a picks another app with its own token', async () => {
+  const r = await t.send(['-a', 'other', '--to', 'zhangsan', 'from other']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await last('message/send')).body.agentid, 1000003);
+});
+
+test('-q prints nothing on success', async () => {
+  const r = await t.send(['-q', '--to', 'zhangsan', 'quiet']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, '');
+});
