@@ -77,7 +77,12 @@ $(BUILD)/bench/ceiling.so: bench/ceiling.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(KORE_DEFS) -shared -o $@ $<
 
-bench: deps $(MODULE) $(BUILD)/bench/ceiling.so
+$(BUILD)/bench/pipeline: bench/pipeline.c $(BUILD)/apps/echo.o $(BUILD)/libwecom.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/apps/echo.o $(BUILD)/libwecom.a \
+	    $(LIBS) $(LDSAN)
+
+bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline
 	@if [ ! -d tests/node_modules/@wecom/crypto ]; then \
 	    (cd tests && npm install --no-audit --no-fund --loglevel=error); fi
 	@command -v wrk >/dev/null || sh tools/deps.sh wrk

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -29,6 +30,11 @@ struct wecom_crypto {
 	EVP_MD		*sha1;
 	unsigned char	*scratch;
 	size_t		 scratchsz;
+	/* CSPRNG output drawn in bulk: one RAND_bytes call costs more than
+	 * the AES of a reply. Tied to a pid so that forks never share it. */
+	unsigned char	 pool[512];
+	size_t		 poolleft;
+	pid_t		 poolpid;
 };
 
 static int	crypto_key_decode(const char *, unsigned char *);
@@ -36,6 +42,7 @@ static int	crypto_scratch(struct wecom_crypto *, size_t);
 static int	crypto_b64_decode(const char *, size_t, unsigned char *,
 		    size_t *);
 static int	crypto_cmp(const void *, const void *);
+static int	crypto_random(struct wecom_crypto *, unsigned char *, size_t);
 
 static const struct {
 	int		 code;
@@ -285,7 +292,7 @@ wecom_crypto_encrypt(struct wecom_crypto *wc, const void *msg, size_t msglen,
 		return (WECOM_ERR_ENCRYPT);
 	p = wc->scratch;
 
-	if (RAND_bytes(p, WECOM_RANDOM_BYTES) != 1)
+	if (crypto_random(wc, p, WECOM_RANDOM_BYTES) != WECOM_OK)
 		return (WECOM_ERR_ENCRYPT);
 	p[16] = (msglen >> 24) & 0xff;
 	p[17] = (msglen >> 16) & 0xff;
@@ -309,20 +316,22 @@ wecom_crypto_encrypt(struct wecom_crypto *wc, const void *msg, size_t msglen,
 }
 
 /* A nonce for a reply envelope: decimal digits from the CSPRNG. */
-void
-wecom_crypto_nonce(char *out, size_t outsz)
+int
+wecom_crypto_nonce(struct wecom_crypto *wc, char *out, size_t outsz)
 {
 	unsigned char	r[32];
 	size_t		i, n;
 
-	if (outsz == 0)
-		return;
-	n = outsz - 1 < sizeof(r) ? outsz - 1 : sizeof(r);
-	if (RAND_bytes(r, (int)n) != 1)
-		memset(r, 7, n);
+	if (outsz < 2 || outsz - 1 > sizeof(r))
+		return (WECOM_ERR_BUFFER);
+	n = outsz - 1;
+	if (crypto_random(wc, r, n) != WECOM_OK)
+		return (WECOM_ERR_ENCRYPT);
 	for (i = 0; i < n; i++)
 		out[i] = '0' + r[i] % 10;
 	out[n] = '\0';
+
+	return (WECOM_OK);
 }
 
 static int
@@ -411,4 +420,26 @@ static int
 crypto_cmp(const void *a, const void *b)
 {
 	return (strcmp(*(const char * const *)a, *(const char * const *)b));
+}
+
+static int
+crypto_random(struct wecom_crypto *wc, unsigned char *out, size_t len)
+{
+	pid_t	pid;
+
+	if (len > sizeof(wc->pool))
+		return (WECOM_ERR_ENCRYPT);
+	pid = getpid();
+	if (wc->poolpid != pid || wc->poolleft < len) {
+		if (RAND_bytes(wc->pool, sizeof(wc->pool)) != 1)
+			return (WECOM_ERR_ENCRYPT);
+		wc->poolleft = sizeof(wc->pool);
+		wc->poolpid = pid;
+	}
+	wc->poolleft -= len;
+	memcpy(out, wc->pool + wc->poolleft, len);
+	/* Used bytes never stay behind. */
+	OPENSSL_cleanse(wc->pool + wc->poolleft, len);
+
+	return (WECOM_OK);
 }

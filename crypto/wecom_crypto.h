@@ -56,7 +56,7 @@ int	wecom_crypto_decrypt(struct wecom_crypto *, const char *b64,
 	    size_t b64len, const char **msg, size_t *msglen);
 int	wecom_crypto_encrypt(struct wecom_crypto *, const void *msg,
 	    size_t msglen, char *out, size_t outsz, size_t *outlen);
-void	wecom_crypto_nonce(char *out, size_t outsz);
+int	wecom_crypto_nonce(struct wecom_crypto *, char *out, size_t outsz);
 
 const char	*wecom_strerror(int code);
 

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <libxml/xmlwriter.h>
-
 #include "wecom_crypto.h"
 #include "wecom.h"
 #include "wecom_app.h"
@@ -142,11 +140,11 @@ callback_reply(struct wecom_app *app, struct wecom_ctx *ctx,
 		return (callback_fail(res, WECOM_ERR_ENCRYPT, "out of memory"));
 
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	wecom_crypto_nonce(nonce, sizeof(nonce));
-	if ((rc = wecom_crypto_encrypt(app->crypto, ctx->reply, ctx->reply_len,
-	    b64, sz, &b64len)) != WECOM_OK)
-		callback_fail(res, rc, "reply");
-	else if ((rc = wecom_crypto_sign(app->crypto, now, nonce, b64, sig)) !=
+	if ((rc = wecom_crypto_nonce(app->crypto, nonce, sizeof(nonce))) !=
+	    WECOM_OK ||
+	    (rc = wecom_crypto_encrypt(app->crypto, ctx->reply,
+	    ctx->reply_len, b64, sz, &b64len)) != WECOM_OK ||
+	    (rc = wecom_crypto_sign(app->crypto, now, nonce, b64, sig)) !=
 	    WECOM_OK)
 		callback_fail(res, rc, "reply");
 	else
@@ -156,40 +154,31 @@ callback_reply(struct wecom_app *app, struct wecom_ctx *ctx,
 	return (rc);
 }
 
+/*
+ * WeCom's reply envelope, as documented. Its values are base64, hex and
+ * digits: nothing in them needs escaping.
+ */
 static int
 callback_envelope(struct wecom_result *res, const char *enc, const char *sig,
     const char *now, const char *nonce)
 {
-	xmlBufferPtr		buf;
-	xmlTextWriterPtr	w;
-	int			ok;
+	static const char	fmt[] = "<xml>\n"
+	    "<Encrypt><![CDATA[%s]]></Encrypt>\n"
+	    "<MsgSignature><![CDATA[%s]]></MsgSignature>\n"
+	    "<TimeStamp>%s</TimeStamp>\n"
+	    "<Nonce><![CDATA[%s]]></Nonce>\n"
+	    "</xml>";
+	size_t			len;
+	int			n;
 
-	if ((buf = xmlBufferCreate()) == NULL)
+	len = sizeof(fmt) + strlen(enc) + strlen(sig) + strlen(now) +
+	    strlen(nonce);
+	if ((res->body = malloc(len)) == NULL)
 		return (callback_fail(res, WECOM_ERR_BUILD_XML, "no memory"));
-	if ((w = xmlNewTextWriterMemory(buf, 0)) == NULL) {
-		xmlBufferFree(buf);
-		return (callback_fail(res, WECOM_ERR_BUILD_XML, "no memory"));
-	}
-
-	ok = xmlTextWriterStartElement(w, BAD_CAST "xml") >= 0 &&
-	    xmlTextWriterStartElement(w, BAD_CAST "Encrypt") >= 0 &&
-	    xmlTextWriterWriteCDATA(w, BAD_CAST enc) >= 0 &&
-	    xmlTextWriterEndElement(w) >= 0 &&
-	    xmlTextWriterStartElement(w, BAD_CAST "MsgSignature") >= 0 &&
-	    xmlTextWriterWriteCDATA(w, BAD_CAST sig) >= 0 &&
-	    xmlTextWriterEndElement(w) >= 0 &&
-	    xmlTextWriterWriteElement(w, BAD_CAST "TimeStamp",
-	    BAD_CAST now) >= 0 &&
-	    xmlTextWriterStartElement(w, BAD_CAST "Nonce") >= 0 &&
-	    xmlTextWriterWriteCDATA(w, BAD_CAST nonce) >= 0 &&
-	    xmlTextWriterEndDocument(w) >= 0;
-	xmlFreeTextWriter(w);
-
-	if (ok && (res->body = strdup((const char *)xmlBufferContent(buf))))
-		res->len = (size_t)xmlBufferLength(buf);
-	xmlBufferFree(buf);
-
-	if (res->body == NULL)
+	n = snprintf(res->body, len, fmt, enc, sig, now, nonce);
+	if (n < 0 || (size_t)n >= len)
 		return (callback_fail(res, WECOM_ERR_BUILD_XML, "envelope"));
+	res->len = (size_t)n;
+
 	return (WECOM_OK);
 }

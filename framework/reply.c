@@ -1,7 +1,8 @@
 /*
  * Passive replies. A handler's reply is built at once into the plaintext
  * XML WeCom expects; the server encrypts and signs it after the chain.
- * libxml2's writer does the escaping.
+ * The layout is WeCom's fixed template; libxml2 escapes any text that
+ * cannot go into CDATA (its writer cost more than the whole decryption).
  */
 
 #include <stdarg.h>
@@ -10,15 +11,17 @@
 #include <string.h>
 #include <time.h>
 
-#include <libxml/xmlwriter.h>
+#include <libxml/entities.h>
 
 #include "wecom.h"
 #include "wecom_app.h"
 
+/* The reply under construction: a growing buffer and a sticky error. */
 struct reply {
-	xmlBufferPtr		buf;
-	xmlTextWriterPtr	w;
-	int			rc;
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 rc;
 };
 
 static int	reply_simple(struct wecom_ctx *, const char *, const char *,
@@ -27,7 +30,8 @@ static int	reply_begin(struct reply *, struct wecom_ctx *, const char *);
 static int	reply_end(struct reply *, struct wecom_ctx *);
 static void	reply_elem(struct reply *, const char *, const char *);
 static void	reply_open(struct reply *, const char *);
-static void	reply_close(struct reply *);
+static void	reply_close(struct reply *, const char *);
+static void	reply_add(struct reply *, const char *, size_t);
 
 int
 wecom_reply_text(struct wecom_ctx *ctx, const char *content)
@@ -119,9 +123,9 @@ wecom_reply_news(struct wecom_ctx *ctx, const struct wecom_article *a,
 		reply_elem(&r, "Description", a[i].description);
 		reply_elem(&r, "PicUrl", a[i].pic_url);
 		reply_elem(&r, "Url", a[i].url);
-		reply_close(&r);
+		reply_close(&r, "item");
 	}
-	reply_close(&r);
+	reply_close(&r, "Articles");
 
 	return (reply_end(&r, ctx));
 }
@@ -157,7 +161,7 @@ reply_simple(struct wecom_ctx *ctx, const char *msgtype, const char *group,
 	for (i = 0; i < n; i++)
 		reply_elem(&r, names[i], values[i]);
 	if (group != NULL)
-		reply_close(&r);
+		reply_close(&r, group);
 
 	return (reply_end(&r, ctx));
 }
@@ -167,15 +171,9 @@ reply_begin(struct reply *r, struct wecom_ctx *ctx, const char *msgtype)
 {
 	char	now[24];
 
-	memset(r, 0, sizeof(*r));
+	memset(r, 0, sizeof(r[0]));
 	if (ctx->reply != NULL)
 		return (WECOM_ERR_REPLIED);
-	if ((r->buf = xmlBufferCreate()) == NULL)
-		return (WECOM_ERROR);
-	if ((r->w = xmlNewTextWriterMemory(r->buf, 0)) == NULL) {
-		xmlBufferFree(r->buf);
-		return (WECOM_ERROR);
-	}
 
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	reply_open(r, "xml");
@@ -190,25 +188,16 @@ reply_begin(struct reply *r, struct wecom_ctx *ctx, const char *msgtype)
 static int
 reply_end(struct reply *r, struct wecom_ctx *ctx)
 {
-	const xmlChar	*content;
-	int		 len;
-
-	reply_close(r);
-	if (xmlTextWriterEndDocument(r->w) < 0)
-		r->rc = -1;
-	xmlFreeTextWriter(r->w);
-
-	if (r->rc == 0) {
-		content = xmlBufferContent(r->buf);
-		len = xmlBufferLength(r->buf);
-		if ((ctx->reply = malloc((size_t)len + 1)) != NULL) {
-			memcpy(ctx->reply, content, (size_t)len + 1);
-			ctx->reply_len = (size_t)len;
-		}
+	reply_close(r, "xml");
+	reply_add(r, "", 1);
+	if (r->rc != 0) {
+		free(r->p);
+		return (WECOM_ERROR);
 	}
-	xmlBufferFree(r->buf);
+	ctx->reply = r->p;
+	ctx->reply_len = r->len - 1;
 
-	return (ctx->reply != NULL ? WECOM_OK : WECOM_ERROR);
+	return (WECOM_OK);
 }
 
 /*
@@ -218,31 +207,62 @@ reply_end(struct reply *r, struct wecom_ctx *ctx)
 static void
 reply_elem(struct reply *r, const char *name, const char *value)
 {
+	xmlChar	*esc;
+
 	if (value == NULL)
 		value = "";
 	reply_open(r, name);
 	if (*value != '\0' && value[strspn(value, "0123456789")] == '\0') {
-		if (xmlTextWriterWriteString(r->w, BAD_CAST value) < 0)
-			r->rc = -1;
+		reply_add(r, value, strlen(value));
 	} else if (strstr(value, "]]>") == NULL) {
-		if (xmlTextWriterWriteCDATA(r->w, BAD_CAST value) < 0)
-			r->rc = -1;
-	} else if (xmlTextWriterWriteString(r->w, BAD_CAST value) < 0) {
+		reply_add(r, "<![CDATA[", 9);
+		reply_add(r, value, strlen(value));
+		reply_add(r, "]]>", 3);
+	} else if ((esc = xmlEncodeSpecialChars(NULL, BAD_CAST value)) !=
+	    NULL) {
+		reply_add(r, (const char *)esc, strlen((const char *)esc));
+		xmlFree(esc);
+	} else {
 		r->rc = -1;
 	}
-	reply_close(r);
+	reply_close(r, name);
 }
 
 static void
 reply_open(struct reply *r, const char *name)
 {
-	if (xmlTextWriterStartElement(r->w, BAD_CAST name) < 0)
-		r->rc = -1;
+	reply_add(r, "<", 1);
+	reply_add(r, name, strlen(name));
+	reply_add(r, ">", 1);
 }
 
 static void
-reply_close(struct reply *r)
+reply_close(struct reply *r, const char *name)
 {
-	if (xmlTextWriterEndElement(r->w) < 0)
-		r->rc = -1;
+	reply_add(r, "</", 2);
+	reply_add(r, name, strlen(name));
+	reply_add(r, ">", 1);
+}
+
+static void
+reply_add(struct reply *r, const char *s, size_t len)
+{
+	char	*p;
+	size_t	 cap;
+
+	if (r->rc != 0)
+		return;
+	if (r->len + len > r->cap) {
+		cap = r->cap ? r->cap : 512;
+		while (cap < r->len + len)
+			cap *= 2;
+		if ((p = realloc(r->p, cap)) == NULL) {
+			r->rc = -1;
+			return;
+		}
+		r->p = p;
+		r->cap = cap;
+	}
+	memcpy(r->p + r->len, s, len);
+	r->len += len;
 }

@@ -285,10 +285,13 @@ names_every_official_error_code(void **state)
 static void
 nonces_are_digits(void **state)
 {
-	char	n[11], m[11];
+	struct wecom_crypto	*wc = sample();
+	char			 n[11], m[11];
 
-	wecom_crypto_nonce(n, sizeof(n));
-	wecom_crypto_nonce(m, sizeof(m));
+	assert_int_equal(wecom_crypto_nonce(wc, n, sizeof(n)), WECOM_OK);
+	assert_int_equal(wecom_crypto_nonce(wc, m, sizeof(m)), WECOM_OK);
+	assert_int_equal(wecom_crypto_nonce(wc, m, 1), WECOM_ERR_BUFFER);
+	wecom_crypto_free(wc);
 	assert_int_equal(strlen(n), 10);
 	assert_int_equal(strspn(n, "0123456789"), 10);
 	assert_string_not_equal(n, m);
