@@ -335,13 +335,13 @@ export async function waitLog(srv, re, ms = 3000) {
 
 // A plain node:http request. Returns { status, headers, body (Buffer),
 // text, ms }. No keep-alive: each call is a fresh connection.
-export function request(srv, { method = 'GET', path = '/', body, headers = {}, timeout = 10000 } = {}) {
+export function request(srv, { method = 'GET', path = '/', body, headers = {}, timeout = 10000, agent = false } = {}) {
   return new Promise((res, rej) => {
     const t0 = performance.now();
     const h = { ...headers };
     if (body !== undefined && h['content-length'] === undefined) h['content-length'] = Buffer.byteLength(body);
     const req = http.request({
-      host: '127.0.0.1', port: srv.port, method, path, headers: h, agent: false,
+      host: '127.0.0.1', port: srv.port, method, path, headers: h, agent,
     }, (resp) => {
       const chunks = [];
       resp.on('data', (c) => chunks.push(c));
@@ -397,7 +397,7 @@ export async function callback(srv, appName, plainXml, o = {}) {
   const app = srv.apps[appName];
   const cb = buildCallback(app, plainXml, o);
   const r = await request(srv, {
-    method: 'POST', path: cb.path, body: cb.body, headers: o.headers ?? {}, timeout: o.timeout,
+    method: 'POST', path: cb.path, body: cb.body, headers: o.headers ?? {}, timeout: o.timeout, agent: o.agent ?? false,
   });
   if (r.status === 200 && r.body.length > 0) {
     r.reply = openReply(app, r.text);
