@@ -51,6 +51,7 @@ static int	server_refuse(struct http_request *, int, int, const char *);
 static void	server_answer(struct http_request *, struct wecom_result *,
 		    const char *);
 static const char	*server_client(struct http_request *, char *, size_t);
+static void	server_tick(void *, u_int64_t);
 
 int
 kore_parent_configure(int argc, char **argv)
@@ -75,6 +76,13 @@ kore_worker_configure(void)
 {
 	if ((xml = wecom_xml_new()) == NULL)
 		fatal("wecom: out of memory");
+	/* An idle worker only checks connection timeouts when it wakes. */
+	kore_timer_add(server_tick, 1000, NULL, 0);
+}
+
+static void
+server_tick(void *arg, u_int64_t now)
+{
 }
 
 int
