@@ -19,6 +19,9 @@
 
 #define TOKEN_MAX	128
 #define RID_MAX		128
+#define B64_CHAR(c)	(((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && \
+			(c) <= 'z') || ((c) >= '0' && (c) <= '9') || \
+			(c) == '+' || (c) == '/')
 
 struct wecom_crypto {
 	char		 token[TOKEN_MAX + 1];
@@ -345,9 +348,8 @@ crypto_key_decode(const char *aeskey, unsigned char *key)
 	if (strlen(aeskey) != WECOM_AESKEY_LEN)
 		return (WECOM_ERR_AESKEY);
 	for (i = 0; i < WECOM_AESKEY_LEN; i++) {
-		if (!((aeskey[i] >= 'a' && aeskey[i] <= 'z') ||
-		    (aeskey[i] >= 'A' && aeskey[i] <= 'Z') ||
-		    (aeskey[i] >= '0' && aeskey[i] <= '9')))
+		if (!B64_CHAR(aeskey[i]) || aeskey[i] == '+' ||
+		    aeskey[i] == '/')
 			return (WECOM_ERR_AESKEY);
 	}
 
@@ -374,7 +376,7 @@ static int
 crypto_b64_decode(const char *in, size_t len, unsigned char *out,
     size_t *outlen)
 {
-	size_t	eq;
+	size_t	eq, i;
 	int	n;
 
 	if (len == 0 || len % 4 != 0 || len > INT32_MAX)
@@ -384,11 +386,11 @@ crypto_b64_decode(const char *in, size_t len, unsigned char *out,
 		eq++;
 	if (in[len - 2] == '=')
 		eq++;
-	if (memchr(in, '=', len - eq) != NULL)
-		return (WECOM_ERR_B64_DECODE);
-	if (memchr(in, ' ', len) != NULL || memchr(in, '\n', len) != NULL ||
-	    memchr(in, '\r', len) != NULL || memchr(in, '\t', len) != NULL)
-		return (WECOM_ERR_B64_DECODE);
+	/* EVP_DecodeBlock skips blanks and stops at '-': allow neither. */
+	for (i = 0; i < len - eq; i++) {
+		if (!B64_CHAR(in[i]))
+			return (WECOM_ERR_B64_DECODE);
+	}
 
 	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len)) < 0)
 		return (WECOM_ERR_B64_DECODE);
