@@ -236,7 +236,7 @@ http_hsts_enable	0
 http_body_max		1048576
 http_request_ms		10
 http_keepalive_time	60
-
+${opts.koreExtra ?? ''}
 domain * {
 	attach		main
 	route		^/.*$	wecom_http
