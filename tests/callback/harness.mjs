@@ -271,6 +271,15 @@ ${appSection(apps.echo, 'greeting = Welcome\n')}${appSection(apps.dump)}${appSec
   child.stderr.on('data', (d) => { log += d.toString(); });
   let exited = null;
   const exitP = new Promise((r) => child.on('exit', (code, sig) => { exited = { code, sig }; r(exited); }));
+  // Never leave a server behind, even when the test process dies early
+  // (an uncaught error, a closed stdout).
+  const reap = () => {
+    if (!exited) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+  };
+  process.on('exit', reap);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+    process.once(sig, () => { reap(); process.exit(128 + 15); });
+  }
 
   const srv = {
     dir, port, apps, bodyMax, child,
