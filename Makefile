@@ -88,6 +88,27 @@ bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline
 	@command -v wrk >/dev/null || sh tools/deps.sh wrk
 	@sh bench/run.sh
 
+# libFuzzer targets: built by clang with ASan+UBSan, each run FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = decrypt xml config
+FUZZ_SRC = crypto/wecom_crypto.c framework/config.c framework/xml.c \
+	   framework/message.c
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRC)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(REQ_CFLAGS) \
+	    -o $@ $< $(FUZZ_SRC) $(LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t && \
+	    echo "fuzz_$$t: $(FUZZ_SECONDS)s" && \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=fuzz/crashes/$$t- -print_final_stats=1 \
+	        $(BUILD)/fuzz/corpus-$$t fuzz/seeds/$$t 2>&1 | \
+	        grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
+	done
+
 deps:
 	@sh tools/deps.sh $(DEBIAN_PKGS)
 

@@ -91,7 +91,7 @@ wecom_callback_post(struct wecom_app *app, struct wecom_xml *x,
 	}
 	if (wecom_msg_load(&msg, x) != WECOM_OK) {
 		callback_fail(res, WECOM_ERR_PARSE_XML,
-		    "no MsgType or FromUserName");
+		    "no MsgType");
 		return;
 	}
 	res->msgtype = msg.type == WECOM_MSG_EVENT ? "event" :

@@ -115,7 +115,8 @@ static void	msg_set(struct wecom_msg *, size_t, const char *);
 
 /*
  * Fill msg from a parsed document. Every callback names its MsgType;
- * without one it is not a WeCom message.
+ * without one it is not a WeCom message. (Some events, such as
+ * kf_msg_or_event, carry no FromUserName.)
  */
 int
 wecom_msg_load(struct wecom_msg *msg, const struct wecom_xml *x)
@@ -135,7 +136,7 @@ wecom_msg_load(struct wecom_msg *msg, const struct wecom_xml *x)
 			}
 		}
 	}
-	if (msg->msgtype == NULL || msg->from_user == NULL)
+	if (msg->msgtype == NULL)
 		return (WECOM_ERROR);
 
 	msg->type = msg_lookup(msgtypes, sizeof(msgtypes) / sizeof(msgtypes[0]),

@@ -24,7 +24,7 @@
 #include "wecom_callback.h"
 #include "wecom_xml.h"
 
-#define QUERY_MAX	8192
+#define QUERY_MAX	2048	/* Kore answers 414 beyond ~2000 */
 
 int	kore_parent_configure(int, char **);
 void	kore_worker_configure(void);

@@ -153,9 +153,11 @@ typedef int	(*wecom_handler)(struct wecom_ctx *, const struct wecom_msg *,
 typedef int	(*wecom_app_init)(struct wecom_app *);
 
 /* Any element by its path below <xml> ("ScanCodeInfo/ScanResult") or
- * its own name ("ScanResult"): the first match, or NULL. */
+ * its own name ("ScanResult"): the first match, or NULL. An element
+ * that holds others ("ScanCodeInfo") is there with an empty text. */
 const char	*wecom_msg_get(const struct wecom_msg *, const char *name);
-/* The n-th element (from 0) of that name, for repeated items. */
+/* The n-th element (from 0) of that name, and how many there are, for
+ * repeated items: wecom_msg_count(msg, "item"). */
 const char	*wecom_msg_get_nth(const struct wecom_msg *, const char *name,
 		    size_t n);
 size_t		 wecom_msg_count(const struct wecom_msg *, const char *name);

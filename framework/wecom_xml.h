@@ -1,6 +1,7 @@
 /*
- * A flat view of a WeCom XML document: every leaf element below the root
- * as (path, text), in document order. Both layers of a callback — the
+ * A flat view of a WeCom XML document: every element below the root as
+ * (path, text), in the order the elements end; an element that holds
+ * other elements has an empty text. Both layers of a callback — the
  * envelope and the decrypted message — are this simple, so one SAX pass
  * into one arena serves both, with no DOM.
  *

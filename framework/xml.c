@@ -17,9 +17,14 @@
 #define DICT_MAX	4096
 #define ARENA_MAX	(WECOM_MSG_MAX * 2)
 
-/* No DTD, no entity substitution, no network, quiet. */
+/*
+ * No DTD, no entity substitution, no network, quiet. WeCom speaks UTF-8
+ * only: a declared encoding is ignored, never handed to iconv (whose
+ * module lookup is outside the worker's sandbox).
+ */
 #define XML_OPTIONS	(XML_PARSE_NONET | XML_PARSE_NOERROR | \
-			 XML_PARSE_NOWARNING | XML_PARSE_NOCDATA)
+			 XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | \
+			 XML_PARSE_IGNORE_ENC)
 
 static void	xml_start(void *, const xmlChar *, const xmlChar *,
 		    const xmlChar *, int, const xmlChar **, int, int,
@@ -230,12 +235,14 @@ xml_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		return;
 	plen = x->pathlen;
 	x->pathlen = x->stack[--x->depth];
-
-	if (!x->leaf || x->depth == 0) {
+	if (x->depth == 0) {
 		x->len = x->mark;
-		x->leaf = 0;
 		return;
 	}
+
+	/* A container is kept too, empty, so that its items can be counted. */
+	if (!x->leaf)
+		x->len = x->mark;
 	x->leaf = 0;
 
 	if (x->nfields == WECOM_XML_FIELDS_MAX) {
@@ -248,8 +255,10 @@ xml_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	f->vlen = (uint32_t)vlen;
 	if (xml_append(x, "", 1) != WECOM_OK)
 		return;
+	/* A container's path is a prefix of the buffer: terminate it here. */
 	f->path = (uint32_t)x->len;
-	if (xml_append(x, x->path, plen + 1) != WECOM_OK)
+	if (xml_append(x, x->path, plen) != WECOM_OK ||
+	    xml_append(x, "", 1) != WECOM_OK)
 		return;
 	slash = memrchr(x->path, '/', plen);
 	f->name = f->path + (slash ? (uint32_t)(slash - x->path + 1) : 0);

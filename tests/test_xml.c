@@ -98,6 +98,34 @@ reads_nested_and_repeated_elements_by_path_and_name(void **state)
 	assert_string_equal(wecom_msg_get(&msg, "Field"), "new");
 	assert_null(wecom_msg_get(&msg, "Missing"));
 	assert_null(wecom_msg_get_nth(&msg, "PicMd5Sum", 2));
+	assert_int_equal(wecom_msg_count(&msg, "item"), 2);
+	assert_string_equal(wecom_msg_get(&msg, "SendPicsInfo"), "");
+}
+
+static void
+ignores_a_declared_encoding(void **state)
+{
+	/* iconv would be asked for GBK: outside the worker's sandbox. */
+	assert_int_equal(parse("<?xml version=\"1.0\" encoding=\"GBK\"?>"
+	    "<xml><A>\xe4\xb8\xad</A></xml>"), WECOM_OK);
+	assert_string_equal(wecom_xml_get(x, "A"), "\xe4\xb8\xad");
+	assert_int_equal(parse("<?xml version=\"1.0\" encoding=\"EBCDIC-US\"?>"
+	    "<xml><A>a</A></xml>"), WECOM_OK);
+}
+
+static void
+accepts_an_event_without_fromusername(void **state)
+{
+	struct wecom_msg	msg;
+
+	assert_int_equal(parse("<xml><ToUserName>ww</ToUserName><CreateTime>1"
+	    "</CreateTime><MsgType>event</MsgType><Event>kf_msg_or_event"
+	    "</Event><Token>T</Token><OpenKfId>wk</OpenKfId></xml>"),
+	    WECOM_OK);
+	assert_int_equal(wecom_msg_load(&msg, x), WECOM_OK);
+	assert_int_equal(msg.event_type, WECOM_EVENT_KF_MSG_OR_EVENT);
+	assert_null(msg.from_user);
+	assert_string_equal(msg.open_kf_id, "wk");
 }
 
 static void
@@ -241,6 +269,8 @@ main(void)
 		cmocka_unit_test(recovers_after_an_error),
 		cmocka_unit_test(survives_many_distinct_element_names),
 		cmocka_unit_test(rejects_a_message_without_msgtype),
+		cmocka_unit_test(ignores_a_declared_encoding),
+		cmocka_unit_test(accepts_an_event_without_fromusername),
 	};
 
 	return (cmocka_run_group_tests_name("xml", tests, setup, teardown));

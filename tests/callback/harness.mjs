@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes, createCipheriv } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -222,26 +222,11 @@ export async function startServer(opts = {}) {
   };
   const bodyMax = opts.bodyMax ?? 65536;
 
-  const koreConf = `# written by tests/callback/harness.mjs
-server main {
-	bind		127.0.0.1 ${port}
-	tls		no
-}
-
-load		${MODULE}
-
-workers			2
-worker_max_connections	1024
-http_hsts_enable	0
-http_body_max		1048576
-http_request_ms		10
-http_keepalive_time	60
-${opts.koreExtra ?? ''}
-domain * {
-	attach		main
-	route		^/.*$	wecom_http
-}
-`;
+  // The shipped kore.conf, with the test's port and module: the tests
+  // run under the settings users run under.
+  const koreConf = readFileSync(join(ROOT, 'kore.conf'), 'utf8')
+    .replace(/bind\s+127\.0\.0\.1\s+\d+/, `bind\t\t127.0.0.1 ${port}`)
+    .replace(/^load\s+.*$/m, `load\t\t${MODULE}\n${opts.koreExtra ?? ''}`);
   const appSection = (a, extra = '') => `
 [app ${a.name}]
 handler = ${a.handler}
