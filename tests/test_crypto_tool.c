@@ -13,7 +13,9 @@
  *	verify TOKEN AESKEY TS NONCE ENC SIG	-> ok 0
  *
  * A failure answers "err CODE" with the -400xx code; a line it cannot
- * parse answers "err usage".
+ * parse answers "err usage". Consecutive commands with the same token,
+ * key and receiveid share one struct wecom_crypto, as a server's calls
+ * do: its scratch buffer and random pool are reused across messages.
  */
 
 #include <stdio.h>
@@ -28,6 +30,11 @@ static int	nibble(int);
 static int	unhex(char *);
 static void	puthex(const char *, size_t);
 static int	run(char **, int);
+static struct wecom_crypto	*crypto(const char *, const char *,
+				    const char *, int *);
+
+static struct wecom_crypto	*cached;
+static char			*cached_id;
 
 int
 main(void)
@@ -53,8 +60,32 @@ main(void)
 		fflush(stdout);
 	}
 	free(line);
+	wecom_crypto_free(cached);
+	free(cached_id);
 
 	return (0);
+}
+
+/* The struct for these credentials: the last one if they match. */
+static struct wecom_crypto *
+crypto(const char *token, const char *aeskey, const char *rid, int *err)
+{
+	char	*id;
+
+	*err = WECOM_ERR_BUFFER;
+	if (asprintf(&id, "%s%c%s%c%s", token, 0x1f, aeskey, 0x1f, rid) == -1)
+		return (NULL);
+	if (cached != NULL && strcmp(id, cached_id) == 0) {
+		free(id);
+		*err = 0;
+		return (cached);
+	}
+	wecom_crypto_free(cached);
+	free(cached_id);
+	cached_id = id;
+	cached = wecom_crypto_new(token, aeskey, rid, err);
+
+	return (cached);
 }
 
 static int
@@ -129,12 +160,12 @@ run(char **argv, int argc)
 	if (strcmp(argv[0], "enc") == 0 || strcmp(argv[0], "dec") == 0) {
 		if (argc != 5)
 			return (-1);
-		wc = wecom_crypto_new(argv[1], argv[2], argv[3], &err);
+		wc = crypto(argv[1], argv[2], argv[3], &err);
 	} else if (strcmp(argv[0], "sign") == 0 ||
 	    strcmp(argv[0], "verify") == 0) {
 		if (argc != (strcmp(argv[0], "sign") == 0 ? 6 : 7))
 			return (-1);
-		wc = wecom_crypto_new(argv[1], argv[2], "", &err);
+		wc = crypto(argv[1], argv[2], "", &err);
 	} else
 		return (-1);
 	if (wc == NULL) {
@@ -167,7 +198,6 @@ run(char **argv, int argc)
 	}
 	if (rc != WECOM_OK)
 		printf("err %d\n", rc);
-	wecom_crypto_free(wc);
 
 	return (0);
 }

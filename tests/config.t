@@ -1,0 +1,2 @@
+#!/bin/sh
+CMOCKA_MESSAGE_OUTPUT=TAP exec build/tests/test_config

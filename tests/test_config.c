@@ -1,0 +1,573 @@
+/*
+ * framework/config.c: the INI parser, the checks on [global] and
+ * [app NAME], env: and file: values, and the environment overrides.
+ * Every config file is written to a fresh mkdtemp directory.
+ */
+
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "wecom_config.h"
+
+#define AESKEY	"jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+#define AESKEY2	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+
+/* A complete [app NAME] section: six lines. */
+#define APP(name, path)							\
+	"[app " name "]\n"						\
+	"corpid = ww0123456789abcdef\n"					\
+	"agentid = 1000002\n"						\
+	"token = QDG6eK\n"						\
+	"aeskey = " AESKEY "\n"						\
+	"path = " path "\n"
+
+static char	dir[] = "/tmp/wecom-test-config-XXXXXX";
+static char	conf_file[64];
+
+static const char *const envvars[] = { "WECOM_API_BASE", "WECOM_CONF",
+    "WECOM_TEST_SECRET", NULL };
+
+/* Write text to a file under the temp dir; the path stays valid. */
+static const char *
+write_file(const char *name, const char *text, mode_t mode)
+{
+	static char	path[8][128];
+	static int	next;
+	char		*p;
+	FILE		*fp;
+
+	p = path[next++ % 8];
+	snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
+	unlink(p);
+	assert_non_null(fp = fopen(p, "w"));
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(p, mode), 0);
+	return (p);
+}
+
+static int
+load(struct wecom_conf *conf, const char *text, char *err, size_t errlen)
+{
+	write_file("wecom.conf", text, 0644);
+	err[0] = '\0';
+	return (wecom_conf_load(conf, conf_file, err, errlen));
+}
+
+static void
+assert_mentions(const char *err, const char *needle)
+{
+	if (strstr(err, needle) == NULL)
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+/*
+ * Load text, expect a refusal whose message starts with file:line: and
+ * mentions every further string; the conf is freed as a caller must.
+ */
+static void
+refuses(const char *text, int line, ...)
+{
+	struct wecom_conf	 conf;
+	char			 err[512], where[128];
+	const char		*needle;
+	va_list			 ap;
+	int			 rc;
+
+	/* Free first: a failed assertion leaves the function. */
+	rc = load(&conf, text, err, sizeof(err));
+	wecom_conf_free(&conf);
+	if (rc != WECOM_CONF_ERROR)
+		fail_msg("accepted a config it should refuse:\n%s", text);
+	snprintf(where, sizeof(where), "%s:%d: ", conf_file, line);
+	if (strncmp(err, where, strlen(where)) != 0)
+		fail_msg("error \"%s\" does not start with \"%s\"", err, where);
+	va_start(ap, line);
+	while ((needle = va_arg(ap, const char *)) != NULL)
+		assert_mentions(err, needle);
+	va_end(ap);
+}
+
+static void
+loads(struct wecom_conf *conf, const char *text)
+{
+	char	err[512];
+
+	if (load(conf, text, err, sizeof(err)) != WECOM_CONF_OK) {
+		wecom_conf_free(conf);
+		fail_msg("refused a valid config: %s\n%s", err, text);
+	}
+}
+
+static int
+rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return (remove(path));
+}
+
+static int
+setup_dir(void **state)
+{
+	if (mkdtemp(dir) == NULL)
+		return (-1);
+	snprintf(conf_file, sizeof(conf_file), "%s/wecom.conf", dir);
+	return (0);
+}
+
+static int
+teardown_dir(void **state)
+{
+	return (nftw(dir, rm, 8, FTW_DEPTH | FTW_PHYS));
+}
+
+/* The runner's environment must not leak into a test. */
+static int
+clean_env(void **state)
+{
+	int	i;
+
+	for (i = 0; envvars[i] != NULL; i++)
+		unsetenv(envvars[i]);
+	return (0);
+}
+
+static void
+reads_global_and_two_apps(void **state)
+{
+	struct wecom_conf		 conf;
+	const struct wecom_app_conf	*a, *b;
+	const struct wecom_conf_section	*s;
+
+	loads(&conf,
+	    "# WeCom apps\n"
+	    "; another comment\n"
+	    "[global]\n"
+	    "api_base = http://127.0.0.1:9999/cgi-bin/\n"
+	    "state_dir = /tmp/wecom-state\n"
+	    "connect_timeout_ms = 2000\n"
+	    "timeout_ms = 9000\n"
+	    "body_max = 65536\n"
+	    "\n"
+	    APP("main", "/wecom/main")
+	    "secret = s3cr3t\n"
+	    "\n"
+	    "[app monitor]\n"
+	    "  handler = echo  \n"
+	    "corpid = \"wwfedcba9876543210\"\n"
+	    "agentid = 42\n"
+	    "token = tok2\n"
+	    "aeskey = " AESKEY2 "\n"
+	    "path = /wecom/monitor\n"
+	    "[robot alerts]\n"
+	    "key = abc\n");
+
+	assert_string_equal(conf.file, conf_file);
+	assert_string_equal(conf.api_base, "http://127.0.0.1:9999/cgi-bin/");
+	assert_string_equal(conf.state_dir, "/tmp/wecom-state");
+	assert_int_equal(conf.connect_timeout_ms, 2000);
+	assert_int_equal(conf.timeout_ms, 9000);
+	assert_int_equal(conf.body_max, 65536);
+
+	a = TAILQ_FIRST(&conf.apps);
+	assert_non_null(a);
+	assert_ptr_equal(wecom_conf_app(&conf, "main"), a);
+	assert_string_equal(a->name, "main");
+	assert_string_equal(a->handler, "main");
+	assert_string_equal(a->corpid, "ww0123456789abcdef");
+	assert_int_equal(a->agentid, 1000002);
+	assert_string_equal(a->token, "QDG6eK");
+	assert_string_equal(a->aeskey, AESKEY);
+	assert_string_equal(a->secret, "s3cr3t");
+	assert_string_equal(a->path, "/wecom/main");
+	assert_int_equal(a->section->line, 10);
+
+	b = TAILQ_NEXT(a, list);
+	assert_non_null(b);
+	assert_ptr_equal(wecom_conf_app(&conf, "monitor"), b);
+	assert_null(TAILQ_NEXT(b, list));
+	assert_string_equal(b->handler, "echo");
+	assert_string_equal(b->corpid, "wwfedcba9876543210");
+	assert_int_equal(b->agentid, 42);
+	assert_string_equal(b->token, "tok2");
+	assert_string_equal(b->aeskey, AESKEY2);
+	assert_null(b->secret);
+	assert_string_equal(b->path, "/wecom/monitor");
+	assert_null(wecom_conf_app(&conf, "nope"));
+
+	/* Sections of other modules are kept for them. */
+	s = wecom_conf_section(&conf, "robot", "alerts");
+	assert_non_null(s);
+	assert_string_equal(wecom_conf_get(s, "key"), "abc");
+	assert_null(wecom_conf_get(s, "nope"));
+	assert_null(wecom_conf_section(&conf, "robot", "other"));
+	wecom_conf_free(&conf);
+}
+
+static void
+defaults_without_a_global_section(void **state)
+{
+	struct wecom_conf	conf;
+
+	loads(&conf, APP("main", "/cb"));
+	assert_string_equal(conf.api_base, WECOM_API_BASE_DEFAULT);
+	assert_string_equal(conf.state_dir, WECOM_STATE_DIR_DEFAULT);
+	assert_int_equal(conf.connect_timeout_ms, 5000);
+	assert_int_equal(conf.timeout_ms, 15000);
+	assert_int_equal(conf.body_max, 256 * 1024);
+	assert_null(wecom_conf_section(&conf, "global", ""));
+	wecom_conf_free(&conf);
+}
+
+static void
+reads_crlf_and_a_last_line_without_newline(void **state)
+{
+	struct wecom_conf	conf;
+
+	loads(&conf, "[global]\r\nstate_dir = /srv/w\r\n[app main]\r\n"
+	    "corpid = ww1\r\nagentid = 7\r\ntoken = t\r\n"
+	    "aeskey = " AESKEY "\r\npath = /cb");
+	assert_string_equal(conf.state_dir, "/srv/w");
+	assert_string_equal(wecom_conf_app(&conf, "main")->path, "/cb");
+	assert_int_equal(wecom_conf_app(&conf, "main")->agentid, 7);
+	wecom_conf_free(&conf);
+}
+
+static void
+names_file_line_and_key_of_each_missing_required_key(void **state)
+{
+	static const char *const keys[] = { "corpid", "agentid", "token",
+	    "aeskey", "path" };
+	static const char *const lines[] = { "corpid = ww1\n",
+	    "agentid = 1000002\n", "token = QDG6eK\n",
+	    "aeskey = " AESKEY "\n", "path = /cb\n" };
+	char	text[1024], key[32];
+	size_t	i, j, k;
+
+	/* j == 0: the key is absent; j == 1: its value is empty. */
+	for (i = 0; i < 5; i++) {
+		for (j = 0; j < 2; j++) {
+			/* The header of [app main] is on line 9. */
+			snprintf(text, sizeof(text), "# apps\n\n"
+			    APP("other", "/other") "[app main]\n");
+			for (k = 0; k < 5; k++) {
+				if (k != i)
+					strncat(text, lines[k], sizeof(text) -
+					    strlen(text) - 1);
+				else if (j == 1)
+					snprintf(text + strlen(text),
+					    sizeof(text) - strlen(text),
+					    "%s =\n", keys[k]);
+			}
+			snprintf(key, sizeof(key), "missing key '%s'", keys[i]);
+			refuses(text, 9, "[app main]", key, NULL);
+		}
+	}
+}
+
+static void
+names_minus_40004_for_a_bad_aeskey(void **state)
+{
+	refuses("[app main]\ncorpid = ww1\nagentid = 1\ntoken = t\n"
+	    "aeskey = " AESKEY "x\npath = /cb\n", 5, "[app main]",
+	    "'aeskey'", "-40004", NULL);
+	refuses("[app main]\ncorpid = ww1\nagentid = 1\ntoken = t\n"
+	    "path = /cb\naeskey = jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2+\n",
+	    6, "'aeskey'", "-40004", NULL);
+}
+
+static void
+refuses_a_duplicate_section(void **state)
+{
+	refuses(APP("main", "/a") "\n" APP("main", "/b"), 8,
+	    "duplicate section", "main", NULL);
+	refuses("[global]\n[global]\n", 2, "duplicate section", "global",
+	    NULL);
+}
+
+static void
+refuses_one_callback_path_for_two_apps(void **state)
+{
+	refuses(APP("main", "/wecom/cb") APP("monitor", "/wecom/cb"), 7,
+	    "[app monitor]", "/wecom/cb", "already used by [app main]", NULL);
+}
+
+static void
+refuses_a_key_outside_a_section(void **state)
+{
+	refuses("# first a comment\ntoken = abc\n" APP("main", "/cb"), 2,
+	    "key outside a section", NULL);
+}
+
+static void
+refuses_malformed_section_headers(void **state)
+{
+	refuses("[app main\ncorpid = ww1\n", 1, "malformed section header",
+	    NULL);
+	refuses("\n[app main] x\n", 2, "malformed section header", NULL);
+	refuses("[]\n", 1, "empty section name", NULL);
+	refuses("[ ]\n", 1, "empty section name", NULL);
+	refuses("[app]\n", 1, "needs a name", "[app main]", NULL);
+	refuses(APP("main", "/cb") "just a word\n", 7, "expected key = value",
+	    NULL);
+	refuses("[app main]\n= value\n", 2, "empty key", NULL);
+}
+
+static void
+refuses_an_unknown_global_key(void **state)
+{
+	refuses("[global]\nstate_dir = /tmp\napi_bsae = http://x/\n"
+	    APP("main", "/cb"), 3, "[global]", "unknown key 'api_bsae'", NULL);
+}
+
+static void
+resolves_env_values_and_names_an_unset_variable(void **state)
+{
+	struct wecom_conf	 conf;
+	const char		*text;
+
+	text = APP("main", "/cb") "secret = env:WECOM_TEST_SECRET\n";
+	setenv("WECOM_TEST_SECRET", "from-the-environment", 1);
+	loads(&conf, text);
+	assert_string_equal(wecom_conf_app(&conf, "main")->secret,
+	    "from-the-environment");
+	wecom_conf_free(&conf);
+
+	/* Required keys may come from the environment too. */
+	setenv("WECOM_TEST_SECRET", AESKEY2, 1);
+	loads(&conf, "[app main]\ncorpid = ww1\nagentid = 1\ntoken = t\n"
+	    "aeskey = \"env:WECOM_TEST_SECRET\"\npath = /cb\n");
+	assert_string_equal(wecom_conf_app(&conf, "main")->aeskey, AESKEY2);
+	wecom_conf_free(&conf);
+
+	unsetenv("WECOM_TEST_SECRET");
+	refuses(text, 7, "'secret'", "WECOM_TEST_SECRET", "not set", NULL);
+	setenv("WECOM_TEST_SECRET", "", 1);
+	refuses(text, 7, "'secret'", "WECOM_TEST_SECRET", "not set", NULL);
+}
+
+static void
+reads_a_secret_file_of_mode_0600(void **state)
+{
+	struct wecom_conf	 conf;
+	const char		*secret;
+	char			 text[512];
+
+	secret = write_file("secret", "  the-corp-secret\n\n", 0600);
+	snprintf(text, sizeof(text), APP("main", "/cb") "secret = file:%s\n",
+	    secret);
+	loads(&conf, text);
+	assert_string_equal(wecom_conf_app(&conf, "main")->secret,
+	    "the-corp-secret");
+	wecom_conf_free(&conf);
+
+	secret = write_file("token", "QDG6eK\n", 0400);
+	snprintf(text, sizeof(text), "[app main]\ncorpid = ww1\nagentid = 1\n"
+	    "token = file:%s\naeskey = " AESKEY "\npath = /cb\n", secret);
+	loads(&conf, text);
+	assert_string_equal(wecom_conf_app(&conf, "main")->token, "QDG6eK");
+	wecom_conf_free(&conf);
+}
+
+static void
+rejects_a_secret_file_readable_by_others(void **state)
+{
+	const char	*secret;
+	char		 text[512];
+
+	secret = write_file("secret", "the-corp-secret\n", 0644);
+	snprintf(text, sizeof(text), APP("main", "/cb") "secret = file:%s\n",
+	    secret);
+	refuses(text, 7, "'secret'", secret, "readable by others",
+	    "chmod 600", NULL);
+
+	/* Group access is as bad. */
+	write_file("secret", "the-corp-secret\n", 0640);
+	refuses(text, 7, "'secret'", "chmod 600", NULL);
+}
+
+static void
+names_a_missing_or_unreadable_secret_file(void **state)
+{
+	char	text[512], big[2048];
+
+	snprintf(text, sizeof(text), APP("main", "/cb") "secret = file:%s/%s\n",
+	    dir, "no-such-file");
+	refuses(text, 7, "'secret'", "no-such-file", "cannot open", NULL);
+
+	snprintf(text, sizeof(text), APP("main", "/cb") "secret = file:%s\n",
+	    dir);
+	refuses(text, 7, "'secret'", "not a regular file", NULL);
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(text, sizeof(text), APP("main", "/cb") "secret = file:%s\n",
+	    write_file("big", big, 0600));
+	refuses(text, 7, "'secret'", "at most 1024 bytes", NULL);
+}
+
+static void
+lets_wecom_api_base_override_the_file(void **state)
+{
+	struct wecom_conf	conf;
+
+	setenv("WECOM_API_BASE", "http://127.0.0.1:8081/fake/", 1);
+	loads(&conf, "[global]\napi_base = https://example.com/cgi-bin/\n"
+	    APP("main", "/cb"));
+	assert_string_equal(conf.api_base, "http://127.0.0.1:8081/fake/");
+	wecom_conf_free(&conf);
+
+	loads(&conf, APP("main", "/cb"));
+	assert_string_equal(conf.api_base, "http://127.0.0.1:8081/fake/");
+	wecom_conf_free(&conf);
+
+	/* Empty means unset. */
+	setenv("WECOM_API_BASE", "", 1);
+	loads(&conf, APP("main", "/cb"));
+	assert_string_equal(conf.api_base, WECOM_API_BASE_DEFAULT);
+	wecom_conf_free(&conf);
+}
+
+static void
+refuses_an_api_base_without_http(void **state)
+{
+	refuses("\n[global]\napi_base = qyapi.weixin.qq.com/cgi-bin/\n"
+	    APP("main", "/cb"), 2, "'api_base'", "https://", NULL);
+	refuses("[global]\napi_base = ftp://example.com/\n", 1, "'api_base'",
+	    NULL);
+}
+
+/*
+ * The value came from the environment, not from the line named: the
+ * message must say so or the user edits the wrong thing.
+ */
+static void
+names_wecom_api_base_when_the_override_is_bad(void **state)
+{
+	struct wecom_conf	conf;
+	char			err[512];
+
+	int			rc;
+
+	setenv("WECOM_API_BASE", "qyapi.weixin.qq.com", 1);
+	rc = load(&conf, "[global]\n"
+	    "api_base = https://qyapi.weixin.qq.com/cgi-bin/\n"
+	    APP("main", "/cb"), err, sizeof(err));
+	wecom_conf_free(&conf);
+	assert_int_equal(rc, WECOM_CONF_ERROR);
+	assert_mentions(err, "'api_base'");
+	assert_mentions(err, "WECOM_API_BASE");
+}
+
+static void
+refuses_non_numeric_timeouts_and_agentid(void **state)
+{
+	refuses("[global]\ntimeout_ms = 10s\n", 2, "'timeout_ms'",
+	    "whole number", NULL);
+	refuses("[global]\ntimeout_ms =\n", 2, "'timeout_ms'", NULL);
+	refuses("[global]\nconnect_timeout_ms = abc\n", 2,
+	    "'connect_timeout_ms'", NULL);
+	refuses("[global]\nconnect_timeout_ms = 50\n", 2,
+	    "'connect_timeout_ms'", ">= 100", NULL);
+	refuses("[global]\nbody_max = 99999999999999999999999\n", 2,
+	    "'body_max'", NULL);
+	refuses("[app main]\ncorpid = ww1\nagentid = 10000x2\ntoken = t\n"
+	    "aeskey = " AESKEY "\npath = /cb\n", 3, "'agentid'", NULL);
+	refuses("[app main]\ncorpid = ww1\nagentid = -5\ntoken = t\n"
+	    "aeskey = " AESKEY "\npath = /cb\n", 3, "'agentid'", NULL);
+}
+
+static void
+refuses_bad_token_and_path(void **state)
+{
+	refuses("[app main]\ncorpid = ww1\nagentid = 1\ntoken = a b\n"
+	    "aeskey = " AESKEY "\npath = /cb\n", 4, "'token'", NULL);
+	refuses("[app main]\ncorpid = ww1\nagentid = 1\ntoken = t\n"
+	    "aeskey = " AESKEY "\npath = cb\n", 6, "'path'", NULL);
+	refuses("[app main]\ncorpid = ww1\nagentid = 1\ntoken = t\n"
+	    "aeskey = " AESKEY "\npath = /cb?x=1\n", 6, "'path'", NULL);
+}
+
+static void
+names_a_file_it_cannot_open(void **state)
+{
+	struct wecom_conf	conf;
+	char			err[512], path[128];
+
+	int			rc;
+
+	snprintf(path, sizeof(path), "%s/absent.conf", dir);
+	rc = wecom_conf_load(&conf, path, err, sizeof(err));
+	wecom_conf_free(&conf);
+	assert_int_equal(rc, WECOM_CONF_ERROR);
+	assert_mentions(err, path);
+	assert_mentions(err, "cannot open");
+}
+
+static void
+takes_the_config_path_from_wecom_conf(void **state)
+{
+	assert_string_equal(wecom_conf_path(), WECOM_CONF_DEFAULT);
+	setenv("WECOM_CONF", "/etc/wecom/other.conf", 1);
+	assert_string_equal(wecom_conf_path(), "/etc/wecom/other.conf");
+	setenv("WECOM_CONF", "", 1);
+	assert_string_equal(wecom_conf_path(), WECOM_CONF_DEFAULT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(reads_global_and_two_apps, clean_env),
+		cmocka_unit_test_setup(defaults_without_a_global_section,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    reads_crlf_and_a_last_line_without_newline, clean_env),
+		cmocka_unit_test_setup(
+		    names_file_line_and_key_of_each_missing_required_key,
+		    clean_env),
+		cmocka_unit_test_setup(names_minus_40004_for_a_bad_aeskey,
+		    clean_env),
+		cmocka_unit_test_setup(refuses_a_duplicate_section, clean_env),
+		cmocka_unit_test_setup(refuses_one_callback_path_for_two_apps,
+		    clean_env),
+		cmocka_unit_test_setup(refuses_a_key_outside_a_section,
+		    clean_env),
+		cmocka_unit_test_setup(refuses_malformed_section_headers,
+		    clean_env),
+		cmocka_unit_test_setup(refuses_an_unknown_global_key,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    resolves_env_values_and_names_an_unset_variable, clean_env),
+		cmocka_unit_test_setup(reads_a_secret_file_of_mode_0600,
+		    clean_env),
+		cmocka_unit_test_setup(rejects_a_secret_file_readable_by_others,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    names_a_missing_or_unreadable_secret_file, clean_env),
+		cmocka_unit_test_setup(lets_wecom_api_base_override_the_file,
+		    clean_env),
+		cmocka_unit_test_setup(refuses_an_api_base_without_http,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    names_wecom_api_base_when_the_override_is_bad, clean_env),
+		cmocka_unit_test_setup(refuses_non_numeric_timeouts_and_agentid,
+		    clean_env),
+		cmocka_unit_test_setup(refuses_bad_token_and_path, clean_env),
+		cmocka_unit_test_setup(names_a_file_it_cannot_open, clean_env),
+		cmocka_unit_test_setup(takes_the_config_path_from_wecom_conf,
+		    clean_env),
+	};
+
+	return (cmocka_run_group_tests_name("config", tests, setup_dir,
+	    teardown_dir));
+}
