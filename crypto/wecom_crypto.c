@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <pthread.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -19,9 +19,17 @@
 
 #define TOKEN_MAX	128
 #define RID_MAX		128
-#define B64_CHAR(c)	(((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && \
-			(c) <= 'z') || ((c) >= '0' && (c) <= '9') || \
-			(c) == '+' || (c) == '/')
+
+static const unsigned char	b64ok[256] = {
+	['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1,
+	['+'] = 1, ['/'] = 1,
+};
+
+#define B64_CHAR(c)	(b64ok[(unsigned char)(c)])
+
+/* Bumped in every forked child: a random pool never crosses a fork. */
+static volatile unsigned int	forks;
+static pthread_once_t		atfork_once = PTHREAD_ONCE_INIT;
 
 struct wecom_crypto {
 	char		 token[TOKEN_MAX + 1];
@@ -34,10 +42,10 @@ struct wecom_crypto {
 	unsigned char	*scratch;
 	size_t		 scratchsz;
 	/* CSPRNG output drawn in bulk: one RAND_bytes call costs more than
-	 * the AES of a reply. Tied to a pid so that forks never share it. */
+	 * the AES of a reply. Emptied by a fork, so children never share it. */
 	unsigned char	 pool[512];
 	size_t		 poolleft;
-	pid_t		 poolpid;
+	unsigned int	 poolfork;
 };
 
 static int	crypto_key_decode(const char *, unsigned char *);
@@ -46,6 +54,8 @@ static int	crypto_b64_decode(const char *, size_t, unsigned char *,
 		    size_t *);
 static int	crypto_cmp(const void *, const void *);
 static int	crypto_random(struct wecom_crypto *, unsigned char *, size_t);
+static void	crypto_atfork(void);
+static void	crypto_forked(void);
 
 static const struct {
 	int		 code;
@@ -105,6 +115,8 @@ wecom_crypto_new(const char *token, const char *aeskey, const char *receiveid,
 		return (NULL);
 	if ((wc = calloc(1, sizeof(*wc))) == NULL)
 		return (NULL);
+	if (pthread_once(&atfork_once, crypto_atfork) != 0)
+		goto fail;
 
 	if ((*err = crypto_key_decode(aeskey, wc->key)) != WECOM_OK)
 		goto fail;
@@ -427,16 +439,13 @@ crypto_cmp(const void *a, const void *b)
 static int
 crypto_random(struct wecom_crypto *wc, unsigned char *out, size_t len)
 {
-	pid_t	pid;
-
 	if (len > sizeof(wc->pool))
 		return (WECOM_ERR_ENCRYPT);
-	pid = getpid();
-	if (wc->poolpid != pid || wc->poolleft < len) {
+	if (wc->poolfork != forks || wc->poolleft < len) {
 		if (RAND_bytes(wc->pool, sizeof(wc->pool)) != 1)
 			return (WECOM_ERR_ENCRYPT);
 		wc->poolleft = sizeof(wc->pool);
-		wc->poolpid = pid;
+		wc->poolfork = forks;
 	}
 	wc->poolleft -= len;
 	memcpy(out, wc->pool + wc->poolleft, len);
@@ -444,4 +453,16 @@ crypto_random(struct wecom_crypto *wc, unsigned char *out, size_t len)
 	OPENSSL_cleanse(wc->pool + wc->poolleft, len);
 
 	return (WECOM_OK);
+}
+
+static void
+crypto_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, crypto_forked);
+}
+
+static void
+crypto_forked(void)
+{
+	forks++;
 }

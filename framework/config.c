@@ -212,8 +212,8 @@ conf_section(struct parse *ps, char *p)
 		return (conf_fail(ps, ps->line,
 		    "section [%s] needs a name, e.g. [%s main]", type, type));
 	if (wecom_conf_section(ps->conf, type, name) != NULL)
-		return (conf_fail(ps, ps->line, "duplicate section [%s %s]",
-		    type, name));
+		return (conf_fail(ps, ps->line, "duplicate section [%s%s%s]",
+		    type, *name ? " " : "", name));
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (conf_fail(ps, ps->line, "out of memory"));
@@ -360,8 +360,9 @@ conf_global(struct parse *ps)
 		conf->api_base = env;
 	if (strncmp(conf->api_base, "http://", 7) != 0 &&
 	    strncmp(conf->api_base, "https://", 8) != 0)
-		return (conf_fail(ps, s ? s->line : 0,
-		    "key 'api_base': must start with https:// or http://"));
+		return (conf_fail(ps, s ? s->line : 0, "key 'api_base'%s: must "
+		    "start with https:// or http://", conf->api_base == env ?
+		    " (from environment variable WECOM_API_BASE)" : ""));
 
 	if (conf_number(ps, s, "connect_timeout_ms", 5000, 100, &n) != 0)
 		return (WECOM_CONF_ERROR);

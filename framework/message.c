@@ -14,65 +14,68 @@
 
 enum kind { STR, I64, INT, DBL };
 
-static const struct {
+struct field {
 	const char	*path;
 	enum kind	 kind;
 	size_t		 off;
-} fields[] = {
+};
+
+/* Sorted by path (strcmp order): looked up with bsearch. */
+static const struct field fields[] = {
 #define F(p, k, m)	{ p, k, offsetof(struct wecom_msg, m) }
-	F("ToUserName", STR, to_user),
-	F("FromUserName", STR, from_user),
-	F("MsgType", STR, msgtype),
-	F("MsgId", STR, msgid),
-	F("CreateTime", I64, create_time),
 	F("AgentID", I64, agentid),
-	F("Content", STR, content),
-	F("PicUrl", STR, pic_url),
-	F("MediaId", STR, media_id),
-	F("Format", STR, format),
-	F("ThumbMediaId", STR, thumb_media_id),
-	F("Title", STR, title),
-	F("Description", STR, description),
-	F("Url", STR, url),
-	F("Location_X", DBL, location_x),
-	F("Location_Y", DBL, location_y),
-	F("Scale", INT, scale),
-	F("Label", STR, label),
-	F("Event", STR, event),
-	F("EventKey", STR, event_key),
-	F("Latitude", DBL, latitude),
-	F("Longitude", DBL, longitude),
-	F("Precision", DBL, precision),
-	F("ScanCodeInfo/ScanType", STR, scan_type),
-	F("ScanCodeInfo/ScanResult", STR, scan_result),
-	F("SendPicsInfo/Count", INT, pic_count),
-	F("SendLocationInfo/Location_X", DBL, location_x),
-	F("SendLocationInfo/Location_Y", DBL, location_y),
-	F("SendLocationInfo/Scale", INT, scale),
-	F("SendLocationInfo/Label", STR, label),
-	F("SendLocationInfo/Poiname", STR, poiname),
-	F("BatchJob/JobId", STR, job_id),
-	F("BatchJob/JobType", STR, job_type),
-	F("BatchJob/ErrCode", INT, job_errcode),
-	F("ChangeType", STR, change_type),
-	F("UserID", STR, user_id),
-	F("NewUserID", STR, new_user_id),
-	F("Name", STR, name),
-	F("Department", STR, department),
-	F("Id", STR, party_id),
-	F("ParentId", STR, parent_id),
-	F("TagId", STR, tag_id),
-	F("ExternalUserID", STR, external_user_id),
-	F("ChatId", STR, chat_id),
-	F("WelcomeCode", STR, welcome_code),
-	F("TaskId", STR, task_id),
-	F("CardType", STR, card_type),
-	F("ResponseCode", STR, response_code),
 	F("ApprovalInfo/SpNo", STR, sp_no),
 	F("ApprovalInfo/SpStatus", STR, sp_status),
 	F("ApprovalInfo/ThirdNo", STR, third_no),
+	F("BatchJob/ErrCode", INT, job_errcode),
+	F("BatchJob/JobId", STR, job_id),
+	F("BatchJob/JobType", STR, job_type),
+	F("CardType", STR, card_type),
+	F("ChangeType", STR, change_type),
+	F("ChatId", STR, chat_id),
+	F("Content", STR, content),
+	F("CreateTime", I64, create_time),
+	F("Department", STR, department),
+	F("Description", STR, description),
+	F("Event", STR, event),
+	F("EventKey", STR, event_key),
+	F("ExternalUserID", STR, external_user_id),
+	F("Format", STR, format),
+	F("FromUserName", STR, from_user),
+	F("Id", STR, party_id),
+	F("Label", STR, label),
+	F("Latitude", DBL, latitude),
+	F("Location_X", DBL, location_x),
+	F("Location_Y", DBL, location_y),
+	F("Longitude", DBL, longitude),
+	F("MediaId", STR, media_id),
+	F("MsgId", STR, msgid),
+	F("MsgType", STR, msgtype),
+	F("Name", STR, name),
+	F("NewUserID", STR, new_user_id),
 	F("OpenKfId", STR, open_kf_id),
+	F("ParentId", STR, parent_id),
+	F("PicUrl", STR, pic_url),
+	F("Precision", DBL, precision),
+	F("ResponseCode", STR, response_code),
+	F("Scale", INT, scale),
+	F("ScanCodeInfo/ScanResult", STR, scan_result),
+	F("ScanCodeInfo/ScanType", STR, scan_type),
+	F("SendLocationInfo/Label", STR, label),
+	F("SendLocationInfo/Location_X", DBL, location_x),
+	F("SendLocationInfo/Location_Y", DBL, location_y),
+	F("SendLocationInfo/Poiname", STR, poiname),
+	F("SendLocationInfo/Scale", INT, scale),
+	F("SendPicsInfo/Count", INT, pic_count),
+	F("TagId", STR, tag_id),
+	F("TaskId", STR, task_id),
+	F("ThumbMediaId", STR, thumb_media_id),
+	F("Title", STR, title),
+	F("ToUserName", STR, to_user),
 	F("Token", STR, kf_token),
+	F("Url", STR, url),
+	F("UserID", STR, user_id),
+	F("WelcomeCode", STR, welcome_code),
 #undef F
 };
 
@@ -111,7 +114,8 @@ static const char *const events[] = {
 };
 
 static int	msg_lookup(const char *const *, size_t, const char *);
-static void	msg_set(struct wecom_msg *, size_t, const char *);
+static void	msg_set(struct wecom_msg *, const struct field *, const char *);
+static int	msg_field_cmp(const void *, const void *);
 
 /*
  * Fill msg from a parsed document. Every callback names its MsgType;
@@ -121,20 +125,19 @@ static void	msg_set(struct wecom_msg *, size_t, const char *);
 int
 wecom_msg_load(struct wecom_msg *msg, const struct wecom_xml *x)
 {
-	const char	*path, *value;
-	size_t		 i, j;
+	const struct field	*f;
+	const char		*path, *value;
+	size_t			 i;
 
 	memset(msg, 0, sizeof(*msg));
 	msg->xml = x;
 
 	for (i = 0; i < wecom_xml_nfields(x); i++) {
 		wecom_xml_field(x, i, &path, &value);
-		for (j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
-			if (strcmp(fields[j].path, path) == 0) {
-				msg_set(msg, j, value);
-				break;
-			}
-		}
+		f = bsearch(path, fields, sizeof(fields) / sizeof(fields[0]),
+		    sizeof(fields[0]), msg_field_cmp);
+		if (f != NULL)
+			msg_set(msg, f, value);
 	}
 	if (msg->msgtype == NULL)
 		return (WECOM_ERROR);
@@ -170,6 +173,19 @@ wecom_msg_count(const struct wecom_msg *msg, const char *name)
 	return (wecom_xml_count(msg->xml, name));
 }
 
+/* For the tests: the lookup table must stay sorted. */
+int
+wecom_msg_table_sorted(void)
+{
+	size_t	i;
+
+	for (i = 1; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(fields[i - 1].path, fields[i].path) >= 0)
+			return (0);
+	}
+	return (1);
+}
+
 const char *
 wecom_msg_type_name(enum wecom_msg_type type)
 {
@@ -192,12 +208,18 @@ msg_lookup(const char *const *names, size_t n, const char *s)
 	return (0);
 }
 
-static void
-msg_set(struct wecom_msg *msg, size_t j, const char *value)
+static int
+msg_field_cmp(const void *key, const void *f)
 {
-	char	*p = (char *)msg + fields[j].off;
+	return (strcmp(key, ((const struct field *)f)->path));
+}
 
-	switch (fields[j].kind) {
+static void
+msg_set(struct wecom_msg *msg, const struct field *f, const char *value)
+{
+	char	*p = (char *)msg + f->off;
+
+	switch (f->kind) {
 	case STR:
 		*(const char **)(void *)p = value;
 		break;

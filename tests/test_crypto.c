@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
@@ -297,6 +299,31 @@ nonces_are_digits(void **state)
 	assert_string_not_equal(n, m);
 }
 
+static void
+never_shares_random_bytes_across_a_fork(void **state)
+{
+	struct wecom_crypto	*wc = sample();
+	char			 mine[11], child[11];
+	int			 fd[2];
+	pid_t			 pid;
+
+	/* Fill the pool in the parent, as the server does before forking. */
+	assert_int_equal(wecom_crypto_nonce(wc, mine, sizeof(mine)), WECOM_OK);
+	assert_int_equal(pipe(fd), 0);
+	if ((pid = fork()) == 0) {
+		if (wecom_crypto_nonce(wc, child, sizeof(child)) != WECOM_OK)
+			_exit(1);
+		_exit(write(fd[1], child, sizeof(child)) != sizeof(child));
+	}
+	assert_int_equal(read(fd[0], child, sizeof(child)), sizeof(child));
+	waitpid(pid, NULL, 0);
+	assert_int_equal(wecom_crypto_nonce(wc, mine, sizeof(mine)), WECOM_OK);
+	assert_string_not_equal(mine, child);
+	close(fd[0]);
+	close(fd[1]);
+	wecom_crypto_free(wc);
+}
+
 int
 main(void)
 {
@@ -313,6 +340,7 @@ main(void)
 		cmocka_unit_test(round_trips_empty_to_64k_messages),
 		cmocka_unit_test(names_every_official_error_code),
 		cmocka_unit_test(nonces_are_digits),
+		cmocka_unit_test(never_shares_random_bytes_across_a_fork),
 	};
 
 	return (cmocka_run_group_tests_name("crypto", tests, NULL, NULL));

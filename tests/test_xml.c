@@ -103,6 +103,12 @@ reads_nested_and_repeated_elements_by_path_and_name(void **state)
 }
 
 static void
+keeps_the_field_table_sorted(void **state)
+{
+	assert_true(wecom_msg_table_sorted());
+}
+
+static void
 ignores_a_declared_encoding(void **state)
 {
 	/* iconv would be asked for GBK: outside the worker's sandbox. */
@@ -270,6 +276,7 @@ main(void)
 		cmocka_unit_test(survives_many_distinct_element_names),
 		cmocka_unit_test(rejects_a_message_without_msgtype),
 		cmocka_unit_test(ignores_a_declared_encoding),
+		cmocka_unit_test(keeps_the_field_table_sorted),
 		cmocka_unit_test(accepts_an_event_without_fromusername),
 	};
 
