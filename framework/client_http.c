@@ -397,7 +397,9 @@ client_call(struct wecom_client *c, struct client_req *req,
 		client_sleep_ms(delay);
 	}
 	memset(token, 0, sizeof(token));
-	err->attempts += attempts;
+	/* Counts this call's requests, not those of a gettoken inside it. */
+	if (attempts > 0)
+		err->attempts = attempts;
 	if (rc == WECOM_API_OK)
 		err->code = WECOM_API_OK;
 
