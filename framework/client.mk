@@ -8,7 +8,7 @@ CORE_SRC += framework/client_core.c framework/client_error.c \
 	framework/client_appchat.c framework/client_directory.c \
 	framework/client_webhook.c framework/client_robot_limit.c
 TOOLS	+= $(BUILD)/wecom-send
-TESTS	+= $(BUILD)/tests/test_client
+TESTS	+= $(BUILD)/tests/test_client $(BUILD)/tests/test_client_api
 
 $(BUILD)/wecom-send: tools/wecom-send.c $(BUILD)/libwecom.a
 	@mkdir -p $(dir $@)
