@@ -7,7 +7,11 @@
 PREFIX	?= /usr/local
 CC	?= cc
 CFLAGS	?= -O2 -g
+ifeq ($(SANITIZE),1)
+BUILD	?= build/asan
+else
 BUILD	?= build
+endif
 
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
 	pkg-config libcmocka-dev perl
@@ -22,7 +26,8 @@ REQ_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -Icrypto -Iframework \
 LIBS	= $(shell pkg-config --libs libxml-2.0 libcurl jansson openssl 2>/dev/null)
 
 ifeq ($(SANITIZE),1)
-CFLAGS	+= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS	+= -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
 LDSAN	= -fsanitize=address,undefined
 endif
 
@@ -116,7 +121,7 @@ run: deps all
 	stdbuf -oL kore -f -n -r -c kore.conf
 
 test: deps all
-	@sh tests/run.sh
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh
 
 clean:
 	rm -rf $(BUILD)

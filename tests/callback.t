@@ -6,7 +6,9 @@
 # always parse (multi-line assertion messages): they are turned into
 # plain "# " comments, kept for failures only.
 cd "$(dirname "$0")/.." || exit 1
-make -s build/wecom-test.so >/dev/null || { echo "1..0 # SKIP cannot build build/wecom-test.so"; exit 1; }
+BUILD=${BUILD:-build}
+make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" "$BUILD/wecom-test.so" >/dev/null ||
+    { echo "Bail out! cannot build $BUILD/wecom-test.so"; exit 1; }
 if [ ! -d tests/node_modules/@wecom/crypto ]; then
 	(cd tests && npm install --no-audit --no-fund --loglevel=error) >&2 || exit 1
 fi

@@ -3,7 +3,8 @@
 # The C driver is not in the Makefile's TESTS: build it here. BUILD=dir
 # picks another build, e.g. BUILD=build/asan with make SANITIZE=1.
 BUILD=${BUILD:-build}
-if ! make -s "$BUILD/tests/test_crypto_tool" >&2; then
+if ! make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" \
+    "$BUILD/tests/test_crypto_tool" >&2; then
 	echo "Bail out! cannot build $BUILD/tests/test_crypto_tool"
 	exit 1
 fi

@@ -6,4 +6,14 @@ cd "$(dirname "$0")/.."
 if [ ! -d tests/node_modules/@wecom/crypto ]; then
 	(cd tests && npm install --no-audit --no-fund --loglevel=error)
 fi
+# BUILD names the build tree the .t files use; SANITIZE=1 runs the
+# ASan+UBSan build, with the runtime preloaded into the stock kore binary
+# (LeakSanitizer cannot run inside the workers' seccomp sandbox: leaks
+# are checked by the unit tests and the valgrind run instead).
+export BUILD=${BUILD:-build}
+if [ "${SANITIZE:-0}" = 1 ]; then
+	export SANITIZE WECOM_KORE_PRELOAD="$(gcc -print-file-name=libasan.so)"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:verify_asan_link_order=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+fi
 exec prove -f ${TESTS:-tests/*.t}

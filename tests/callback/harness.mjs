@@ -15,8 +15,9 @@ import net from 'node:net';
 import assert from 'node:assert/strict';
 import { encrypt, decrypt, getSignature } from '@wecom/crypto';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const MODULE = join(ROOT, 'build', 'wecom-test.so');
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// BUILD (from tests/run.sh) picks the build tree, e.g. build/asan.
+export const MODULE = join(resolve(ROOT, process.env.BUILD ?? 'build'), 'wecom-test.so');
 
 // Tencent's public sample credentials (wecom-protocol.md §1).
 export const SAMPLE = {
@@ -248,7 +249,12 @@ ${appSection(apps.echo, 'greeting = Welcome\n')}${appSection(apps.dump)}${appSec
   let log = '';
   const child = spawn('stdbuf', ['-oL', '-eL', 'kore', '-f', '-n', '-r', '-c', join(dir, 'kore.conf')], {
     cwd: dir,
-    env: { ...process.env, WECOM_CONF: join(dir, 'wecom.conf') },
+    env: {
+      ...process.env,
+      WECOM_CONF: join(dir, 'wecom.conf'),
+      // SANITIZE=1: the stock kore binary loads an ASan module.
+      ...(process.env.WECOM_KORE_PRELOAD ? { LD_PRELOAD: process.env.WECOM_KORE_PRELOAD } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
