@@ -87,7 +87,8 @@ $(BUILD)/bench/pipeline: bench/pipeline.c $(BUILD)/apps/echo.o $(BUILD)/libwecom
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/apps/echo.o $(BUILD)/libwecom.a \
 	    $(LIBS) $(LDSAN)
 
-bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline
+bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline \
+	    $(BUILD)/wecom-send
 	@if [ ! -d tests/node_modules/@wecom/crypto ]; then \
 	    (cd tests && npm install --no-audit --no-fund --loglevel=error); fi
 	@command -v wrk >/dev/null || sh tools/deps.sh wrk

@@ -75,17 +75,59 @@ measure() {
 sed -e "s|^state_dir.*|state_dir = $tmp|" conf/wecom.conf > "$tmp/wecom.conf"
 node bench/gen-callbacks.mjs "$N" "$tmp/callbacks.txt"
 
-start echo build/wecom.so 8890 wecom_http
-set -- $(measure echo 8890)
-e_rps=$1 e_p50=$2 e_p99=$3 e_pss=$4 e_err=$5
-stop
-start ceiling build/bench/ceiling.so 8891 ceiling
-set -- $(measure ceiling 8891)
-c_rps=$1 c_p50=$2 c_p99=$3 c_pss=$4 c_err=$5
-stop
+# Interleaved, best of ROUNDS: a neighbour's burst must not decide it.
+ROUNDS=${ROUNDS:-2}
+e_rps=0 c_rps=0
+for r in $(seq "$ROUNDS"); do
+	start echo build/wecom.so 8890 wecom_http
+	set -- $(measure echo 8890)
+	stop
+	if awk -v a="$1" -v b="$e_rps" 'BEGIN { exit !(a > b) }'; then
+		e_rps=$1 e_p50=$2 e_p99=$3 e_pss=$4 e_err=$5
+	fi
+	start ceiling build/bench/ceiling.so 8891 ceiling
+	set -- $(measure ceiling 8891)
+	stop
+	if awk -v a="$1" -v b="$c_rps" 'BEGIN { exit !(a > b) }'; then
+		c_rps=$1 c_p50=$2 c_p99=$3 c_pss=$4 c_err=$5
+	fi
+done
+
+# The pipeline alone, without HTTP: CPU per callback on one core.
+pipe=$(build/bench/pipeline "$tmp/wecom.conf" "$tmp/callbacks.txt" 3)
+
+# wecom-send with a cached token against the fake WeCom API.
+node tests/fake_wecom/server.mjs 0 > "$tmp/fake.out" 2>&1 &
+fake=$!
+for i in $(seq 50); do
+	grep -q '^port' "$tmp/fake.out" && break
+	sleep 0.1
+done
+fport=$(awk '/^port/ { print $2 }' "$tmp/fake.out")
+cat > "$tmp/send.conf" <<CONF
+[global]
+api_base = http://127.0.0.1:$fport/cgi-bin/
+state_dir = $tmp
+[app bench]
+corpid = wwfake0000000001
+agentid = 1000002
+secret = app-secret-1
+token = QDG6eK
+aeskey = jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C
+path = /bench
+CONF
+SENDS=${SENDS:-200}
+build/wecom-send -q -c "$tmp/send.conf" --to zhangsan warm-up
+t0=$(date +%s%N)
+for i in $(seq "$SENDS"); do
+	build/wecom-send -q -c "$tmp/send.conf" --to zhangsan "alert $i"
+done
+t1=$(date +%s%N)
+kill "$fake" 2>/dev/null
+send_ms=$(awk -v a="$t0" -v b="$t1" -v n="$SENDS" 'BEGIN { printf "%.2f", (b - a) / n / 1e6 }')
 
 {
-	echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, wrk -t2 -c$CONN -d${DUR}s, $N distinct callbacks, 2 workers"
+	echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, wrk -t2 -c$CONN -d${DUR}s, best of $ROUNDS, $N distinct callbacks, 2 workers"
 	printf '%-26s %12s %10s %10s %12s %8s\n' server "req/s" p50 p99 "PSS KiB" errors
 	printf '%-26s %12s %10s %10s %12s %8s\n' "echo (encrypted callbacks)" \
 	    "$e_rps" "$e_p50" "$e_p99" "$e_pss" "$e_err"
@@ -93,4 +135,6 @@ stop
 	    "$c_rps" "$c_p50" "$c_p99" "$c_pss" "$c_err"
 	awk -v e="$e_rps" -v c="$c_rps" -v ep="$e_pss" -v cp="$c_pss" \
 	    'BEGIN { printf "ratio echo/ceiling: %.2f   PSS difference: %.1f MiB\n", e / c, (ep - cp) / 1024 }'
+	echo "$pipe"
+	echo "wecom-send, cached token, fake API on loopback: $send_ms ms per run ($SENDS runs)"
 } | tee "$out"
