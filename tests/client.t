@@ -1,2 +1,2 @@
 #!/bin/sh
-CMOCKA_MESSAGE_OUTPUT=TAP exec build/tests/test_client
+CMOCKA_MESSAGE_OUTPUT=TAP exec ${BUILD:-build}/tests/test_client

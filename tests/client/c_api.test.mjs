@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { setup, run, ROOT, WECOM_SEND } from './helpers.mjs';
+import { setup, run, ROOT, BUILD, WECOM_SEND } from './helpers.mjs';
 
 let t;
 before(async () => { t = await setup(); });
@@ -15,7 +15,7 @@ after(async () => { await t.close(); });
 test('the C API sends, uploads, chats, recalls, uses robots and reads the directory', async () => {
   const png = path.join(t.dir, 'pic.png');
   fs.writeFileSync(png, Buffer.alloc(64, 1));
-  const r = await run(path.join(ROOT, 'build/tests/test_client_api'), [], {
+  const r = await run(path.join(BUILD, 'tests/test_client_api'), [], {
     env: { ...t.env, WECOM_CONF: t.conf, TEST_PNG: png, CMOCKA_MESSAGE_OUTPUT: 'TAP' } });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^1\.\.8$/m);

@@ -10,11 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { startFake, CORPID } from '../fake_wecom/server.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const WECOM_SEND = path.join(ROOT, 'build/wecom-send');
+export const BUILD = path.resolve(ROOT, process.env.BUILD || 'build');
+export const WECOM_SEND = path.join(BUILD, 'wecom-send');
 export const SECRET = 'app-secret-1';
 export const SECRET2 = 'app-secret-2';
 
-export async function setup({ secret = SECRET, extra = '' } = {}) {
+export async function setup({ secret = SECRET, extra = '', timeoutMs = 8000 } = {}) {
   const fake = await startFake();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wecom-client-'));
   const conf = path.join(dir, 'wecom.conf');
@@ -23,7 +24,7 @@ export async function setup({ secret = SECRET, extra = '' } = {}) {
 api_base = ${fake.base}
 state_dir = ${state}
 connect_timeout_ms = 1000
-timeout_ms = 2000
+timeout_ms = ${timeoutMs}
 
 [app main]
 corpid = ${CORPID}
@@ -65,7 +66,7 @@ ${extra}
     messages: async () => t.control('messages'),
     inject: (spec) => t.control('inject', spec),
     async close() {
-      await fake.close();
+      await t.fake.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
