@@ -182,7 +182,7 @@ int	wecom_webhook_upload_file(struct wecom_client *, const char *key,
 	    const char *type, const char *path, char **media_id,
 	    struct wecom_api_error *);
 
-/* Directory reads. The JSON text is the answer as WeCom gave it. */
+/* Directory reads: the answer as WeCom gave it. department id < 0: all. */
 int	wecom_user_get(struct wecom_client *, const char *userid,
 	    struct wecom_user *, struct wecom_api_error *);
 void	wecom_user_free(struct wecom_user *);
