@@ -46,6 +46,9 @@ wecom_apps_setup(struct wecom_app_list *apps, const struct wecom_conf *conf,
 
 	TAILQ_INIT(apps);
 	TAILQ_FOREACH(ac, &conf->apps, list) {
+		/* A send-only app has no callback to serve. */
+		if (ac->path == NULL)
+			continue;
 		if (app_bind(apps, ac, err, errlen) != WECOM_OK)
 			return (WECOM_ERROR);
 	}

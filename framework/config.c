@@ -331,7 +331,8 @@ static int
 conf_global(struct parse *ps)
 {
 	static const char *const	 known[] = { "api_base", "state_dir",
-	    "connect_timeout_ms", "timeout_ms", "body_max", NULL };
+	    "connect_timeout_ms", "timeout_ms", "body_max", "retry_attempts",
+	    "retry_base_ms", "retry_max_ms", NULL };
 	struct wecom_conf		*conf = ps->conf;
 	const struct wecom_conf_section	*s;
 	const struct wecom_conf_kv	*kv;
@@ -395,11 +396,20 @@ conf_app(struct parse *ps, struct wecom_conf_section *s)
 	if ((app->handler = wecom_conf_get(s, "handler")) == NULL)
 		app->handler = s->name;
 
+	/*
+	 * An app that only sends (wecom-send, alerts) needs no callback
+	 * settings; one that receives callbacks needs all three.
+	 */
+	app->token = wecom_conf_get(s, "token");
+	app->aeskey = wecom_conf_get(s, "aeskey");
+	app->path = wecom_conf_get(s, "path");
 	if ((app->corpid = conf_need(ps, s, "corpid")) == NULL ||
-	    (app->token = conf_need(ps, s, "token")) == NULL ||
-	    (app->aeskey = conf_need(ps, s, "aeskey")) == NULL ||
-	    (app->path = conf_need(ps, s, "path")) == NULL ||
 	    conf_need(ps, s, "agentid") == NULL)
+		return (WECOM_CONF_ERROR);
+	if ((app->secret == NULL || app->token != NULL || app->aeskey != NULL ||
+	    app->path != NULL) && (conf_need(ps, s, "token") == NULL ||
+	    conf_need(ps, s, "aeskey") == NULL || conf_need(ps, s, "path") ==
+	    NULL))
 		return (WECOM_CONF_ERROR);
 	if (conf_number(ps, s, "agentid", 0, 0, &agentid) != 0)
 		return (WECOM_CONF_ERROR);
@@ -423,7 +433,8 @@ conf_app(struct parse *ps, struct wecom_conf_section *s)
 			    s->name));
 	}
 	TAILQ_FOREACH(o, &ps->conf->apps, list) {
-		if (o != app && strcmp(o->path, app->path) == 0)
+		if (o != app && o->path != NULL && app->path != NULL &&
+		    strcmp(o->path, app->path) == 0)
 			return (conf_fail(ps, s->line, "[app %s]: path %s is "
 			    "already used by [app %s]", s->name, app->path,
 			    o->name));

@@ -46,10 +46,10 @@ struct wecom_app_conf {
 	const char			*handler;	/* C app code, default name */
 	const char			*corpid;
 	int64_t				 agentid;
-	const char			*token;
-	const char			*aeskey;
+	const char			*token;		/* these three are */
+	const char			*aeskey;	/* NULL in a send-only */
 	const char			*secret;	/* NULL: no API calls */
-	const char			*path;		/* callback path */
+	const char			*path;		/* app (no callbacks) */
 	const struct wecom_conf_section	*section;
 	TAILQ_ENTRY(wecom_app_conf)	 list;
 };

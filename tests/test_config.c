@@ -523,6 +523,31 @@ takes_the_config_path_from_wecom_conf(void **state)
 	assert_string_equal(wecom_conf_path(), WECOM_CONF_DEFAULT);
 }
 
+static void
+accepts_a_send_only_app_without_callback_keys(void **state)
+{
+	struct wecom_conf		 conf;
+	const struct wecom_app_conf	*app;
+	char				 err[512];
+	int				 rc;
+
+	rc = load(&conf, "[global]\nretry_attempts = 3\n[app alerts]\n"
+	    "corpid = ww1\nagentid = 5\nsecret = s3cret\n", err, sizeof(err));
+	app = wecom_conf_app(&conf, "alerts");
+	if (rc != WECOM_CONF_OK || app == NULL) {
+		wecom_conf_free(&conf);
+		fail_msg("%s", err);
+	}
+	assert_null(app->path);
+	assert_null(app->token);
+	assert_string_equal(app->secret, "s3cret");
+	wecom_conf_free(&conf);
+
+	/* One callback key asks for all three. */
+	refuses("[app alerts]\ncorpid = ww1\nagentid = 5\nsecret = s\n"
+	    "path = /a\n", 1, "'token'", NULL);
+}
+
 int
 main(void)
 {
@@ -563,6 +588,8 @@ main(void)
 		cmocka_unit_test_setup(refuses_non_numeric_timeouts_and_agentid,
 		    clean_env),
 		cmocka_unit_test_setup(refuses_bad_token_and_path, clean_env),
+		cmocka_unit_test_setup(
+		    accepts_a_send_only_app_without_callback_keys, clean_env),
 		cmocka_unit_test_setup(names_a_file_it_cannot_open, clean_env),
 		cmocka_unit_test_setup(takes_the_config_path_from_wecom_conf,
 		    clean_env),

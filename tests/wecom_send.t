@@ -1,3 +1,8 @@
 #!/bin/sh
 # wecom-send and the C client against the fake WeCom API (tests/fake_wecom).
-cd "$(dirname "$0")/.." && exec node --test --test-reporter=tap tests/client/*.test.mjs
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" "$BUILD/wecom-send" \
+    "$BUILD/tests/test_client_api" >&2 ||
+    { echo "Bail out! cannot build wecom-send"; exit 1; }
+exec sh tests/node-tap.sh tests/client/*.test.mjs
