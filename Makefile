@@ -5,6 +5,7 @@
 #   make SANITIZE=1 test   the same under ASan + UBSan
 
 PREFIX	?= /usr/local
+VERSION	= 0.1.0
 CC	?= cc
 CFLAGS	?= -O2 -g
 ifeq ($(SANITIZE),1)
@@ -114,6 +115,34 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	        $(BUILD)/fuzz/corpus-$$t fuzz/seeds/$$t 2>&1 | \
 	        grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
 	done
+
+# The Kore glue alone, for handler modules built out of tree.
+$(BUILD)/libwecom-kore.a: $(BUILD)/framework/server.o
+	ar rcs $@ $^
+
+HEADERS = framework/wecom.h framework/wecom_client.h framework/wecom_config.h \
+	  crypto/wecom_crypto.h
+
+install: $(MODULE) $(BUILD)/wecom-send $(BUILD)/libwecom.a \
+	    $(BUILD)/libwecom-kore.a
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/wecom \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include/wecom \
+	    $(DESTDIR)$(PREFIX)/share/wecom \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/wecom-send $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/wecom/wecom.so
+	install -m 0644 $(BUILD)/libwecom.a $(BUILD)/libwecom-kore.a \
+	    $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/wecom/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    tools/wecom.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wecom.pc
+	sed 's|^load.*|load		$(PREFIX)/lib/wecom/wecom.so|' kore.conf > \
+	    $(DESTDIR)$(PREFIX)/share/wecom/kore.conf
+	install -m 0600 conf/wecom.conf \
+	    $(DESTDIR)$(PREFIX)/share/wecom/wecom.conf.example
+	install -m 0644 tools/wecom-send.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/
 
 deps:
 	@sh tools/deps.sh $(DEBIAN_PKGS)
