@@ -29,7 +29,10 @@ printf '%s\n' \
     'hello.so: hello.c' \
     '	$(CC) -shared $(CFLAGS) -o $@ hello.c $(shell pkg-config --libs wecom)' \
     > "$tmp/app/Makefile"
-if PKG_CONFIG_PATH="$tmp/root/usr/lib/pkgconfig" \
+# An ASan+UBSan build links the sanitizer runtimes into the module too.
+san=""
+[ "${SANITIZE:-0}" = 1 ] && san="-fsanitize=address,undefined"
+if PKG_CONFIG_PATH="$tmp/root/usr/lib/pkgconfig" CFLAGS="$san" \
     PKG_CONFIG_SYSROOT_DIR="$tmp/root" make -s -C "$tmp/app" \
     > "$tmp/log" 2>&1 && [ -f "$tmp/app/hello.so" ]; then
 	ok 2 "a handler module builds out of tree with a three-line Makefile"
@@ -52,21 +55,21 @@ aeskey = jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C
 path = /hello
 CONF
 (cd "$tmp" && WECOM_CONF="$tmp/wecom.conf" \
-    LD_PRELOAD="${WECOM_KORE_PRELOAD:-}" exec kore -f -n -r \
+    LD_PRELOAD="${WECOM_KORE_PRELOAD:-}" exec stdbuf -oL kore -f -n -r \
     -c "$tmp/kore.conf") > "$tmp/log" 2>&1 &
 pid=$!
 for i in $(seq 50); do
-	curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+	curl -m 1 -s -o /dev/null "http://127.0.0.1:$port/" && break
 	sleep 0.1
 done
-got=$(curl -s "http://127.0.0.1:$port/hello?msg_signature=5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3&timestamp=1409659589&nonce=263014780&echostr=P9nAzCzyDtyTWESHep1vC5X9xho%2FqYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp%2B4RPcs8TgAE7OaBO%2BFZXvnaqQ%3D%3D")
+got=$(curl -m 5 -s "http://127.0.0.1:$port/hello?msg_signature=5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3&timestamp=1409659589&nonce=263014780&echostr=P9nAzCzyDtyTWESHep1vC5X9xho%2FqYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp%2B4RPcs8TgAE7OaBO%2BFZXvnaqQ%3D%3D")
 if [ "$got" = 1616140317555161061 ]; then
 	ok 3 "kore loads the out-of-tree module and it verifies WeCom's sample URL"
 else
 	nok 3 "kore loads the out-of-tree module and it verifies WeCom's sample URL"
 fi
 body='<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><Encrypt><![CDATA[RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q==]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>'
-got=$(curl -s -X POST --data-binary "$body" "http://127.0.0.1:$port/hello?msg_signature=477715d11cdb4164915debcba66cb864d751f3e6&timestamp=1409659813&nonce=1372623149")
+got=$(curl -m 5 -s -X POST --data-binary "$body" "http://127.0.0.1:$port/hello?msg_signature=477715d11cdb4164915debcba66cb864d751f3e6&timestamp=1409659813&nonce=1372623149")
 case "$got" in
 *"<Encrypt><![CDATA["*"<MsgSignature>"*)
 	ok 4 "the out-of-tree handler answers Tencent's sample POST with an encrypted reply" ;;
