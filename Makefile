@@ -15,7 +15,7 @@ BUILD	?= build
 endif
 
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
-	pkg-config libcmocka-dev perl valgrind wrk
+	pkg-config libcmocka-dev perl valgrind curl
 
 WARN	= -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wshadow -Wsign-compare -Wno-unused-parameter
