@@ -97,14 +97,21 @@ bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline \
 
 # libFuzzer targets: built by clang with ASan+UBSan, each run FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = decrypt xml config
-FUZZ_SRC = crypto/wecom_crypto.c framework/config.c framework/xml.c \
-	   framework/message.c
+FUZZ_TARGETS = decrypt xml config api
+FUZZ_SRC = $(CRYPTO_SRC) $(CORE_SRC)
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRC)
 	@mkdir -p $(dir $@)
+	@command -v clang >/dev/null || sh tools/deps.sh clang
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(REQ_CFLAGS) \
 	    -o $@ $< $(FUZZ_SRC) $(LIBS)
+
+# The same targets with gcc and a plain main: the tests replay the seeds
+# and every input that once crashed.
+$(BUILD)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(BUILD)/libwecom.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< fuzz/replay.c $(BUILD)/libwecom.a $(LIBS) \
+	    $(LDSAN)
 
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
