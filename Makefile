@@ -46,6 +46,8 @@ TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config \
 	     $(BUILD)/tests/test_xml $(BUILD)/tests/test_router
 
 -include framework/client.mk
+-include framework/shm.mk
+-include framework/outbox.mk
 
 CRYPTO_OBJ = $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ   = $(CORE_SRC:%.c=$(BUILD)/%.o)
