@@ -1,5 +1,5 @@
 /*
- * Message builders. A struct wecom_msg is one msgtype and its object;
+ * Message builders. A struct wecom_message is one msgtype and its object;
  * text and markdown keep their content apart, because long content is
  * split into several messages only when it is sent. The same message
  * goes to message/send, appchat/send or a robot: recipients are added
@@ -13,20 +13,20 @@
 
 #include "client_private.h"
 
-struct wecom_msg {
+struct wecom_message {
 	char	*msgtype;
 	json_t	*body;
 	char	*content;	/* text, markdown */
 	char	*fallback;	/* markdown: plain text for the WeChat plugin */
 };
 
-static struct wecom_msg	*msg_new(const char *, const char *);
+static struct wecom_message	*msg_new(const char *, const char *);
 static int		 msg_set(json_t *, const char *, const char *);
 
-static struct wecom_msg *
+static struct wecom_message *
 msg_new(const char *msgtype, const char *content)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return (NULL);
@@ -56,7 +56,7 @@ msg_set(json_t *o, const char *key, const char *value)
 }
 
 void
-wecom_msg_free(struct wecom_msg *m)
+wecom_msg_free(struct wecom_message *m)
 {
 	if (m == NULL)
 		return;
@@ -68,21 +68,21 @@ wecom_msg_free(struct wecom_msg *m)
 }
 
 const char *
-wecom_msg_type(const struct wecom_msg *m)
+wecom_msg_type(const struct wecom_message *m)
 {
 	return (m->msgtype);
 }
 
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_text(const char *content)
 {
 	return (msg_new("text", content ? content : ""));
 }
 
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_markdown(const char *content, const char *fallback_text)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 
 	if ((m = msg_new("markdown", content ? content : "")) == NULL)
 		return (NULL);
@@ -96,10 +96,10 @@ wecom_msg_markdown(const char *content, const char *fallback_text)
 }
 
 /* image, voice, file (app), file and voice (robot): a media_id. */
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_media(const char *type, const char *media_id)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 
 	if (media_id == NULL || (m = msg_new(type, NULL)) == NULL)
 		return (NULL);
@@ -111,11 +111,11 @@ wecom_msg_media(const char *type, const char *media_id)
 	return (m);
 }
 
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_video(const char *media_id, const char *title,
     const char *description)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 
 	if ((m = wecom_msg_media("video", media_id)) == NULL)
 		return (NULL);
@@ -128,11 +128,11 @@ wecom_msg_video(const char *media_id, const char *title,
 	return (m);
 }
 
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_textcard(const char *title, const char *description,
     const char *url, const char *btntxt)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 
 	if (title == NULL || description == NULL || url == NULL ||
 	    (m = msg_new("textcard", NULL)) == NULL)
@@ -148,10 +148,10 @@ wecom_msg_textcard(const char *title, const char *description,
 	return (m);
 }
 
-static struct wecom_msg *
+static struct wecom_message *
 msg_articles(const char *msgtype)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 
 	if ((m = msg_new(msgtype, NULL)) == NULL)
 		return (NULL);
@@ -163,20 +163,20 @@ msg_articles(const char *msgtype)
 	return (m);
 }
 
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_news(void)
 {
 	return (msg_articles("news"));
 }
 
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_mpnews(void)
 {
 	return (msg_articles("mpnews"));
 }
 
 int
-wecom_msg_news_add(struct wecom_msg *m, const char *title,
+wecom_msg_news_add(struct wecom_message *m, const char *title,
     const char *description, const char *url, const char *picurl)
 {
 	json_t	*a;
@@ -202,7 +202,7 @@ wecom_msg_news_add(struct wecom_msg *m, const char *title,
 }
 
 int
-wecom_msg_mpnews_add(struct wecom_msg *m, const char *title,
+wecom_msg_mpnews_add(struct wecom_message *m, const char *title,
     const char *thumb_media_id, const char *author,
     const char *content_source_url, const char *content, const char *digest)
 {
@@ -234,10 +234,10 @@ wecom_msg_mpnews_add(struct wecom_msg *m, const char *title,
 }
 
 /* A robot image: the bytes themselves, base64, with their MD5. */
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_image_data(const void *data, size_t len)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen, i;
 	char			 hex[33], *b64;
@@ -266,10 +266,10 @@ wecom_msg_image_data(const void *data, size_t len)
 }
 
 /* Any msgtype as a JSON object: miniprogram_notice, template_card … */
-struct wecom_msg *
+struct wecom_message *
 wecom_msg_json(const char *msgtype, const char *json_object)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	json_error_t		 jerr;
 	json_t			*o;
 
@@ -288,7 +288,7 @@ wecom_msg_json(const char *msgtype, const char *json_object)
 
 /* Robot text: who to @. Lists as "a,b" or "a|b"; "@all" works. */
 int
-wecom_msg_mention(struct wecom_msg *m, const char *userids,
+wecom_msg_mention(struct wecom_message *m, const char *userids,
     const char *mobiles)
 {
 	const char	*lists[2] = { userids, mobiles };
@@ -320,19 +320,19 @@ wecom_msg_mention(struct wecom_msg *m, const char *userids,
 }
 
 const char *
-client_msg_content(const struct wecom_msg *m)
+client_msg_content(const struct wecom_message *m)
 {
 	return (m->content);
 }
 
 const char *
-client_msg_fallback(const struct wecom_msg *m)
+client_msg_fallback(const struct wecom_message *m)
 {
 	return (m->fallback);
 }
 
 size_t
-client_msg_limit(const struct wecom_msg *m)
+client_msg_limit(const struct wecom_message *m)
 {
 	return (strcmp(m->msgtype, "markdown") == 0 ? WECOM_MARKDOWN_MAX :
 	    WECOM_TEXT_MAX);
@@ -340,7 +340,7 @@ client_msg_limit(const struct wecom_msg *m)
 
 /* {"msgtype": T, T: {..., "content": content}}, a new reference. */
 json_t *
-client_msg_body(const struct wecom_msg *m, const char *content)
+client_msg_body(const struct wecom_message *m, const char *content)
 {
 	json_t	*o, *inner;
 

@@ -109,10 +109,10 @@ int64_t	client_now_ms(void);
 void	client_sleep_ms(long);
 
 /* client_msg.c */
-json_t	*client_msg_body(const struct wecom_msg *, const char *content);
-const char	*client_msg_content(const struct wecom_msg *);
-const char	*client_msg_fallback(const struct wecom_msg *);
-size_t	client_msg_limit(const struct wecom_msg *);
+json_t	*client_msg_body(const struct wecom_message *, const char *content);
+const char	*client_msg_content(const struct wecom_message *);
+const char	*client_msg_fallback(const struct wecom_message *);
+size_t	client_msg_limit(const struct wecom_message *);
 char	*client_join(const char *list);
 
 /* client_send.c, shared by message/send, appchat/send, webhook/send. */
@@ -120,7 +120,7 @@ typedef int	(*client_send_fn)(struct wecom_client *, const void *ctx,
 		    json_t *body, struct wecom_send_result *,
 		    struct wecom_api_error *);
 int	client_send_parts(struct wecom_client *, const void *ctx,
-	    const struct wecom_msg *, const struct wecom_send_opts *,
+	    const struct wecom_message *, const struct wecom_send_opts *,
 	    client_send_fn, struct wecom_send_result *,
 	    struct wecom_api_error *);
 int	client_result_take(struct wecom_send_result *, json_t *);

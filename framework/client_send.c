@@ -21,7 +21,7 @@ static int	has_target(const struct wecom_target *);
 
 int
 client_send_parts(struct wecom_client *c, const void *ctx,
-    const struct wecom_msg *m, const struct wecom_send_opts *opts,
+    const struct wecom_message *m, const struct wecom_send_opts *opts,
     client_send_fn fn, struct wecom_send_result *res,
     struct wecom_api_error *err)
 {
@@ -56,12 +56,12 @@ client_send_parts(struct wecom_client *c, const void *ctx,
 
 int
 wecom_message_send(struct wecom_client *c, const struct wecom_target *to,
-    const struct wecom_msg *m, const struct wecom_send_opts *opts,
+    const struct wecom_message *m, const struct wecom_send_opts *opts,
     struct wecom_send_result *res, struct wecom_api_error *err)
 {
 	struct wecom_send_result	 local;
 	struct send_ctx			 ctx;
-	struct wecom_msg		*fb;
+	struct wecom_message		*fb;
 	int				 rc;
 
 	client_err_clear(err);
@@ -102,7 +102,7 @@ wecom_send_text(struct wecom_client *c, const char *touser, const char *text,
     struct wecom_api_error *err)
 {
 	struct wecom_target	 to;
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	int			 rc;
 
 	memset(&to, 0, sizeof(to));

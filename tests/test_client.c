@@ -247,7 +247,7 @@ responses_are_judged_without_performing(void **state)
 static void
 builds_a_text_message_body(void **state)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	json_t			*b;
 	char			*s;
 
@@ -267,7 +267,7 @@ builds_a_text_message_body(void **state)
 static void
 builds_cards_news_and_robot_images(void **state)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	json_t			*b;
 	char			*s;
 

@@ -44,7 +44,7 @@ returns_msgid_and_invalid_recipients(void **state)
 	struct wecom_target		 to = { "zhangsan|ghost", "9", "7" };
 	struct wecom_send_result	 res;
 	struct wecom_api_error		 err;
-	struct wecom_msg		*m = wecom_msg_text("hi");
+	struct wecom_message		*m = wecom_msg_text("hi");
 
 	assert_int_equal(wecom_message_send(c, &to, m, NULL, &res, &err),
 	    WECOM_API_OK);
@@ -79,7 +79,7 @@ uploads_media_from_memory_and_sends_it(void **state)
 	struct wecom_client	*c = client();
 	struct wecom_target	 to = { "zhangsan", NULL, NULL };
 	struct wecom_api_error	 err;
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	char			*id, *url;
 
 	assert_int_equal(wecom_media_upload_mem(c, "file", "report.txt",
@@ -104,7 +104,7 @@ sends_mpnews_miniprogram_notice_and_template_card(void **state)
 	struct wecom_client	*c = client();
 	struct wecom_target	 to = { NULL, "2", NULL };
 	struct wecom_api_error	 err;
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	char			*thumb;
 
 	assert_int_equal(wecom_media_upload_mem(c, "image", "t.png",
@@ -134,7 +134,7 @@ creates_an_app_chat_sends_to_it_and_recalls(void **state)
 	struct wecom_client		*c = client();
 	struct wecom_send_result	 res;
 	struct wecom_api_error		 err;
-	struct wecom_msg		*m;
+	struct wecom_message		*m;
 	char				*chatid;
 
 	assert_int_equal(wecom_appchat_create(c, "oncall", "zhangsan",
@@ -161,7 +161,7 @@ robot_sends_text_markdown_and_news(void **state)
 	struct wecom_client	*c = wecom_client_new_robot(&conf, NULL);
 	const char		*key = wecom_robot_key(&conf, "ops");
 	struct wecom_api_error	 err;
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 
 	assert_non_null(key);
 	m = wecom_msg_text("robot");
