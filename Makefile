@@ -38,7 +38,7 @@ ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 CRYPTO_SRC = crypto/wecom_crypto.c
 CORE_SRC   = framework/config.c framework/xml.c framework/message.c \
 	     framework/router.c framework/reply.c framework/app.c \
-	     framework/callback.c
+	     framework/callback.c framework/runner.c framework/deliver.c
 KORE_SRC   = framework/server.c
 APPS_SRC   = $(wildcard apps/*.c)
 TOOLS      =

@@ -17,8 +17,6 @@
 #include "wecom_xml.h"
 
 static int	callback_fail(struct wecom_result *, int, const char *);
-static int	callback_reply(struct wecom_app *, struct wecom_ctx *,
-		    struct wecom_result *);
 static int	callback_envelope(struct wecom_result *, const char *,
 		    const char *, const char *, const char *);
 
@@ -54,56 +52,75 @@ wecom_callback_verify_url(struct wecom_app *app, const struct wecom_query *q,
 	res->len = len;
 }
 
+/*
+ * Verify, decrypt and parse a POSTed callback. On success msg is loaded
+ * (it points into x) and *plain is the decrypted text (inside the app's
+ * crypto state: valid until its next use).
+ */
+int
+wecom_callback_open(struct wecom_app *app, struct wecom_xml *x,
+    const struct wecom_query *q, const char *body, size_t len,
+    struct wecom_msg *msg, const char **plain, size_t *plainlen,
+    struct wecom_result *res)
+{
+	const char	*enc;
+	size_t		 enclen;
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if (wecom_xml_parse(x, body, len) != WECOM_OK)
+		return (callback_fail(res, WECOM_ERR_PARSE_XML,
+		    wecom_xml_error(x)));
+	if ((enc = wecom_xml_get_nth(x, "Encrypt", 0, &enclen)) == NULL)
+		return (callback_fail(res, WECOM_ERR_PARSE_XML,
+		    "no Encrypt element"));
+	if ((rc = wecom_crypto_verify(app->crypto, q->timestamp, q->nonce,
+	    enc, q->signature)) != WECOM_OK)
+		return (callback_fail(res, rc, NULL));
+	if ((rc = wecom_crypto_decrypt(app->crypto, enc, enclen, plain,
+	    plainlen)) != WECOM_OK)
+		return (callback_fail(res, rc, "Encrypt"));
+
+	/* The envelope is done with: the same arena takes the message. */
+	if (wecom_xml_parse(x, *plain, *plainlen) != WECOM_OK)
+		return (callback_fail(res, WECOM_ERR_PARSE_XML,
+		    wecom_xml_error(x)));
+	if (wecom_msg_load(msg, x) != WECOM_OK)
+		return (callback_fail(res, WECOM_ERR_PARSE_XML, "no MsgType"));
+	res->msgtype = msg->type == WECOM_MSG_EVENT ? "event" :
+	    wecom_msg_type_name(msg->type);
+
+	return (WECOM_OK);
+}
+
+/* Run the handlers here and now; seal their reply, if any, into res. */
+void
+wecom_callback_run(struct wecom_app *app, const struct wecom_msg *msg,
+    struct wecom_result *res)
+{
+	struct wecom_ctx	ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.app = app;
+	ctx.msg = msg;
+	wecom_route_run(&ctx);
+	if (ctx.reply != NULL)
+		wecom_callback_seal(app, ctx.reply, ctx.reply_len, res);
+	wecom_ctx_reset(&ctx);
+}
+
 void
 wecom_callback_post(struct wecom_app *app, struct wecom_xml *x,
     const struct wecom_query *q, const char *body, size_t len,
     struct wecom_result *res)
 {
 	struct wecom_msg	 msg;
-	struct wecom_ctx	 ctx;
-	const char		*enc, *plain;
-	size_t			 enclen, plainlen;
-	int			 rc;
+	const char		*plain;
+	size_t			 plainlen;
 
-	memset(res, 0, sizeof(*res));
-	if (wecom_xml_parse(x, body, len) != WECOM_OK) {
-		callback_fail(res, WECOM_ERR_PARSE_XML, wecom_xml_error(x));
-		return;
-	}
-	if ((enc = wecom_xml_get_nth(x, "Encrypt", 0, &enclen)) == NULL) {
-		callback_fail(res, WECOM_ERR_PARSE_XML, "no Encrypt element");
-		return;
-	}
-	if ((rc = wecom_crypto_verify(app->crypto, q->timestamp, q->nonce,
-	    enc, q->signature)) != WECOM_OK) {
-		callback_fail(res, rc, NULL);
-		return;
-	}
-	if ((rc = wecom_crypto_decrypt(app->crypto, enc, enclen, &plain,
-	    &plainlen)) != WECOM_OK) {
-		callback_fail(res, rc, "Encrypt");
-		return;
-	}
-	/* The envelope is done with: the same arena takes the message. */
-	if (wecom_xml_parse(x, plain, plainlen) != WECOM_OK) {
-		callback_fail(res, WECOM_ERR_PARSE_XML, wecom_xml_error(x));
-		return;
-	}
-	if (wecom_msg_load(&msg, x) != WECOM_OK) {
-		callback_fail(res, WECOM_ERR_PARSE_XML,
-		    "no MsgType");
-		return;
-	}
-	res->msgtype = msg.type == WECOM_MSG_EVENT ? "event" :
-	    wecom_msg_type_name(msg.type);
-
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.app = app;
-	ctx.msg = &msg;
-	wecom_route_run(&ctx);
-	if (ctx.reply != NULL)
-		callback_reply(app, &ctx, res);
-	wecom_ctx_reset(&ctx);
+	if (wecom_callback_open(app, x, q, body, len, &msg, &plain, &plainlen,
+	    res) == WECOM_OK)
+		wecom_callback_run(app, &msg, res);
 }
 
 void
@@ -125,25 +142,27 @@ callback_fail(struct wecom_result *res, int code, const char *why)
 	return (code);
 }
 
-/* Encrypt the reply, sign it with a fresh timestamp and nonce, wrap it. */
-static int
-callback_reply(struct wecom_app *app, struct wecom_ctx *ctx,
+/*
+ * Encrypt a reply's plaintext, sign it with a fresh timestamp and
+ * nonce, and wrap it in WeCom's envelope: res->body.
+ */
+int
+wecom_callback_seal(struct wecom_app *app, const char *reply, size_t len,
     struct wecom_result *res)
 {
 	char	*b64, sig[WECOM_SIG_LEN + 1], now[24], nonce[11];
 	size_t	 sz, b64len;
 	int	 rc;
 
-	sz = WECOM_CRYPTO_B64LEN(ctx->reply_len, strlen(app->conf->corpid) +
-	    128);
+	sz = WECOM_CRYPTO_B64LEN(len, strlen(app->conf->corpid) + 128);
 	if ((b64 = malloc(sz)) == NULL)
 		return (callback_fail(res, WECOM_ERR_ENCRYPT, "out of memory"));
 
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
 	if ((rc = wecom_crypto_nonce(app->crypto, nonce, sizeof(nonce))) !=
 	    WECOM_OK ||
-	    (rc = wecom_crypto_encrypt(app->crypto, ctx->reply,
-	    ctx->reply_len, b64, sz, &b64len)) != WECOM_OK ||
+	    (rc = wecom_crypto_encrypt(app->crypto, reply, len, b64, sz,
+	    &b64len)) != WECOM_OK ||
 	    (rc = wecom_crypto_sign(app->crypto, now, nonce, b64, sig)) !=
 	    WECOM_OK)
 		callback_fail(res, rc, "reply");

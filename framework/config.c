@@ -332,7 +332,10 @@ conf_global(struct parse *ps)
 {
 	static const char *const	 known[] = { "api_base", "state_dir",
 	    "connect_timeout_ms", "timeout_ms", "body_max", "retry_attempts",
-	    "retry_base_ms", "retry_max_ms", NULL };
+	    "retry_base_ms", "retry_max_ms", "timestamp_window",
+	    "handler_threads", "dedupe_window", "dedupe_entries",
+	    "metrics_path", "healthz_path", "metrics_allow", "outbox_max_age",
+	    "outbox_batch", "outbox_interval_ms", NULL };
 	struct wecom_conf		*conf = ps->conf;
 	const struct wecom_conf_section	*s;
 	const struct wecom_conf_kv	*kv;
@@ -374,6 +377,13 @@ conf_global(struct parse *ps)
 	if (conf_number(ps, s, "body_max", 256 * 1024, 4096, &n) != 0)
 		return (WECOM_CONF_ERROR);
 	conf->body_max = (size_t)n;
+	/* Replay protection: WeCom's timestamps are its own clock's. */
+	if (conf_number(ps, s, "timestamp_window", 300, 0, &n) != 0)
+		return (WECOM_CONF_ERROR);
+	conf->timestamp_window = (long)n;
+	if (conf_number(ps, s, "handler_threads", 4, 1, &n) != 0)
+		return (WECOM_CONF_ERROR);
+	conf->handler_threads = (long)n;
 
 	return (WECOM_CONF_OK);
 }

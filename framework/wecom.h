@@ -145,6 +145,7 @@ struct wecom_msg {
 };
 
 struct wecom_app;
+struct wecom_client;
 struct wecom_ctx;
 struct wecom_xml;
 
@@ -173,6 +174,18 @@ int	wecom_on_msg(struct wecom_app *, const char *msgtype, wecom_handler,
 int	wecom_on_event(struct wecom_app *, const char *event,
 	    const char *event_key, wecom_handler, void *arg);
 int	wecom_on_default(struct wecom_app *, wecom_handler, void *arg);
+
+/*
+ * Handlers that may block — run a command, call the API — belong to a
+ * threaded app (this call from its init, or threaded = yes in its
+ * section). They run on worker threads, never on the event loop. If the
+ * chain has not finished within the app's deadline_ms (default 3000,
+ * WeCom gives up at 5 s), WeCom gets an empty 200 at once and the reply
+ * is sent to the member as a proactive message when it is ready.
+ */
+void	wecom_app_set_threaded(struct wecom_app *, int on);
+/* The API client of a threaded app with a secret, else NULL. */
+struct wecom_client	*wecom_ctx_client(struct wecom_ctx *);
 
 /* The app's name and its [app NAME] config values (any key). */
 const char	*wecom_app_name(const struct wecom_app *);

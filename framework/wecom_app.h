@@ -11,7 +11,9 @@
 #include "wecom.h"
 #include "wecom_config.h"
 
+struct wecom_client;
 struct wecom_crypto;
+struct wecom_xml;
 
 enum wecom_route_kind {
 	WECOM_ROUTE_MSG,
@@ -31,6 +33,10 @@ struct wecom_route {
 struct wecom_app {
 	const struct wecom_app_conf	*conf;
 	struct wecom_crypto		*crypto;
+	size_t				 index;		/* in the app list */
+	int				 threaded;	/* handlers may block */
+	long				 deadline_ms;	/* then answer empty */
+	long				 window;	/* timestamp, seconds */
 	TAILQ_HEAD(, wecom_route)	 routes;
 	TAILQ_ENTRY(wecom_app)		 list;
 };
@@ -44,6 +50,7 @@ struct wecom_ctx {
 	char				*reply;
 	size_t				 reply_len;
 	int				 handled;	/* handlers that ran */
+	struct wecom_client		*client;	/* threaded apps only */
 };
 
 int	wecom_apps_setup(struct wecom_app_list *, const struct wecom_conf *,
@@ -55,5 +62,8 @@ struct wecom_app	*wecom_app_by_path(struct wecom_app_list *,
 void	wecom_route_run(struct wecom_ctx *);
 void	wecom_routes_free(struct wecom_app *);
 void	wecom_ctx_reset(struct wecom_ctx *);
+
+int	wecom_reply_deliver(struct wecom_client *, struct wecom_xml *,
+	    const char *reply, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 struct wecom_app;
+struct wecom_msg;
 struct wecom_xml;
 
 struct wecom_query {
@@ -32,6 +33,14 @@ void	wecom_callback_verify_url(struct wecom_app *, const struct wecom_query *,
 void	wecom_callback_post(struct wecom_app *, struct wecom_xml *,
 	    const struct wecom_query *, const char *body, size_t len,
 	    struct wecom_result *);
+int	wecom_callback_open(struct wecom_app *, struct wecom_xml *,
+	    const struct wecom_query *, const char *body, size_t len,
+	    struct wecom_msg *, const char **plain, size_t *plainlen,
+	    struct wecom_result *);
+void	wecom_callback_run(struct wecom_app *, const struct wecom_msg *,
+	    struct wecom_result *);
+int	wecom_callback_seal(struct wecom_app *, const char *reply,
+	    size_t len, struct wecom_result *);
 void	wecom_result_clear(struct wecom_result *);
 
 #endif

@@ -61,6 +61,8 @@ struct wecom_conf {
 	long				 connect_timeout_ms;
 	long				 timeout_ms;
 	size_t				 body_max;
+	long				 timestamp_window;	/* s, 0: off */
+	long				 handler_threads;
 	TAILQ_HEAD(, wecom_conf_section) sections;
 	TAILQ_HEAD(, wecom_app_conf)	 apps;
 };

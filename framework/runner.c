@@ -1,0 +1,236 @@
+/*
+ * Worker threads for apps that may block. Each thread owns its parser
+ * and its API clients (neither is shared between threads); the queue
+ * and the done list are the only shared state, under one mutex.
+ */
+
+#include <sys/eventfd.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wecom.h"
+#include "wecom_client.h"
+#include "wecom_app.h"
+#include "wecom_msg.h"
+#include "wecom_runner.h"
+#include "wecom_xml.h"
+
+/* An API client per app, per thread. */
+struct runner_client {
+	const struct wecom_app		*app;
+	struct wecom_client		*client;
+	TAILQ_ENTRY(runner_client)	 list;
+};
+
+struct runner_thread {
+	struct wecom_runner		*r;
+	struct wecom_xml		*x;
+	TAILQ_HEAD(, runner_client)	 clients;
+	pthread_t			 tid;
+};
+
+struct wecom_runner {
+	const struct wecom_conf		*conf;
+	pthread_mutex_t			 lock;
+	pthread_cond_t			 cond;
+	TAILQ_HEAD(, wecom_job)		 queue;
+	TAILQ_HEAD(, wecom_job)		 done;
+	int				 efd;
+};
+
+static void		*runner_main(void *);
+static void		 runner_run(struct runner_thread *, struct wecom_job *);
+static void		 runner_deliver(struct runner_thread *,
+			    struct wecom_job *);
+static struct wecom_client	*runner_client(struct runner_thread *,
+				    const struct wecom_app *);
+
+struct wecom_runner *
+wecom_runner_new(const struct wecom_conf *conf, int nthreads)
+{
+	struct wecom_runner	*r;
+	struct runner_thread	*t;
+	int			 i;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	r->conf = conf;
+	TAILQ_INIT(&r->queue);
+	TAILQ_INIT(&r->done);
+	if ((r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    pthread_mutex_init(&r->lock, NULL) != 0 ||
+	    pthread_cond_init(&r->cond, NULL) != 0)
+		return (NULL);
+
+	/* Threads live as long as the worker: they are never joined. */
+	for (i = 0; i < nthreads; i++) {
+		if ((t = calloc(1, sizeof(*t))) == NULL ||
+		    (t->x = wecom_xml_new()) == NULL)
+			return (NULL);
+		t->r = r;
+		TAILQ_INIT(&t->clients);
+		if (pthread_create(&t->tid, NULL, runner_main, t) != 0)
+			return (NULL);
+	}
+
+	return (r);
+}
+
+int
+wecom_runner_fd(const struct wecom_runner *r)
+{
+	return (r->efd);
+}
+
+int
+wecom_runner_submit(struct wecom_runner *r, struct wecom_job *job)
+{
+	pthread_mutex_lock(&r->lock);
+	job->state = WECOM_JOB_QUEUED;
+	TAILQ_INSERT_TAIL(&r->queue, job, list);
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+
+	return (WECOM_OK);
+}
+
+/* The next finished job, or NULL; the caller reads the eventfd first. */
+struct wecom_job *
+wecom_runner_done(struct wecom_runner *r)
+{
+	struct wecom_job	*job;
+
+	pthread_mutex_lock(&r->lock);
+	if ((job = TAILQ_FIRST(&r->done)) != NULL)
+		TAILQ_REMOVE(&r->done, job, list);
+	pthread_mutex_unlock(&r->lock);
+
+	return (job);
+}
+
+/*
+ * The request gave up waiting. Returns 1 if the job is now orphaned (its
+ * thread will send the reply itself), 0 if it had already finished and
+ * its reply can still be used.
+ */
+int
+wecom_runner_orphan(struct wecom_runner *r, struct wecom_job *job)
+{
+	int	orphaned;
+
+	pthread_mutex_lock(&r->lock);
+	orphaned = job->state != WECOM_JOB_DONE;
+	if (orphaned)
+		job->orphan = 1;
+	pthread_mutex_unlock(&r->lock);
+
+	return (orphaned);
+}
+
+void
+wecom_job_free(struct wecom_job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->plain);
+	free(job->reply);
+	free(job);
+}
+
+static void *
+runner_main(void *arg)
+{
+	struct runner_thread	*t = arg;
+	struct wecom_runner	*r = t->r;
+	struct wecom_job	*job;
+	uint64_t		 one = 1;
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		while ((job = TAILQ_FIRST(&r->queue)) == NULL)
+			pthread_cond_wait(&r->cond, &r->lock);
+		TAILQ_REMOVE(&r->queue, job, list);
+		pthread_mutex_unlock(&r->lock);
+
+		if (job->reply == NULL && !job->failed)
+			runner_run(t, job);
+
+		/* Orphaned before or while it ran: the reply goes out here. */
+		pthread_mutex_lock(&r->lock);
+		if (job->orphan && job->reply != NULL) {
+			pthread_mutex_unlock(&r->lock);
+			runner_deliver(t, job);
+			pthread_mutex_lock(&r->lock);
+		}
+		job->state = WECOM_JOB_DONE;
+		TAILQ_INSERT_TAIL(&r->done, job, list);
+		pthread_mutex_unlock(&r->lock);
+
+		if (write(r->efd, &one, sizeof(one)) != sizeof(one))
+			continue;	/* the counter is already non-zero */
+	}
+
+	return (NULL);
+}
+
+static void
+runner_run(struct runner_thread *t, struct wecom_job *job)
+{
+	struct wecom_msg	msg;
+	struct wecom_ctx	ctx;
+
+	if (wecom_xml_parse(t->x, job->plain, job->plainlen) != WECOM_OK ||
+	    wecom_msg_load(&msg, t->x) != WECOM_OK) {
+		job->failed = 1;
+		return;
+	}
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.app = job->app;
+	ctx.msg = &msg;
+	ctx.client = runner_client(t, job->app);
+	wecom_route_run(&ctx);
+
+	job->reply = ctx.reply;
+	job->reply_len = ctx.reply_len;
+	ctx.reply = NULL;
+	wecom_ctx_reset(&ctx);
+}
+
+static void
+runner_deliver(struct runner_thread *t, struct wecom_job *job)
+{
+	struct wecom_client	*c;
+
+	if ((c = runner_client(t, job->app)) == NULL) {
+		job->delivery = WECOM_JOB_SEND_FAILED;
+		return;
+	}
+	job->delivery = wecom_reply_deliver(c, t->x, job->reply,
+	    job->reply_len) == WECOM_OK ? WECOM_JOB_SENT :
+	    WECOM_JOB_SEND_FAILED;
+}
+
+/* An app without a secret has no client: its handlers get NULL. */
+static struct wecom_client *
+runner_client(struct runner_thread *t, const struct wecom_app *app)
+{
+	struct runner_client	*rc;
+	struct wecom_api_error	 err;
+
+	TAILQ_FOREACH(rc, &t->clients, list) {
+		if (rc->app == app)
+			return (rc->client);
+	}
+	if ((rc = calloc(1, sizeof(*rc))) == NULL)
+		return (NULL);
+	rc->app = app;
+	if (app->conf->secret != NULL)
+		rc->client = wecom_client_new(t->r->conf, app->conf->name, &err);
+	TAILQ_INSERT_TAIL(&t->clients, rc, list);
+
+	return (rc->client);
+}

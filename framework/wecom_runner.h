@@ -1,0 +1,57 @@
+/*
+ * Private: worker threads for apps whose handlers may block (a capture
+ * command, an API call). The event loop hands a decrypted message over
+ * and goes on serving; a finished job comes back through an eventfd.
+ * A job whose request was already answered (its deadline passed) is
+ * "orphaned": its thread sends the reply as a proactive message.
+ * No Kore here: the glue in server.c does the sleeping and waking.
+ */
+
+#ifndef WECOM_RUNNER_H
+#define WECOM_RUNNER_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+
+struct wecom_app;
+struct wecom_conf;
+struct wecom_runner;
+
+#define WECOM_JOB_QUEUED	0
+#define WECOM_JOB_DONE		1
+
+/* How an orphaned reply fared. */
+#define WECOM_JOB_NOT_SENT	0
+#define WECOM_JOB_SENT		1
+#define WECOM_JOB_SEND_FAILED	2
+
+struct wecom_job {
+	struct wecom_app	*app;
+	char			*plain;		/* the decrypted message */
+	size_t			 plainlen;
+	char			*reply;		/* the reply's plaintext XML */
+	size_t			 reply_len;
+	const char		*msgtype;	/* for metrics, static */
+	int			 state;
+	int			 orphan;	/* answered without it */
+	int			 delivery;	/* WECOM_JOB_NOT_SENT … */
+	int			 failed;	/* the message did not parse */
+	void			*owner;		/* the waiting request */
+	void			*timer;
+	unsigned char		 dkey[20];	/* its dedupe key */
+	int			 has_dkey;
+	TAILQ_ENTRY(wecom_job)	 list;
+};
+
+struct wecom_runner	*wecom_runner_new(const struct wecom_conf *,
+			    int nthreads);
+int			 wecom_runner_fd(const struct wecom_runner *);
+int			 wecom_runner_submit(struct wecom_runner *,
+			    struct wecom_job *);
+struct wecom_job	*wecom_runner_done(struct wecom_runner *);
+int			 wecom_runner_orphan(struct wecom_runner *,
+			    struct wecom_job *);
+void			 wecom_job_free(struct wecom_job *);
+
+#endif
