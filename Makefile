@@ -39,7 +39,7 @@ CRYPTO_SRC = crypto/wecom_crypto.c
 CORE_SRC   = framework/config.c framework/xml.c framework/message.c \
 	     framework/router.c framework/reply.c framework/app.c \
 	     framework/callback.c framework/runner.c framework/deliver.c
-KORE_SRC   = framework/server.c
+KORE_SRC   = framework/server.c framework/dispatch.c
 APPS_SRC   = $(wildcard apps/*.c)
 TOOLS      =
 TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config \
@@ -126,7 +126,7 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	done
 
 # The Kore glue alone, for handler modules built out of tree.
-$(BUILD)/libwecom-kore.a: $(BUILD)/framework/server.o
+$(BUILD)/libwecom-kore.a: $(KORE_SRC:%.c=$(BUILD)/%.o)
 	ar rcs $@ $^
 
 HEADERS = framework/wecom.h framework/wecom_client.h framework/wecom_config.h \

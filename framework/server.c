@@ -15,6 +15,7 @@
 
 #include <kore/kore.h>
 #include <kore/http.h>
+#include <kore/seccomp.h>
 
 #include <libxml/uri.h>
 
@@ -22,6 +23,8 @@
 #include "wecom_config.h"
 #include "wecom_app.h"
 #include "wecom_callback.h"
+#include "wecom_runner.h"
+#include "wecom_server.h"
 #include "wecom_xml.h"
 
 #define QUERY_MAX	2048	/* Kore answers 414 beyond ~2000 */
@@ -47,9 +50,6 @@ static int	server_param(struct query *, const char *, char *);
 static int	server_get(struct http_request *, struct wecom_app *);
 static int	server_post(struct http_request *, struct wecom_app *);
 static int	server_status(int);
-static int	server_refuse(struct http_request *, int, int, const char *);
-static void	server_answer(struct http_request *, struct wecom_result *,
-		    const char *);
 static const char	*server_client(struct http_request *, char *, size_t);
 static void	server_tick(void *, u_int64_t);
 
@@ -76,6 +76,8 @@ kore_worker_configure(void)
 {
 	if ((xml = wecom_xml_new()) == NULL)
 		fatal("wecom: out of memory");
+	if (wecom_dispatch_init(&conf, &apps) != WECOM_OK)
+		fatal("wecom: cannot start the handler threads");
 	/* An idle worker only checks connection timeouts when it wakes. */
 	kore_timer_add(server_tick, 1000, NULL, 0);
 }
@@ -90,8 +92,11 @@ wecom_http(struct http_request *req)
 {
 	struct wecom_app	*app;
 
+	/* A threaded app's request, woken up. */
+	if (req->hdlr_extra != NULL)
+		return (wecom_dispatch_resume(req));
 	if ((app = wecom_app_by_path(&apps, req->path)) == NULL)
-		return (server_refuse(req, 404, 0, "no app at this path"));
+		return (wecom_server_refuse(req, 404, 0, "no app at this path"));
 
 	switch (req->method) {
 	case HTTP_METHOD_GET:
@@ -100,7 +105,7 @@ wecom_http(struct http_request *req)
 		return (server_post(req, app));
 	default:
 		http_response_header(req, "allow", "GET, POST");
-		return (server_refuse(req, 405, 0, "method not allowed"));
+		return (wecom_server_refuse(req, 405, 0, "method not allowed"));
 	}
 }
 
@@ -111,10 +116,10 @@ server_get(struct http_request *req, struct wecom_app *app)
 	struct wecom_result	res;
 
 	if (server_query(req, &q, 1) != KORE_RESULT_OK)
-		return (server_refuse(req, 400, 0, q.why));
+		return (wecom_server_refuse(req, 400, 0, q.why));
 
 	wecom_callback_verify_url(app, &q.q, &res);
-	server_answer(req, &res, "text/plain; charset=utf-8");
+	wecom_server_answer(req, &res);
 
 	return (KORE_RESULT_OK);
 }
@@ -123,39 +128,54 @@ static int
 server_post(struct http_request *req, struct wecom_app *app)
 {
 	struct query		q;
-	struct wecom_result	res;
 	struct kore_buf		*body;
 
 	if (server_query(req, &q, 0) != KORE_RESULT_OK)
-		return (server_refuse(req, 400, 0, q.why));
+		return (wecom_server_refuse(req, 400, 0, q.why));
 
 	/* Kore keeps the whole body in memory: content_length bytes. */
 	body = req->http_body;
 	if (body == NULL || req->content_length == 0)
-		return (server_refuse(req, 400, 0, "empty body"));
+		return (wecom_server_refuse(req, 400, 0, "empty body"));
 	if (req->content_length > conf.body_max)
-		return (server_refuse(req, 413, 0, "body larger than body_max"));
+		return (wecom_server_refuse(req, 413, 0, "body larger than body_max"));
 
-	wecom_callback_post(app, xml, &q.q, (const char *)body->data,
-	    req->content_length, &res);
-	server_answer(req, &res, "application/xml; charset=utf-8");
-
-	return (KORE_RESULT_OK);
+	return (wecom_dispatch_post(req, app, xml, &q.q,
+	    (const char *)body->data, req->content_length));
 }
 
-static void
-server_answer(struct http_request *req, struct wecom_result *res,
-    const char *type)
+/* The URL verification answers plain text, callbacks XML. */
+void
+wecom_server_answer(struct http_request *req, struct wecom_result *res)
 {
 	if (res->code != WECOM_OK) {
-		server_refuse(req, server_status(res->code), res->code,
+		wecom_server_refuse(req, server_status(res->code), res->code,
 		    res->why);
 	} else {
 		if (res->body != NULL)
-			http_response_header(req, "content-type", type);
+			http_response_header(req, "content-type",
+			    req->method == HTTP_METHOD_GET ?
+			    "text/plain; charset=utf-8" :
+			    "application/xml; charset=utf-8");
 		http_response(req, 200, res->body, res->len);
 	}
 	wecom_result_clear(res);
+}
+
+void
+wecom_server_deferred(struct wecom_app *app)
+{
+	kore_log(LOG_NOTICE, "wecom: [app %s] handlers overran deadline_ms "
+	    "(%ld): answered empty, the reply follows as a message",
+	    app->conf->name, app->deadline_ms);
+}
+
+void
+wecom_server_delivered(struct wecom_app *app, int delivery)
+{
+	if (delivery == WECOM_JOB_SEND_FAILED)
+		kore_log(LOG_WARNING, "wecom: [app %s] a late reply could not "
+		    "be sent as a message", app->conf->name);
 }
 
 /*
@@ -255,8 +275,8 @@ server_status(int code)
 }
 
 /* One line per refusal: who, where, why — never a secret or a body. */
-static int
-server_refuse(struct http_request *req, int status, int code, const char *why)
+int
+wecom_server_refuse(struct http_request *req, int status, int code, const char *why)
 {
 	char	addr[2 * INET6_ADDRSTRLEN + 8];
 
@@ -297,3 +317,37 @@ server_client(struct http_request *req, char *buf, size_t len)
 
 	return (buf);
 }
+
+/*
+ * Beyond Kore's own filter: threads (glibc's pthread_create uses clone3
+ * and rseq), eventfd, and what libcurl and the token cache need on them.
+ */
+KORE_SECCOMP_FILTER("wecom",
+	KORE_SYSCALL_ALLOW(clone),
+	KORE_SYSCALL_ALLOW(clone3),
+	KORE_SYSCALL_ALLOW(rseq),
+	KORE_SYSCALL_ALLOW(set_robust_list),
+	KORE_SYSCALL_ALLOW(eventfd2),
+	KORE_SYSCALL_ALLOW(socket),
+	KORE_SYSCALL_ALLOW(connect),
+	KORE_SYSCALL_ALLOW(getsockopt),
+	KORE_SYSCALL_ALLOW(getsockname),
+	KORE_SYSCALL_ALLOW(getpeername),
+	KORE_SYSCALL_ALLOW(sendmmsg),
+	KORE_SYSCALL_ALLOW(sendmsg),
+	KORE_SYSCALL_ALLOW(recvmsg),
+	KORE_SYSCALL_ALLOW(newfstatat),
+	KORE_SYSCALL_ALLOW(statx),
+	KORE_SYSCALL_ALLOW(uname),
+	KORE_SYSCALL_ALLOW(pipe2),
+	KORE_SYSCALL_ALLOW(flock),
+	KORE_SYSCALL_ALLOW(rename),
+	KORE_SYSCALL_ALLOW(fsync),
+	KORE_SYSCALL_ALLOW(fchmod),
+	KORE_SYSCALL_ALLOW(mkdir),
+	KORE_SYSCALL_ALLOW(getdents64),
+	KORE_SYSCALL_ALLOW(ftruncate),
+	KORE_SYSCALL_ALLOW(madvise),
+	KORE_SYSCALL_ALLOW(sched_getaffinity),
+	KORE_SYSCALL_ALLOW(gettid),
+);

@@ -37,8 +37,11 @@ struct wecom_job {
 	int			 orphan;	/* answered without it */
 	int			 delivery;	/* WECOM_JOB_NOT_SENT … */
 	int			 failed;	/* the message did not parse */
+	/* Main thread only. */
 	void			*owner;		/* the waiting request */
 	void			*timer;
+	int			 stage;		/* see dispatch.c */
+	int			 popped;	/* back from the runner */
 	unsigned char		 dkey[20];	/* its dedupe key */
 	int			 has_dkey;
 	TAILQ_ENTRY(wecom_job)	 list;

@@ -53,6 +53,7 @@ agentid = 218
 token = QDG6eK
 aeskey = jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C
 path = /hello
+timestamp_window = 0
 CONF
 (cd "$tmp" && WECOM_CONF="$tmp/wecom.conf" \
     LD_PRELOAD="${WECOM_KORE_PRELOAD:-}" exec stdbuf -oL kore -f -n -r \

@@ -227,7 +227,8 @@ export async function startServer(opts = {}) {
   // run under the settings users run under.
   const koreConf = readFileSync(join(ROOT, 'kore.conf'), 'utf8')
     .replace(/bind\s+127\.0\.0\.1\s+\d+/, `bind\t\t127.0.0.1 ${port}`)
-    .replace(/^load\s+.*$/m, `load\t\t${MODULE}\n${opts.koreExtra ?? ''}`);
+    .replace(/^load\s+.*$/m, `load\t\t${MODULE}\n${opts.koreExtra ?? ''}`)
+    .replace(/^workers\s+\d+/m, `workers\t\t\t${opts.workers ?? 2}`);
   const appSection = (a, extra = '') => `
 [app ${a.name}]
 handler = ${a.handler}
@@ -237,12 +238,19 @@ token   = ${a.token}
 aeskey  = ${a.aeskey}
 path    = ${a.path}
 ${extra}`;
+  // More apps: opts.apps = [{ name, handler, extra }] with fresh credentials.
+  for (const a of opts.apps ?? []) {
+    apps[a.name] = { path: `/cb/${a.name}`, agentid: 1000010, ...randomCredentials(), ...a };
+  }
+  const extraSections = (opts.apps ?? []).map((a) => appSection(apps[a.name], a.extra ?? '')).join('');
+  // The echo app answers Tencent's 2014 sample vector: no timestamp window.
   const wecomConf = `# written by tests/callback/harness.mjs
 [global]
-api_base = http://127.0.0.1:9/cgi-bin/
+api_base = ${opts.apiBase ?? 'http://127.0.0.1:9/cgi-bin/'}
 state_dir = ${dir}
 body_max = ${bodyMax}
-${appSection(apps.echo, 'greeting = Welcome\n')}${appSection(apps.dump)}${appSection(apps.routes, 'motto = hello motto\n')}`;
+${opts.globalExtra ?? ''}
+${appSection(apps.echo, 'greeting = Welcome\ntimestamp_window = 0\n')}${appSection(apps.dump)}${appSection(apps.routes, 'motto = hello motto\n')}${extraSections}`;
   writeFileSync(join(dir, 'kore.conf'), koreConf);
   writeFileSync(join(dir, 'wecom.conf'), wecomConf);
 

@@ -168,13 +168,14 @@ hostile('query: percent-encoded junk in nonce (%zz) is not the signed nonce → 
   return post(cb, hd, cb.path.replace('nonce=123', 'nonce=%zz123'));
 });
 
-// The server does not check freshness (WeCom documents none); a signed
-// callback with an absurd but well-formed timestamp is processed.
-test('query: absurd but signed timestamps (0, 20 digits) are accepted (no freshness check)', async () => {
-  for (const timestamp of ['0', '99999999999999999999']) {
+// Replay protection: a signed callback is refused when its timestamp is
+// outside [global] timestamp_window (default 300 s) of the server's clock.
+test('query: signed timestamps outside timestamp_window (0, 20 digits, 10 minutes old) → 403, a replay', async () => {
+  for (const timestamp of ['0', '99999999999999999999', String(Math.floor(Date.now() / 1000) - 600)]) {
     const r = await h.callback(srv, 'dump', plain({ Content: 'ts' }), { timestamp });
-    assert.equal(r.status, 200, `timestamp ${timestamp}`);
+    assert.equal(r.status, 403, `timestamp ${timestamp}`);
   }
+  await h.waitLog(srv, /timestamp outside timestamp_window/);
 });
 
 // Kore 4.1 drops a request whose headers exceed http_header_max (4096 by

@@ -1,0 +1,256 @@
+/*
+ * A POSTed callback, from a verified request to its answer. Inline apps
+ * answer at once. A threaded app's message goes to a worker thread while
+ * the request sleeps; it wakes when the thread is done or when the app's
+ * deadline passes, whichever comes first — WeCom never waits past it,
+ * and the event loop never waits at all.
+ */
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "wecom_crypto.h"
+#include "wecom.h"
+#include "wecom_app.h"
+#include "wecom_callback.h"
+#include "wecom_runner.h"
+#include "wecom_server.h"
+#include "wecom_xml.h"
+
+/* Per worker. */
+static struct wecom_runner	*runner;
+static struct kore_event	 runner_evt;
+
+/* Main-thread state of a job whose request sleeps. */
+#define JOB_WAITING	0
+#define JOB_FINISHED	1	/* back from its thread */
+#define JOB_EXPIRED	2	/* the deadline passed first */
+
+static int	dispatch_threaded(struct http_request *, struct wecom_app *,
+		    const char *, size_t, const char *);
+static int	dispatch_stale(const struct wecom_app *,
+		    const struct wecom_query *);
+static void	dispatch_deadline(void *, u_int64_t);
+static void	dispatch_done(void *, int);
+static void	dispatch_finished(struct wecom_job *);
+static void	dispatch_detach(struct http_request *);
+static void	dispatch_timer_stop(struct wecom_job *);
+
+/* In each worker: threads only if some app needs them. */
+int
+wecom_dispatch_init(const struct wecom_conf *conf, struct wecom_app_list *apps)
+{
+	struct wecom_app	*app;
+
+	TAILQ_FOREACH(app, apps, list) {
+		if (app->threaded)
+			break;
+	}
+	if (app == NULL)
+		return (WECOM_OK);
+
+	if ((runner = wecom_runner_new(conf, (int)conf->handler_threads)) ==
+	    NULL)
+		return (WECOM_ERROR);
+	runner_evt.type = KORE_TYPE_TASK;
+	runner_evt.handle = dispatch_done;
+	kore_platform_schedule_read(wecom_runner_fd(runner), &runner_evt);
+
+	return (WECOM_OK);
+}
+
+int
+wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
+    struct wecom_xml *x, const struct wecom_query *q, const char *body,
+    size_t len)
+{
+	struct wecom_result	 res;
+	struct wecom_msg	 msg;
+	const char		*plain;
+	size_t			 plainlen;
+
+	if (dispatch_stale(app, q))
+		return (wecom_server_refuse(req, 403, 0,
+		    "timestamp outside timestamp_window (a replay?)"));
+
+	if (wecom_callback_open(app, x, q, body, len, &msg, &plain, &plainlen,
+	    &res) != WECOM_OK) {
+		wecom_server_answer(req, &res);
+		return (KORE_RESULT_OK);
+	}
+	if (app->threaded && runner != NULL)
+		return (dispatch_threaded(req, app, plain, plainlen,
+		    res.msgtype));
+
+	wecom_callback_run(app, &msg, &res);
+	wecom_server_answer(req, &res);
+
+	return (KORE_RESULT_OK);
+}
+
+/* Kore calls the route again once a sleeping request is woken. */
+int
+wecom_dispatch_resume(struct http_request *req)
+{
+	struct wecom_job	*job = req->hdlr_extra;
+	struct wecom_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	if (job->stage == JOB_WAITING) {
+		http_request_sleep(req);
+		return (KORE_RESULT_RETRY);
+	}
+
+	/* Expired: an empty 200 now; its thread sends the reply itself. */
+	if (job->stage == JOB_FINISHED) {
+		if (job->failed)
+			res.code = WECOM_ERR_PARSE_XML;
+		else if (job->reply != NULL)
+			wecom_callback_seal(job->app, job->reply,
+			    job->reply_len, &res);
+	}
+	dispatch_detach(req);
+	wecom_server_answer(req, &res);
+
+	return (KORE_RESULT_OK);
+}
+
+static int
+dispatch_threaded(struct http_request *req, struct wecom_app *app,
+    const char *plain, size_t plainlen, const char *msgtype)
+{
+	struct wecom_job	*job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->plain = malloc(plainlen + 1)) == NULL) {
+		free(job);
+		return (wecom_server_refuse(req, 503, 0, "out of memory"));
+	}
+	memcpy(job->plain, plain, plainlen + 1);
+	job->plainlen = plainlen;
+	job->app = app;
+	job->msgtype = msgtype;
+	job->owner = req;
+	job->timer = kore_timer_add(dispatch_deadline,
+	    (u_int64_t)app->deadline_ms, job, KORE_TIMER_ONESHOT);
+
+	req->hdlr_extra = job;
+	req->onfree = dispatch_detach;
+	wecom_runner_submit(runner, job);
+	http_request_sleep(req);
+
+	return (KORE_RESULT_RETRY);
+}
+
+static int
+dispatch_stale(const struct wecom_app *app, const struct wecom_query *q)
+{
+	long long	ts, now;
+
+	if (app->window == 0)
+		return (0);
+	ts = strtoll(q->timestamp, NULL, 10);
+	now = (long long)time(NULL);
+
+	return (ts < now - app->window || ts > now + app->window);
+}
+
+static void
+dispatch_deadline(void *arg, u_int64_t now)
+{
+	struct wecom_job	*job = arg;
+
+	job->timer = NULL;	/* Kore frees a one-shot timer */
+	if (job->stage != JOB_WAITING)
+		return;
+	if (!wecom_runner_orphan(runner, job))
+		return;		/* finished meanwhile: the eventfd says so */
+
+	job->stage = JOB_EXPIRED;
+	wecom_server_deferred(job->app);
+	if (job->owner != NULL)
+		http_request_wakeup(job->owner);
+}
+
+/* The eventfd: finished jobs are waiting. */
+static void
+dispatch_done(void *arg, int error)
+{
+	struct wecom_job	*job;
+	uint64_t		 n;
+
+	while (read(wecom_runner_fd(runner), &n, sizeof(n)) == sizeof(n))
+		;
+	while ((job = wecom_runner_done(runner)) != NULL)
+		dispatch_finished(job);
+}
+
+static void
+dispatch_finished(struct wecom_job *job)
+{
+	job->popped = 1;
+	if (job->orphan) {
+		/* Its reply went out from the thread (or could not). */
+		wecom_server_delivered(job->app, job->delivery);
+		if (job->owner == NULL)
+			wecom_job_free(job);
+		return;
+	}
+
+	dispatch_timer_stop(job);
+	job->stage = JOB_FINISHED;
+	if (job->owner != NULL) {
+		http_request_wakeup(job->owner);
+	} else if (job->reply != NULL) {
+		/* The request went away first: deliver the reply. */
+		job->orphan = 1;
+		job->popped = 0;
+		wecom_runner_submit(runner, job);
+	} else {
+		wecom_job_free(job);
+	}
+}
+
+/*
+ * The request is answered or freed: the job loses its owner, and is
+ * freed here unless its thread still has it (then dispatch_finished()
+ * frees it).
+ */
+static void
+dispatch_detach(struct http_request *req)
+{
+	struct wecom_job	*job = req->hdlr_extra;
+
+	req->hdlr_extra = NULL;
+	req->onfree = NULL;
+	if (job == NULL)
+		return;
+
+	job->owner = NULL;
+	dispatch_timer_stop(job);
+	if (job->stage == JOB_WAITING) {
+		/* Freed while waiting: the reply, if any, goes out later. */
+		if (wecom_runner_orphan(runner, job))
+			job->stage = JOB_EXPIRED;
+		return;
+	}
+	if (job->popped)
+		wecom_job_free(job);
+}
+
+static void
+dispatch_timer_stop(struct wecom_job *job)
+{
+	if (job->timer != NULL) {
+		kore_timer_remove(job->timer);
+		job->timer = NULL;
+	}
+}

@@ -1,0 +1,99 @@
+/*
+ * Inside the outbox: the record (what one file holds, and its JSON),
+ * the directory layout and the atomic file operations it relies on.
+ */
+
+#ifndef WECOM_OUTBOX_PRIVATE_H
+#define WECOM_OUTBOX_PRIVATE_H
+
+#include <limits.h>
+
+#include <jansson.h>
+
+#include "wecom_outbox.h"
+
+#define OUTBOX_VERSION		1
+#define OUTBOX_RECORD_MAX	(4 * 1024 * 1024)
+#define OUTBOX_BACKOFF_CAP_MS	(3600L * 1000)
+#define OUTBOX_INTERRUPT_MAX	3	/* sends cut short, then failed/ */
+#define OUTBOX_DEST_FAILS	3	/* transient failures in a row: the
+					   destination is left for this drain */
+
+/* The state directories, in the order a message goes through them. */
+#define OB_NEW		0	/* queued: due at record.next */
+#define OB_SENDING	1	/* being sent: at most one, under the lock */
+#define OB_DONE		2	/* delivered: key, times, msgid */
+#define OB_FAILED	3	/* rejected or too old: record + error */
+#define OB_NDIRS	4
+
+struct outbox_dirs {
+	char	root[PATH_MAX];			/* <state_dir>/outbox */
+	char	sub[OB_NDIRS][PATH_MAX];
+};
+
+/* Why the last attempt failed: struct wecom_api_error, kept on disk. */
+struct outbox_error {
+	int		 code;			/* WECOM_API_* */
+	long		 errcode;
+	char		*errmsg;
+	char		*hint;
+	int64_t		 at;			/* ms since the epoch */
+};
+
+struct outbox_record {
+	char			 key[WECOM_OUTBOX_KEY_MAX + 1];
+	int64_t			 created;	/* ms since the epoch */
+	int64_t			 next;		/* ms: not sent before */
+	int64_t			 inflight;	/* ms: a send cut short */
+	int			 interrupted;	/* sends cut short */
+	int			 attempts;	/* sends tried */
+	char			*app;		/* [app NAME], or */
+	char			*robot;		/* [robot NAME] */
+	char			*touser, *toparty, *totag;
+	char			*chat;
+	json_t			*msg;		/* {"msgtype": T, T: {...}} */
+	char			*fallback;	/* markdown: the text */
+	int			 safe;
+	int			 id_trans;
+	int			 long_content;
+	char			*fb_user, *fb_party, *fb_tag;
+	int			 dup_interval;	/* s, fixed when queued */
+	struct outbox_error	 error;		/* code 0: none */
+	int64_t			 failed_at;	/* failed/ only */
+	char			 failed_why[32];
+};
+
+/* outbox_record.c: one record, its JSON, and the message inside it. */
+void	outbox_record_free(struct outbox_record *);
+char	*outbox_record_encode(const struct outbox_record *);
+int	outbox_record_decode(struct outbox_record *, const char *, size_t);
+int	outbox_record_set_msg(struct outbox_record *,
+	    const struct wecom_message *);
+struct wecom_message	*outbox_record_msg(const struct outbox_record *);
+void	outbox_record_set_error(struct outbox_record *,
+	    const struct wecom_api_error *, int64_t now);
+int	outbox_key_valid(const char *);
+void	outbox_key_random(char out[WECOM_OUTBOX_KEY_MAX + 1]);
+long	outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd);
+
+/* outbox_fs.c: the directories and atomic file operations. */
+int	outbox_dirs_init(struct outbox_dirs *, const char *state_dir,
+	    int create);
+int	outbox_write(const char *dir, const char *name, const char *data,
+	    size_t len, int64_t mtime_ms, int exclusive);
+int	outbox_read(const char *dir, const char *name, char **data,
+	    size_t *len);
+int	outbox_move(const char *from, const char *to, const char *name);
+int	outbox_remove(const char *dir, const char *name);
+int	outbox_exists(const char *dir, const char *name);
+int	outbox_list(const char *dir, char ***names, size_t *n);
+void	outbox_list_free(char **, size_t);
+void	outbox_prune(const char *dir, int64_t records_before,
+	    int64_t tmp_before);
+int64_t	outbox_now_ms(void);
+
+/* outbox_fs results besides WECOM_API_OK and WECOM_API_ERR_IO. */
+#define OUTBOX_EXISTS		1
+#define OUTBOX_MISSING		2
+
+#endif

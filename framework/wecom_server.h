@@ -1,0 +1,31 @@
+/*
+ * Private: what the Kore glue files share — answering and refusing
+ * requests, counting — and the dispatch of POSTed callbacks.
+ */
+
+#ifndef WECOM_SERVER_H
+#define WECOM_SERVER_H
+
+#include <stddef.h>
+
+struct http_request;
+struct wecom_app;
+struct wecom_app_list;
+struct wecom_conf;
+struct wecom_query;
+struct wecom_result;
+struct wecom_xml;
+
+int	wecom_server_refuse(struct http_request *, int status, int code,
+	    const char *why);
+void	wecom_server_answer(struct http_request *, struct wecom_result *);
+void	wecom_server_deferred(struct wecom_app *);
+void	wecom_server_delivered(struct wecom_app *, int delivery);
+
+int	wecom_dispatch_init(const struct wecom_conf *, struct wecom_app_list *);
+int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
+	    struct wecom_xml *, const struct wecom_query *, const char *,
+	    size_t);
+int	wecom_dispatch_resume(struct http_request *);
+
+#endif
