@@ -124,6 +124,14 @@ wecom_client_app(const struct wecom_client *c)
 	return (c->app != NULL ? c->app->name : NULL);
 }
 
+void
+wecom_client_set_observer(struct wecom_client *c, wecom_api_observer fn,
+    void *arg)
+{
+	c->observer = fn;
+	c->observer_arg = arg;
+}
+
 static long
 retry_knob(const struct wecom_conf *conf, const char *key, const char *env,
     long def, long min, long max)

@@ -380,6 +380,10 @@ client_call(struct wecom_client *c, struct client_req *req,
 		attempts++;
 		act = client_req_finish(req, err);
 		rc = err->code;
+		if (c->observer != NULL)
+			c->observer(c->observer_arg, req->path,
+			    act == REQ_DONE ? 0 : err->errcode != 0 ?
+			    err->errcode : -2);
 		if (act == REQ_DONE) {
 			rc = WECOM_API_OK;
 			break;

@@ -38,6 +38,8 @@ struct wecom_client {
 	int				 max_attempts;
 	long				 base_ms;
 	long				 total_ms;
+	wecom_api_observer		 observer;
+	void				*observer_arg;
 };
 
 #define REQ_GET		0

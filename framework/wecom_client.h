@@ -111,6 +111,16 @@ void	wecom_client_set_retry(struct wecom_client *, int max_attempts,
 	    long base_ms, long max_total_ms);
 const char	*wecom_client_app(const struct wecom_client *);
 
+/*
+ * Told of every HTTP request the client makes (metrics): the API path
+ * ("message/send", "gettoken" …) and WeCom's errcode, 0 for success,
+ * or -2 when no JSON answer came (network, HTTP status).
+ */
+typedef void	(*wecom_api_observer)(void *arg, const char *path,
+		    long errcode);
+void	wecom_client_set_observer(struct wecom_client *, wecom_api_observer,
+	    void *arg);
+
 /* The token for this app, from memory, the state dir or gettoken. */
 int	wecom_token_get(struct wecom_client *, char *out, size_t outsz,
 	    struct wecom_api_error *);
