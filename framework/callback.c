@@ -93,10 +93,13 @@ wecom_callback_open(struct wecom_app *app, struct wecom_xml *x,
 	return (WECOM_OK);
 }
 
-/* Run the handlers here and now; seal their reply, if any, into res. */
+/*
+ * Run the handlers here and now. *reply is their reply's plaintext
+ * (malloc'ed) or NULL.
+ */
 void
-wecom_callback_run(struct wecom_app *app, const struct wecom_msg *msg,
-    struct wecom_result *res)
+wecom_callback_route(struct wecom_app *app, const struct wecom_msg *msg,
+    char **reply, size_t *len)
 {
 	struct wecom_ctx	ctx;
 
@@ -104,8 +107,9 @@ wecom_callback_run(struct wecom_app *app, const struct wecom_msg *msg,
 	ctx.app = app;
 	ctx.msg = msg;
 	wecom_route_run(&ctx);
-	if (ctx.reply != NULL)
-		wecom_callback_seal(app, ctx.reply, ctx.reply_len, res);
+	*reply = ctx.reply;
+	*len = ctx.reply_len;
+	ctx.reply = NULL;
 	wecom_ctx_reset(&ctx);
 }
 
@@ -116,11 +120,16 @@ wecom_callback_post(struct wecom_app *app, struct wecom_xml *x,
 {
 	struct wecom_msg	 msg;
 	const char		*plain;
-	size_t			 plainlen;
+	char			*reply;
+	size_t			 plainlen, rlen;
 
 	if (wecom_callback_open(app, x, q, body, len, &msg, &plain, &plainlen,
-	    res) == WECOM_OK)
-		wecom_callback_run(app, &msg, res);
+	    res) != WECOM_OK)
+		return;
+	wecom_callback_route(app, &msg, &reply, &rlen);
+	if (reply != NULL)
+		wecom_callback_seal(app, reply, rlen, res);
+	free(reply);
 }
 
 void

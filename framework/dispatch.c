@@ -75,7 +75,8 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 	struct wecom_result	 res;
 	struct wecom_msg	 msg;
 	const char		*plain;
-	size_t			 plainlen;
+	char			*reply;
+	size_t			 plainlen, rlen;
 
 	if (dispatch_stale(app, q))
 		return (wecom_server_refuse(req, 403, 0,
@@ -90,7 +91,10 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 		return (dispatch_threaded(req, app, plain, plainlen,
 		    res.msgtype));
 
-	wecom_callback_run(app, &msg, &res);
+	wecom_callback_route(app, &msg, &reply, &rlen);
+	if (reply != NULL)
+		wecom_callback_seal(app, reply, rlen, &res);
+	free(reply);
 	wecom_server_answer(req, &res);
 
 	return (KORE_RESULT_OK);
