@@ -384,6 +384,13 @@ conf_global(struct parse *ps)
 	if (conf_number(ps, s, "handler_threads", 4, 1, &n) != 0)
 		return (WECOM_CONF_ERROR);
 	conf->handler_threads = (long)n;
+	/* WeCom's retries come within seconds of each other. 0: off. */
+	if (conf_number(ps, s, "dedupe_window", 60, 0, &n) != 0)
+		return (WECOM_CONF_ERROR);
+	conf->dedupe_window = (long)n;
+	if (conf_number(ps, s, "dedupe_entries", 1024, 16, &n) != 0)
+		return (WECOM_CONF_ERROR);
+	conf->dedupe_entries = (long)n;
 
 	return (WECOM_CONF_OK);
 }

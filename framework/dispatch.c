@@ -21,6 +21,8 @@
 #include "wecom.h"
 #include "wecom_app.h"
 #include "wecom_callback.h"
+#include "wecom_dedupe.h"
+#include "wecom_metrics.h"
 #include "wecom_runner.h"
 #include "wecom_server.h"
 #include "wecom_xml.h"
@@ -35,7 +37,12 @@ static struct kore_event	 runner_evt;
 #define JOB_EXPIRED	2	/* the deadline passed first */
 
 static int	dispatch_threaded(struct http_request *, struct wecom_app *,
-		    const char *, size_t, const char *);
+		    const char *, size_t, const char *, const unsigned char *);
+static int	dispatch_retry(struct http_request *, struct wecom_app *,
+		    const struct wecom_msg *, unsigned char *);
+static void	dispatch_count(struct wecom_app *, const struct wecom_msg *);
+static void	dispatch_answer(struct http_request *, struct wecom_app *,
+		    const unsigned char *, const char *, size_t);
 static int	dispatch_stale(const struct wecom_app *,
 		    const struct wecom_query *);
 static void	dispatch_deadline(void *, u_int64_t);
@@ -77,27 +84,106 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 	const char		*plain;
 	char			*reply;
 	size_t			 plainlen, rlen;
+	unsigned char		 key[WECOM_DEDUPE_KEY_LEN];
 
-	if (dispatch_stale(app, q))
+	if (dispatch_stale(app, q)) {
+		wecom_metrics_inc(wecom_observe_metrics(), app->index,
+		    WECOM_M_STALE);
 		return (wecom_server_refuse(req, 403, 0,
 		    "timestamp outside timestamp_window (a replay?)"));
-
+	}
 	if (wecom_callback_open(app, x, q, body, len, &msg, &plain, &plainlen,
 	    &res) != WECOM_OK) {
+		wecom_metrics_error(wecom_observe_metrics(), app->index,
+		    res.code);
 		wecom_server_answer(req, &res);
 		return (KORE_RESULT_OK);
 	}
+	dispatch_count(app, &msg);
+	if (dispatch_retry(req, app, &msg, key))
+		return (KORE_RESULT_OK);
+
 	if (app->threaded && runner != NULL)
 		return (dispatch_threaded(req, app, plain, plainlen,
-		    res.msgtype));
+		    res.msgtype, wecom_observe_dedupe() ? key : NULL));
 
 	wecom_callback_route(app, &msg, &reply, &rlen);
-	if (reply != NULL)
-		wecom_callback_seal(app, reply, rlen, &res);
+	dispatch_answer(req, app, wecom_observe_dedupe() ? key : NULL, reply,
+	    rlen);
 	free(reply);
-	wecom_server_answer(req, &res);
 
 	return (KORE_RESULT_OK);
+}
+
+/*
+ * WeCom's retry of a callback we have seen (in any worker): the first
+ * attempt's reply, freshly sealed, or an empty 200 while it still runs.
+ * Returns 1 if answered; else the callback is claimed under key.
+ */
+static int
+dispatch_retry(struct http_request *req, struct wecom_app *app,
+    const struct wecom_msg *msg, unsigned char *key)
+{
+	struct wecom_dedupe	*dd;
+	struct wecom_result	 res;
+	char			 reply[WECOM_DEDUPE_REPLY_MAX];
+	size_t			 len;
+	int			 rc;
+
+	if ((dd = wecom_observe_dedupe()) == NULL)
+		return (0);
+	wecom_dedupe_key(app->conf->name, msg, key);
+	rc = wecom_dedupe_begin(dd, key, time(NULL), reply, sizeof(reply),
+	    &len);
+	if (rc == WECOM_DEDUPE_NEW)
+		return (0);
+
+	wecom_metrics_inc(wecom_observe_metrics(), app->index,
+	    WECOM_M_DUPLICATES);
+	memset(&res, 0, sizeof(res));
+	if (rc == WECOM_DEDUPE_DONE && len > 0) {
+		wecom_callback_seal(app, reply, len, &res);
+		wecom_metrics_inc(wecom_observe_metrics(), app->index,
+		    WECOM_M_REPLIES);
+	}
+	wecom_server_answer(req, &res);
+
+	return (1);
+}
+
+/* Seal and send a reply (or an empty 200), and remember it for retries. */
+static void
+dispatch_answer(struct http_request *req, struct wecom_app *app,
+    const unsigned char *key, const char *reply, size_t len)
+{
+	struct wecom_result	res;
+
+	memset(&res, 0, sizeof(res));
+	if (key != NULL)
+		wecom_dedupe_finish(wecom_observe_dedupe(), key, time(NULL),
+		    reply, reply ? len : 0);
+	if (reply != NULL) {
+		wecom_callback_seal(app, reply, len, &res);
+		wecom_metrics_inc(wecom_observe_metrics(), app->index,
+		    WECOM_M_REPLIES);
+	}
+	wecom_server_answer(req, &res);
+}
+
+/* By type: "text", "image" … or "event:click". */
+static void
+dispatch_count(struct wecom_app *app, const struct wecom_msg *msg)
+{
+	char	type[64];
+
+	if (msg->event != NULL) {
+		snprintf(type, sizeof(type), "event:%s", msg->event);
+		wecom_metrics_callback(wecom_observe_metrics(), app->index,
+		    type);
+	} else {
+		wecom_metrics_callback(wecom_observe_metrics(), app->index,
+		    msg->msgtype);
+	}
 }
 
 /* Kore calls the route again once a sleeping request is woken. */
@@ -114,22 +200,23 @@ wecom_dispatch_resume(struct http_request *req)
 	}
 
 	/* Expired: an empty 200 now; its thread sends the reply itself. */
-	if (job->stage == JOB_FINISHED) {
+	if (job->stage == JOB_FINISHED && !job->failed) {
+		dispatch_answer(req, job->app, job->has_dkey ? job->dkey : NULL,
+		    job->reply, job->reply_len);
+	} else {
 		if (job->failed)
 			res.code = WECOM_ERR_PARSE_XML;
-		else if (job->reply != NULL)
-			wecom_callback_seal(job->app, job->reply,
-			    job->reply_len, &res);
+		wecom_server_answer(req, &res);
 	}
 	dispatch_detach(req);
-	wecom_server_answer(req, &res);
 
 	return (KORE_RESULT_OK);
 }
 
 static int
 dispatch_threaded(struct http_request *req, struct wecom_app *app,
-    const char *plain, size_t plainlen, const char *msgtype)
+    const char *plain, size_t plainlen, const char *msgtype,
+    const unsigned char *key)
 {
 	struct wecom_job	*job;
 
@@ -143,6 +230,10 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 	job->app = app;
 	job->msgtype = msgtype;
 	job->owner = req;
+	if (key != NULL) {
+		memcpy(job->dkey, key, sizeof(job->dkey));
+		job->has_dkey = 1;
+	}
 	job->timer = kore_timer_add(dispatch_deadline,
 	    (u_int64_t)app->deadline_ms, job, KORE_TIMER_ONESHOT);
 
@@ -202,7 +293,10 @@ dispatch_finished(struct wecom_job *job)
 {
 	job->popped = 1;
 	if (job->orphan) {
-		/* Its reply went out from the thread (or could not). */
+		/* Its reply went out as a message: retries get nothing more. */
+		if (job->has_dkey)
+			wecom_dedupe_finish(wecom_observe_dedupe(), job->dkey,
+			    time(NULL), NULL, 0);
 		wecom_server_delivered(job->app, job->delivery);
 		if (job->owner == NULL)
 			wecom_job_free(job);

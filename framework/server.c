@@ -23,6 +23,7 @@
 #include "wecom_config.h"
 #include "wecom_app.h"
 #include "wecom_callback.h"
+#include "wecom_metrics.h"
 #include "wecom_runner.h"
 #include "wecom_server.h"
 #include "wecom_xml.h"
@@ -64,6 +65,8 @@ kore_parent_configure(int argc, char **argv)
 		fatal("wecom: %s", err);
 	if (wecom_apps_setup(&apps, &conf, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", conf.file, err);
+	if (wecom_observe_init(&conf, &apps, err, sizeof(err)) != WECOM_OK)
+		fatal("wecom: %s: %s", conf.file, err);
 	if (TAILQ_EMPTY(&apps))
 		kore_log(LOG_WARNING, "wecom: %s has no [app NAME] section",
 		    conf.file);
@@ -95,8 +98,11 @@ wecom_http(struct http_request *req)
 	/* A threaded app's request, woken up. */
 	if (req->hdlr_extra != NULL)
 		return (wecom_dispatch_resume(req));
-	if ((app = wecom_app_by_path(&apps, req->path)) == NULL)
+	if ((app = wecom_app_by_path(&apps, req->path)) == NULL) {
+		if (wecom_observe_http(req) == KORE_RESULT_OK)
+			return (KORE_RESULT_OK);
 		return (wecom_server_refuse(req, 404, 0, "no app at this path"));
+	}
 
 	switch (req->method) {
 	case HTTP_METHOD_GET:
@@ -119,6 +125,9 @@ server_get(struct http_request *req, struct wecom_app *app)
 		return (wecom_server_refuse(req, 400, 0, q.why));
 
 	wecom_callback_verify_url(app, &q.q, &res);
+	if (res.code != WECOM_OK)
+		wecom_metrics_error(wecom_observe_metrics(), app->index,
+		    res.code);
 	wecom_server_answer(req, &res);
 
 	return (KORE_RESULT_OK);
@@ -165,6 +174,8 @@ wecom_server_answer(struct http_request *req, struct wecom_result *res)
 void
 wecom_server_deferred(struct wecom_app *app)
 {
+	wecom_metrics_inc(wecom_observe_metrics(), app->index,
+	    WECOM_M_DEFERRED);
 	kore_log(LOG_NOTICE, "wecom: [app %s] handlers overran deadline_ms "
 	    "(%ld): answered empty, the reply follows as a message",
 	    app->conf->name, app->deadline_ms);
@@ -173,6 +184,9 @@ wecom_server_deferred(struct wecom_app *app)
 void
 wecom_server_delivered(struct wecom_app *app, int delivery)
 {
+	wecom_metrics_inc(wecom_observe_metrics(), app->index,
+	    delivery == WECOM_JOB_SENT ? WECOM_M_DEFERRED_DELIVERED :
+	    WECOM_M_DEFERRED_FAILED);
 	if (delivery == WECOM_JOB_SEND_FAILED)
 		kore_log(LOG_WARNING, "wecom: [app %s] a late reply could not "
 		    "be sent as a message", app->conf->name);

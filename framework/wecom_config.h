@@ -63,6 +63,8 @@ struct wecom_conf {
 	size_t				 body_max;
 	long				 timestamp_window;	/* s, 0: off */
 	long				 handler_threads;
+	long				 dedupe_window;		/* s, 0: off */
+	long				 dedupe_entries;
 	TAILQ_HEAD(, wecom_conf_section) sections;
 	TAILQ_HEAD(, wecom_app_conf)	 apps;
 };

@@ -28,4 +28,13 @@ int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
 	    size_t);
 int	wecom_dispatch_resume(struct http_request *);
 
+struct wecom_dedupe;
+struct wecom_metrics;
+
+int	wecom_observe_init(const struct wecom_conf *, struct wecom_app_list *,
+	    char *, size_t);
+int	wecom_observe_http(struct http_request *);
+struct wecom_metrics	*wecom_observe_metrics(void);
+struct wecom_dedupe	*wecom_observe_dedupe(void);
+
 #endif

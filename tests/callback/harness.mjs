@@ -244,12 +244,14 @@ ${extra}`;
   }
   const extraSections = (opts.apps ?? []).map((a) => appSection(apps[a.name], a.extra ?? '')).join('');
   // The echo app answers Tencent's 2014 sample vector: no timestamp window.
+  // The suites reuse MsgIds across cases on purpose: retry recognition is
+  // off unless a test asks for it (opts.dedupe).
   const wecomConf = `# written by tests/callback/harness.mjs
 [global]
 api_base = ${opts.apiBase ?? 'http://127.0.0.1:9/cgi-bin/'}
 state_dir = ${dir}
 body_max = ${bodyMax}
-${opts.globalExtra ?? ''}
+${opts.dedupe ? '' : 'dedupe_window = 0\n'}${opts.globalExtra ?? ''}
 ${appSection(apps.echo, 'greeting = Welcome\ntimestamp_window = 0\n')}${appSection(apps.dump)}${appSection(apps.routes, 'motto = hello motto\n')}${extraSections}`;
   writeFileSync(join(dir, 'kore.conf'), koreConf);
   writeFileSync(join(dir, 'wecom.conf'), wecomConf);

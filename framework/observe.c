@@ -1,0 +1,236 @@
+/*
+ * What the workers share and what the server says about itself: the
+ * retry table and the counters (shared memory, made in the parent before
+ * the fork), GET /metrics (Prometheus text) and GET /healthz, both only
+ * for peers in metrics_allow (default: this host).
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "wecom.h"
+#include "wecom_app.h"
+#include "wecom_config.h"
+#include "wecom_dedupe.h"
+#include "wecom_metrics.h"
+#include "wecom_server.h"
+
+#define ALLOW_MAX	16
+
+struct allow {
+	int		family;
+	unsigned char	addr[16];
+	int		bits;
+};
+
+/* Made in the parent, inherited by the workers. */
+static struct wecom_dedupe	*dedupe;
+static struct wecom_metrics	*metrics;
+static const char		*metrics_path = "/metrics";
+static const char		*healthz_path = "/healthz";
+static struct allow		 allow[ALLOW_MAX];
+static int			 nallow;
+static struct wecom_app_list	*apps;
+
+static int	observe_allow_parse(const char *, char *, size_t);
+static int	observe_allowed(struct http_request *);
+static int	observe_metrics(struct http_request *);
+static int	observe_healthz(struct http_request *);
+
+int
+wecom_observe_init(const struct wecom_conf *conf, struct wecom_app_list *list,
+    char *err, size_t errlen)
+{
+	const struct wecom_conf_section	*g;
+	const char			*names[64];
+	struct wecom_app		*app;
+	size_t				 n;
+
+	apps = list;
+	g = wecom_conf_section(conf, "global", "");
+	if (wecom_conf_get(g, "metrics_path") != NULL)
+		metrics_path = wecom_conf_get(g, "metrics_path");
+	if (wecom_conf_get(g, "healthz_path") != NULL)
+		healthz_path = wecom_conf_get(g, "healthz_path");
+	if (observe_allow_parse(wecom_conf_get(g, "metrics_allow") ?
+	    wecom_conf_get(g, "metrics_allow") : "127.0.0.1/32,::1/128", err,
+	    errlen) != WECOM_OK)
+		return (WECOM_ERROR);
+
+	n = 0;
+	TAILQ_FOREACH(app, list, list) {
+		if (n == sizeof(names) / sizeof(names[0]))
+			break;
+		names[n++] = app->conf->name;
+	}
+	if ((metrics = wecom_metrics_new(names, n)) == NULL) {
+		snprintf(err, errlen, "cannot map the metrics");
+		return (WECOM_ERROR);
+	}
+
+	if (conf->dedupe_window > 0 && (dedupe = wecom_dedupe_new(
+	    (size_t)conf->dedupe_entries, (int)conf->dedupe_window,
+	    WECOM_DEDUPE_RUNNING_TTL_DEFAULT)) == NULL) {
+		snprintf(err, errlen, "cannot map the retry table (dedupe_entries "
+		    "from 1 to %d)", WECOM_DEDUPE_ENTRIES_MAX);
+		return (WECOM_ERROR);
+	}
+
+	return (WECOM_OK);
+}
+
+struct wecom_metrics *
+wecom_observe_metrics(void)
+{
+	return (metrics);
+}
+
+struct wecom_dedupe *
+wecom_observe_dedupe(void)
+{
+	return (dedupe);
+}
+
+/* KORE_RESULT_OK if the path was ours, KORE_RESULT_ERROR if not. */
+int
+wecom_observe_http(struct http_request *req)
+{
+	if (strcmp(req->path, metrics_path) != 0 &&
+	    strcmp(req->path, healthz_path) != 0)
+		return (KORE_RESULT_ERROR);
+
+	if (req->method != HTTP_METHOD_GET) {
+		http_response_header(req, "allow", "GET");
+		wecom_server_refuse(req, 405, 0, "method not allowed");
+	} else if (!observe_allowed(req)) {
+		wecom_server_refuse(req, 403, 0, "not in metrics_allow");
+	} else if (strcmp(req->path, metrics_path) == 0) {
+		observe_metrics(req);
+	} else {
+		observe_healthz(req);
+	}
+
+	return (KORE_RESULT_OK);
+}
+
+static int
+observe_metrics(struct http_request *req)
+{
+	char	*text;
+	size_t	 len;
+
+	if ((text = wecom_metrics_render(metrics, &len)) == NULL)
+		return (wecom_server_refuse(req, 500, 0, "metrics"));
+	http_response_header(req, "content-type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	http_response(req, 200, text, len);
+	free(text);
+
+	return (KORE_RESULT_OK);
+}
+
+/* Up, and for each app whether its credentials yield a token. */
+static int
+observe_healthz(struct http_request *req)
+{
+	struct wecom_app	*app;
+	struct kore_buf		 buf;
+	const char		*state;
+	int64_t			 ok;
+
+	kore_buf_init(&buf, 256);
+	kore_buf_appendf(&buf, "ok\n");
+	TAILQ_FOREACH(app, apps, list) {
+		ok = wecom_metrics_get_gauge(metrics, app->index,
+		    WECOM_G_TOKEN_OK);
+		if (app->conf->secret == NULL)
+			state = "no secret (callbacks only)";
+		else
+			state = ok == 1 ? "ok" : ok == 0 ? "failing" :
+			    "not checked yet";
+		kore_buf_appendf(&buf, "app %s: token %s\n", app->conf->name,
+		    state);
+	}
+	http_response_header(req, "content-type", "text/plain; charset=utf-8");
+	http_response(req, 200, buf.data, buf.offset);
+	kore_buf_cleanup(&buf);
+
+	return (KORE_RESULT_OK);
+}
+
+static int
+observe_allowed(struct http_request *req)
+{
+	struct connection	*c = req->owner;
+	const unsigned char	*a;
+	int			 i, bits, len;
+
+	if (c->family == AF_INET)
+		a = (const unsigned char *)&c->addr.ipv4.sin_addr;
+	else if (c->family == AF_INET6)
+		a = (const unsigned char *)&c->addr.ipv6.sin6_addr;
+	else
+		return (1);	/* a unix socket: local by nature */
+
+	for (i = 0; i < nallow; i++) {
+		if (allow[i].family != c->family)
+			continue;
+		bits = allow[i].bits;
+		len = bits / 8;
+		if (memcmp(a, allow[i].addr, len) != 0)
+			continue;
+		if (bits % 8 == 0 || ((a[len] ^ allow[i].addr[len]) &
+		    (0xff << (8 - bits % 8)) & 0xff) == 0)
+			return (1);
+	}
+
+	return (0);
+}
+
+/* "127.0.0.1/32,10.0.0.0/8,::1/128": addresses or networks. */
+static int
+observe_allow_parse(const char *list, char *err, size_t errlen)
+{
+	char	*copy, *p, *item, *slash;
+	int	 max, rc;
+
+	if ((copy = strdup(list)) == NULL)
+		return (WECOM_ERROR);
+	rc = WECOM_OK;
+	p = copy;
+	while (rc == WECOM_OK && (item = strsep(&p, ", ")) != NULL) {
+		if (*item == '\0')
+			continue;
+		if (nallow == ALLOW_MAX) {
+			rc = WECOM_ERROR;
+			break;
+		}
+		if ((slash = strchr(item, '/')) != NULL)
+			*slash++ = '\0';
+		allow[nallow].family = strchr(item, ':') ? AF_INET6 : AF_INET;
+		max = allow[nallow].family == AF_INET ? 32 : 128;
+		allow[nallow].bits = slash ? atoi(slash) : max;
+		if (inet_pton(allow[nallow].family, item,
+		    allow[nallow].addr) != 1 || allow[nallow].bits < 0 ||
+		    allow[nallow].bits > max)
+			rc = WECOM_ERROR;
+		nallow++;
+	}
+	if (rc != WECOM_OK)
+		snprintf(err, errlen, "[global] metrics_allow: expected "
+		    "addresses or networks like 127.0.0.1/32, ::1 (at most %d)",
+		    ALLOW_MAX);
+	free(copy);
+
+	return (rc);
+}
