@@ -5,6 +5,11 @@
  * must not replace one) to its name, and the directory is fsync'ed: a
  * kill -9 or a power cut at any moment leaves the old file or the new
  * one, never half of one. Leftover temporary files are pruned.
+ *
+ * OUTBOX_LAZY leaves the fsyncs to a later outbox_sync_dir(): for the
+ * steps of a delivery, which a power cut may undo without harm (the
+ * message is sent again, into WeCom's duplicate check), and which would
+ * otherwise cost a disk flush each.
  */
 
 #include <sys/stat.h>
@@ -28,7 +33,6 @@ static const char *const sub_name[OB_NDIRS] = {
 };
 
 static int	path_join(char *, size_t, const char *, const char *);
-static int	fsync_dir(const char *);
 
 static int
 path_join(char *buf, size_t len, const char *dir, const char *name)
@@ -39,8 +43,8 @@ path_join(char *buf, size_t len, const char *dir, const char *name)
 	return (n < 0 || (size_t)n >= len ? -1 : 0);
 }
 
-static int
-fsync_dir(const char *dir)
+int
+outbox_sync_dir(const char *dir)
 {
 	int	fd, rc;
 
@@ -96,11 +100,11 @@ outbox_dirs_init(struct outbox_dirs *d, const char *state_dir, int create)
 /*
  * Writes dir/name atomically, mode 0600, its mtime set to mtime_ms
  * (a record's creation time: depth and age then need only stat()).
- * exclusive: an existing dir/name is kept and OUTBOX_EXISTS returned.
+ * OUTBOX_EXCL: an existing dir/name is kept and OUTBOX_EXISTS returned.
  */
 int
 outbox_write(const char *dir, const char *name, const char *data, size_t len,
-    int64_t mtime_ms, int exclusive)
+    int64_t mtime_ms, int flags)
 {
 	char		tmp[PATH_MAX], path[PATH_MAX];
 	struct timespec	ts[2];
@@ -132,9 +136,9 @@ outbox_write(const char *dir, const char *name, const char *data, size_t len,
 		if (futimens(fd, ts) == -1)
 			goto out;
 	}
-	if (fsync(fd) == -1)
+	if (!(flags & OUTBOX_LAZY) && fsync(fd) == -1)
 		goto out;
-	if (exclusive) {
+	if (flags & OUTBOX_EXCL) {
 		if (link(tmp, path) == -1) {
 			if (errno == EEXIST)
 				rc = OUTBOX_EXISTS;
@@ -145,7 +149,7 @@ outbox_write(const char *dir, const char *name, const char *data, size_t len,
 			goto out;
 		placed = 1;
 	}
-	rc = fsync_dir(dir);
+	rc = flags & OUTBOX_LAZY ? WECOM_API_OK : outbox_sync_dir(dir);
 out:
 	close(fd);
 	if (!placed)
@@ -199,7 +203,7 @@ outbox_read(const char *dir, const char *name, char **data, size_t *len)
 
 /* from/name → to/name, replacing one there; both directories synced. */
 int
-outbox_move(const char *from, const char *to, const char *name)
+outbox_move(const char *from, const char *to, const char *name, int flags)
 {
 	char	src[PATH_MAX], dst[PATH_MAX];
 
@@ -208,14 +212,15 @@ outbox_move(const char *from, const char *to, const char *name)
 		return (WECOM_API_ERR_IO);
 	if (rename(src, dst) == -1)
 		return (errno == ENOENT ? OUTBOX_MISSING : WECOM_API_ERR_IO);
-	if (fsync_dir(to) != WECOM_API_OK || fsync_dir(from) != WECOM_API_OK)
+	if (!(flags & OUTBOX_LAZY) && (outbox_sync_dir(to) != WECOM_API_OK ||
+	    outbox_sync_dir(from) != WECOM_API_OK))
 		return (WECOM_API_ERR_IO);
 
 	return (WECOM_API_OK);
 }
 
 int
-outbox_remove(const char *dir, const char *name)
+outbox_remove(const char *dir, const char *name, int flags)
 {
 	char	path[PATH_MAX];
 
@@ -224,7 +229,7 @@ outbox_remove(const char *dir, const char *name)
 	if (unlink(path) == -1)
 		return (errno == ENOENT ? OUTBOX_MISSING : WECOM_API_ERR_IO);
 
-	return (fsync_dir(dir));
+	return (flags & OUTBOX_LAZY ? WECOM_API_OK : outbox_sync_dir(dir));
 }
 
 int

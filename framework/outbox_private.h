@@ -15,6 +15,7 @@
 #define OUTBOX_VERSION		1
 #define OUTBOX_RECORD_MAX	(4 * 1024 * 1024)
 #define OUTBOX_BACKOFF_CAP_MS	(3600L * 1000)
+#define OUTBOX_SYNC_EVERY	64	/* deliveries between fsyncs */
 #define OUTBOX_INTERRUPT_MAX	3	/* sends cut short, then failed/ */
 #define OUTBOX_DEST_FAILS	3	/* transient failures in a row: the
 					   destination is left for this drain */
@@ -80,11 +81,13 @@ long	outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd);
 int	outbox_dirs_init(struct outbox_dirs *, const char *state_dir,
 	    int create);
 int	outbox_write(const char *dir, const char *name, const char *data,
-	    size_t len, int64_t mtime_ms, int exclusive);
+	    size_t len, int64_t mtime_ms, int flags);
 int	outbox_read(const char *dir, const char *name, char **data,
 	    size_t *len);
-int	outbox_move(const char *from, const char *to, const char *name);
-int	outbox_remove(const char *dir, const char *name);
+int	outbox_move(const char *from, const char *to, const char *name,
+	    int flags);
+int	outbox_remove(const char *dir, const char *name, int flags);
+int	outbox_sync_dir(const char *dir);
 int	outbox_exists(const char *dir, const char *name);
 int	outbox_list(const char *dir, char ***names, size_t *n);
 void	outbox_list_free(char **, size_t);
@@ -95,5 +98,9 @@ int64_t	outbox_now_ms(void);
 /* outbox_fs results besides WECOM_API_OK and WECOM_API_ERR_IO. */
 #define OUTBOX_EXISTS		1
 #define OUTBOX_MISSING		2
+
+/* outbox_write, _move, _remove flags. */
+#define OUTBOX_EXCL		0x01	/* keep an existing file */
+#define OUTBOX_LAZY		0x02	/* no fsync: outbox_sync_dir() later */
 
 #endif

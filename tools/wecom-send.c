@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "wecom_client.h"
+#include "wecom_outbox.h"
 
 #define INPUT_MAX	(1024 * 1024)
 
@@ -34,6 +36,8 @@ struct opts {
 	const char		*json_type, *json;
 	const char		*mention, *mention_mobile, *fallback_to;
 	const char		*recall, *create_chat, *owner;
+	const char		*key;
+	int			 spool, flush;
 	struct wecom_send_opts	 so;
 	int			 quiet;
 	char			*text;
@@ -41,7 +45,7 @@ struct opts {
 
 enum { O_TEXTCARD = 256, O_NEWS, O_PICURL, O_BTNTXT, O_JSON, O_MENTION,
 	O_MENTION_MOBILE, O_FALLBACK, O_SAFE, O_IDTRANS, O_DUP, O_TRUNCATE,
-	O_RECALL, O_CREATE_CHAT, O_OWNER };
+	O_RECALL, O_CREATE_CHAT, O_OWNER, O_SPOOL, O_FLUSH, O_KEY };
 
 static const struct option longopts[] = {
 	{ "config",	required_argument,	NULL, 'c' },
@@ -71,6 +75,9 @@ static const struct option longopts[] = {
 	{ "recall",	required_argument,	NULL, O_RECALL },
 	{ "create-chat", required_argument,	NULL, O_CREATE_CHAT },
 	{ "owner",	required_argument,	NULL, O_OWNER },
+	{ "spool",	no_argument,		NULL, O_SPOOL },
+	{ "flush",	no_argument,		NULL, O_FLUSH },
+	{ "key",	required_argument,	NULL, O_KEY },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ NULL,		0,			NULL, 0 }
@@ -82,18 +89,22 @@ static char	*read_text(int, char **);
 static void	*read_file(const char *, size_t *);
 static int	exit_code(int);
 static int	report(const struct wecom_api_error *);
-static struct wecom_msg	*build(struct opts *, struct wecom_client *, int *);
-static struct wecom_msg	*build_media(struct opts *, struct wecom_client *,
+static struct wecom_message	*build(struct opts *, struct wecom_client *, int *);
+static struct wecom_message	*build_media(struct opts *, struct wecom_client *,
 			    int *);
 static int	run(struct opts *, const struct wecom_conf *);
 static int	send_msg(struct opts *, struct wecom_client *,
-		    struct wecom_msg *);
+		    struct wecom_message *);
+static int	spool(struct opts *, const struct wecom_conf *);
+static int	flush(struct opts *, const struct wecom_conf *);
 
 static void
 usage(FILE *fp, int code)
 {
 	fprintf(fp,
 "usage: wecom-send [-q] [-c CONF] [-a APP] TARGET [TYPE] [TEXT ... | < text]\n"
+"       wecom-send --spool [--key K] [-c CONF] [-a APP] TARGET [TYPE] [TEXT]\n"
+"       wecom-send --flush [-q] [-c CONF]\n"
 "\n"
 "Targets (one):\n"
 "  -t, --to U1,U2        users (UserID; @all for everyone)\n"
@@ -129,6 +140,16 @@ usage(FILE *fp, int code)
 "                        (--owner U, --chat CHATID optional); prints chatid\n"
 "  -q, --quiet           print nothing on success\n"
 "  -h, --help            this text\n"
+"Outbox (state_dir/outbox; see docs/outbox.md):\n"
+"      --spool           queue the message instead of sending it; prints\n"
+"                        its key. Text, markdown, textcard, news, --json;\n"
+"                        robots by [robot NAME] only. Exit 0 once queued.\n"
+"      --key KEY         the message's idempotency key (default random):\n"
+"                        a key queued or delivered before is not queued again\n"
+"      --flush           send what is due in the outbox now (cron: every few\n"
+"                        minutes); prints delivered, failed, remaining.\n"
+"                        Exit 0 all sent, 69 some remain for a retry later,\n"
+"                        76 some failed for good (moved to outbox/failed/)\n"
 "\n"
 "Prints \"msgid: ID\" per message sent and any invaliduser/invalidparty/\n"
 "invalidtag/unlicenseduser. Retries -1, 45009, 45033, HTTP 5xx and network\n"
@@ -223,6 +244,9 @@ parse(struct opts *o, int argc, char **argv)
 		case O_RECALL: o->recall = optarg; break;
 		case O_CREATE_CHAT: o->create_chat = optarg; break;
 		case O_OWNER: o->owner = optarg; break;
+		case O_SPOOL: o->spool = 1; break;
+		case O_FLUSH: o->flush = 1; break;
+		case O_KEY: o->key = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout, EX_OK);
 		default: usage(stderr, EX_USAGE);
@@ -232,6 +256,24 @@ parse(struct opts *o, int argc, char **argv)
 	targets = (o->to.touser || o->to.toparty || o->to.totag) +
 	    (o->chat != NULL && o->create_chat == NULL) +
 	    (o->webhook != NULL);
+	if (o->flush) {
+		if (targets != 0 || o->spool || o->recall || o->create_chat ||
+		    o->nkinds > 0 || o->key != NULL || optind != argc) {
+			fprintf(stderr, "wecom-send: --flush takes no message\n");
+			usage(stderr, EX_USAGE);
+		}
+		return;
+	}
+	if (o->key != NULL && !o->spool) {
+		fprintf(stderr, "wecom-send: --key is for --spool\n");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->spool && (o->recall || o->create_chat || o->kind == K_IMAGE ||
+	    o->kind == K_FILE || o->kind == K_VOICE || o->kind == K_VIDEO)) {
+		fprintf(stderr, "wecom-send: --spool queues messages, not "
+		    "files, recalls or chat creations\n");
+		usage(stderr, EX_USAGE);
+	}
 	if (o->recall == NULL && o->create_chat == NULL && targets != 1) {
 		fprintf(stderr, "wecom-send: give one target: --to/--party/"
 		    "--tag, --chat or --webhook\n");
@@ -374,7 +416,7 @@ main(int argc, char **argv)
 	}
 
 	rc = EX_OK;
-	if (o.recall == NULL && o.create_chat == NULL &&
+	if (!o.flush && o.recall == NULL && o.create_chat == NULL &&
 	    (o.kind == K_TEXT || o.kind == K_MARKDOWN ||
 	    o.kind == K_TEXTCARD || o.kind == K_NEWS)) {
 		if ((o.text = read_text(argc - optind, argv + optind)) == NULL)
@@ -385,7 +427,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (rc == EX_OK)
-		rc = run(&o, &conf);
+		rc = o.flush ? flush(&o, &conf) : o.spool ? spool(&o, &conf) :
+		    run(&o, &conf);
 	free(o.text);
 	wecom_conf_free(&conf);
 
@@ -393,10 +436,10 @@ main(int argc, char **argv)
 }
 
 /* The message of the command line; media are uploaded first. */
-static struct wecom_msg *
+static struct wecom_message *
 build(struct opts *o, struct wecom_client *c, int *code)
 {
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 
 	*code = EX_DATAERR;
 	switch (o->kind) {
@@ -428,11 +471,11 @@ build(struct opts *o, struct wecom_client *c, int *code)
 	}
 }
 
-static struct wecom_msg *
+static struct wecom_message *
 build_media(struct opts *o, struct wecom_client *c, int *code)
 {
 	struct wecom_api_error	 err;
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	const char		*type = kind_type[o->kind];
 	char			*id;
 	void			*data;
@@ -482,7 +525,7 @@ print_invalid(const char *what, const char *v)
 }
 
 static int
-send_msg(struct opts *o, struct wecom_client *c, struct wecom_msg *m)
+send_msg(struct opts *o, struct wecom_client *c, struct wecom_message *m)
 {
 	struct wecom_send_result	res;
 	struct wecom_api_error		err;
@@ -525,7 +568,7 @@ run(struct opts *o, const struct wecom_conf *conf)
 {
 	struct wecom_api_error	 err;
 	struct wecom_client	*c;
-	struct wecom_msg	*m;
+	struct wecom_message	*m;
 	const char		*key;
 	char			*chatid;
 	int			 code;
@@ -558,4 +601,61 @@ run(struct opts *o, const struct wecom_conf *conf)
 	wecom_client_free(c);
 
 	return (code);
+}
+
+/* Into the outbox; a drainer sends it. Robots by name, never by key. */
+static int
+spool(struct opts *o, const struct wecom_conf *conf)
+{
+	struct wecom_outbox_to	 to;
+	struct wecom_api_error	 err;
+	struct wecom_message	*m;
+	char			 key[WECOM_OUTBOX_KEY_MAX + 1];
+	int			 code;
+
+	memset(&to, 0, sizeof(to));
+	to.app = o->app;
+	to.to = o->to;
+	to.chat = o->chat;
+	to.robot = o->webhook;
+	o->so.fallback_to.touser = o->fallback_to;
+	if ((m = build(o, NULL, &code)) == NULL)
+		return (code);
+	code = wecom_outbox_put(conf, &to, m, &o->so, o->key, key, &err);
+	wecom_msg_free(m);
+	if (code != WECOM_API_OK)
+		return (report(&err));
+	if (!o->quiet)
+		printf("%s\n", key);
+
+	return (EX_OK);
+}
+
+static void
+flush_log(void *arg, int pri, const char *line)
+{
+	const struct opts	*o = arg;
+
+	if (pri <= LOG_ERR || (pri == LOG_WARNING && !o->quiet))
+		fprintf(stderr, "wecom-send: %s\n", line);
+}
+
+static int
+flush(struct opts *o, const struct wecom_conf *conf)
+{
+	struct wecom_outbox_stats	st;
+
+	if (wecom_outbox_drain(conf, 0, -1, flush_log, o, &st) !=
+	    WECOM_API_OK)
+		return (EX_IOERR);
+	if (!o->quiet) {
+		if (st.busy)
+			printf("busy: another drainer is at work\n");
+		printf("delivered: %d\nfailed: %d\nremaining: %zu\n",
+		    st.delivered, st.failed, st.remaining);
+	}
+	if (st.failed > 0)
+		return (EX_PROTOCOL);
+
+	return (st.remaining > 0 ? EX_UNAVAILABLE : EX_OK);
 }

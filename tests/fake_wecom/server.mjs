@@ -4,6 +4,12 @@
 // calls and lets a test inject errcodes, delays, HTTP 5xx and dropped
 // connections through /_fake/*. Node built-ins only.
 //
+// For the outbox: /_fake/config {chaos: {rate, path, modes}} fails that
+// share of requests at random (modes: http 502, busy -1, drop the
+// connection, lost = deliver, then drop the answer); {down_ms, down_mode}
+// makes the whole API unreachable for a while. message/send's duplicate
+// check is WeCom's: /_fake/stats tells deliveries from absorbed repeats.
+//
 //   node tests/fake_wecom/server.mjs [PORT]   prints "port N" when ready
 //   import { startFake } from './server.mjs'  → { port, base, state, close }
 
@@ -38,6 +44,12 @@ function freshState() {
     chats: new Map(),
     msgids: new Map(),	// msgid → { recalled }
     dedup: new Map(),
+    delivered: 0,		// message/send deliveries, repeats not counted
+    duplicates: 0,	// repeats absorbed by enable_duplicate_check
+    chaos: null,		// { rate, path, modes }
+    chaosHits: {},	// mode → requests failed on purpose
+    downUntil: 0,
+    downMode: 'http',
   };
 }
 
@@ -158,7 +170,11 @@ function messageSend(state, info, body) {
     const key = JSON.stringify({ ...body, enable_duplicate_check: 0 });
     const prev = state.dedup.get(key);
     const interval = (body.duplicate_check_interval || 1800) * 1000;
-    if (prev && Date.now() - prev.at < interval) return ok({ ...invalid, msgid: prev.msgid });
+    if (prev && Date.now() - prev.at < interval) {
+      // Answered like a delivery; marked (not in the JSON) for the stats.
+      return Object.defineProperty(ok({ ...invalid, msgid: prev.msgid }), 'duplicate',
+        { value: true });
+    }
     const msgid = newId('msg');
     state.dedup.set(key, { at: Date.now(), msgid });
     return ok({ ...invalid, msgid });
@@ -238,7 +254,11 @@ function api(state, name, req, body, q) {
       const json = parseJson(body);
       if (!json) return fail(47001, 'data format error');
       const r = messageSend(state, info, json);
-      if (r.errcode === 0) {
+      if (r.errcode === 0 && r.duplicate) {
+        state.duplicates++;
+        state.messages.push({ api: name, body: json, msgid: r.msgid, duplicate: true });
+      } else if (r.errcode === 0) {
+        state.delivered++;
         state.messages.push({ api: name, body: json, msgid: r.msgid });
         state.msgids.set(r.msgid, { recalled: false });
       }
@@ -324,7 +344,8 @@ function control(state, name, q, body, res) {
   switch (name) {
     case 'stats':
       return reply(res, 200, { counts: state.counts, tokens: state.tokens.size,
-        messages: state.messages.length, media: state.media.size, chats: state.chats.size });
+        messages: state.messages.length, media: state.media.size, chats: state.chats.size,
+        delivered: state.delivered, duplicates: state.duplicates, chaos: state.chaosHits });
     case 'messages':
       return reply(res, 200, state.messages);
     case 'reset':
@@ -342,6 +363,11 @@ function control(state, name, q, body, res) {
     case 'config':
       if (json.expires_in) state.expiresIn = json.expires_in;
       if (json.robot_limit) state.robotLimit = json.robot_limit;
+      if (json.chaos !== undefined) state.chaos = json.chaos;
+      if (json.down_ms !== undefined) {
+        state.downUntil = Date.now() + json.down_ms;
+        state.downMode = json.down_mode || 'http';
+      }
       return reply(res, 200, { ok: true });
   }
   return reply(res, 404, 'no such control');
@@ -355,6 +381,24 @@ async function handle(state, req, res, body) {
   const name = url.pathname.slice(9);
   state.counts[name] = (state.counts[name] || 0) + 1;
 
+  if (Date.now() < state.downUntil) {
+    if (state.downMode === 'drop') return req.socket.destroy();
+    return reply(res, 503, 'fake outage');
+  }
+  const c = state.chaos;
+  if (c && (!c.path || c.path === name) && Math.random() < (c.rate || 0)) {
+    const modes = c.modes || ['http', 'busy', 'drop', 'lost'];
+    const mode = modes[Math.floor(Math.random() * modes.length)];
+    state.chaosHits[mode] = (state.chaosHits[mode] || 0) + 1;
+    if (mode === 'http') return reply(res, 502, 'fake HTTP 502');
+    if (mode === 'busy') return reply(res, 200, fail(-1, 'system busy'));
+    if (mode === 'drop') return req.socket.destroy();
+    if (mode === 'lost') {
+      // Done, but the answer never arrives: the sender cannot tell.
+      api(state, name, req, body, q);
+      return req.socket.destroy();
+    }
+  }
   const inj = state.injections.find((i) => i.times > 0 && (!i.path || i.path === name));
   if (inj) {
     inj.times--;

@@ -1,0 +1,99 @@
+/*
+ * The outbox: proactive messages that must arrive even if WeCom is
+ * down for a while and the process sending them is killed. A message
+ * is written to <state_dir>/outbox/new/ first (one file per message,
+ * written atomically), then a drainer — the server's timer or
+ * `wecom-send --flush` from cron — sends what is due, retries what
+ * failed transiently with backoff until outbox_max_age, and moves the
+ * rest to failed/ with WeCom's errcode.
+ *
+ * Exactly once, on our side: one drainer at a time (flock), a key per
+ * message, and a record in done/ that is checked before every send. A
+ * crash between "WeCom took it" and "done/ written" can only lead to a
+ * resend with the same body, which message/send's duplicate check
+ * (enable_duplicate_check, interval = the max age, at most 4 h)
+ * absorbs.
+ *
+ * Plain C, no Kore. Not thread-safe within one process.
+ *
+ *	struct wecom_outbox_to to = { .app = "main" };
+ *	to.to.touser = "zhangsan";
+ *	rc = wecom_outbox_put(&conf, &to, msg, NULL, NULL, key, &err);
+ *	...
+ *	wecom_outbox_drain(&conf, 500, 0, log, NULL, &st);	// on a timer
+ */
+
+#ifndef WECOM_OUTBOX_H
+#define WECOM_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wecom_client.h"
+
+/* A key: [A-Za-z0-9_.-], at most this long, not starting with '.'. */
+#define WECOM_OUTBOX_KEY_MAX		64
+
+/* Defaults of [global] outbox_max_age, outbox_backoff_ms, outbox_batch. */
+#define WECOM_OUTBOX_MAX_AGE		14400	/* s: WeCom's dup window */
+#define WECOM_OUTBOX_BACKOFF_MS		30000	/* first retry, doubling */
+#define WECOM_OUTBOX_BATCH		200	/* records per timer drain */
+
+/* WeCom's largest duplicate_check_interval, seconds. */
+#define WECOM_DUP_INTERVAL_MAX		14400
+
+/*
+ * Where a message goes: users/parties/tags of an app, an app group
+ * chat, or a group robot. Robots are named by their [robot NAME]
+ * section: the webhook key itself is never written to the outbox.
+ */
+struct wecom_outbox_to {
+	const char		*app;		/* [app NAME]; NULL: the first */
+	struct wecom_target	 to;		/* users, parties, tags; or */
+	const char		*chat;		/* an app chat's chatid; or */
+	const char		*robot;		/* a [robot NAME] */
+};
+
+/* One drain: what it did, and what is left. */
+struct wecom_outbox_stats {
+	int		delivered;	/* sent, now in done/ */
+	int		failed;		/* moved to failed/ */
+	int		retried;	/* failed transiently, kept */
+	int		recovered;	/* found in sending/ after a crash */
+	size_t		remaining;	/* still queued (due or not) */
+	long		oldest_age;	/* s, of the oldest queued */
+	int		busy;		/* another drainer held the lock */
+};
+
+/* A line for the log: syslog priority (LOG_ERR, LOG_WARNING, LOG_INFO). */
+typedef void	(*wecom_outbox_log_fn)(void *arg, int priority,
+		    const char *line);
+
+/*
+ * Queues a message. key: the caller's idempotency key, or NULL for a
+ * random 128-bit one; a key already queued, being sent, delivered or
+ * failed is not queued again (WECOM_API_OK, nothing written). The key
+ * used is copied to key_out when given. opts: safe, enable_id_trans,
+ * long_content and fallback_to are kept; the duplicate check is the
+ * outbox's own. Errors: WECOM_API_ERR_ARG (no target, bad key, media
+ * that was never uploaded), _CONFIG (no such app or robot), _IO.
+ */
+int	wecom_outbox_put(const struct wecom_conf *,
+	    const struct wecom_outbox_to *, const struct wecom_message *,
+	    const struct wecom_send_opts *, const char *key,
+	    char key_out[WECOM_OUTBOX_KEY_MAX + 1], struct wecom_api_error *);
+
+/*
+ * Sends what is due, oldest first, for at most budget_ms (0: no limit)
+ * and max messages (0: [global] outbox_batch, < 0: no limit). Returns
+ * at once with stats->busy set if another drainer is at work.
+ * WECOM_API_OK unless the outbox itself is unusable (_IO).
+ */
+int	wecom_outbox_drain(const struct wecom_conf *, long budget_ms, int max,
+	    wecom_outbox_log_fn, void *arg, struct wecom_outbox_stats *);
+
+/* For metrics: messages queued and the age of the oldest, in seconds. */
+int	wecom_outbox_stats(const struct wecom_conf *, size_t *depth,
+	    long *oldest_age);
+
+#endif
