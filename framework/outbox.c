@@ -137,10 +137,10 @@ describe(const struct outbox_record *r, char *buf, size_t len)
 	else if (r->chat != NULL)
 		snprintf(buf, len, "app %s chat %s", r->app, r->chat);
 	else
-		snprintf(buf, len, "app %s to %s%s%s%s%s", r->app,
-		    r->touser ? r->touser : "", r->toparty ? " party " : "",
-		    r->toparty ? r->toparty : "", r->totag ? " tag " : "",
-		    r->totag ? r->totag : "");
+		snprintf(buf, len, "app %s to%s%s%s%s%s%s", r->app,
+		    r->touser ? " " : "", r->touser ? r->touser : "",
+		    r->toparty ? " party " : "", r->toparty ? r->toparty : "",
+		    r->totag ? " tag " : "", r->totag ? r->totag : "");
 }
 
 static int

@@ -75,8 +75,8 @@ typedef void	(*wecom_outbox_log_fn)(void *arg, int priority,
  * failed is not queued again (WECOM_API_OK, nothing written). The key
  * used is copied to key_out when given. opts: safe, enable_id_trans,
  * long_content and fallback_to are kept; the duplicate check is the
- * outbox's own. Errors: WECOM_API_ERR_ARG (no target, bad key, media
- * that was never uploaded), _CONFIG (no such app or robot), _IO.
+ * outbox's own. Errors: WECOM_API_ERR_ARG (no target, bad key),
+ * _CONFIG (no such app or robot), _IO (state_dir).
  */
 int	wecom_outbox_put(const struct wecom_conf *,
 	    const struct wecom_outbox_to *, const struct wecom_message *,

@@ -138,8 +138,9 @@ test('a permanent rejection goes to failed/ at once with errcode, errmsg and hin
     assert.equal(t.record('failed', rej.key).error.errcode, 40003);
   }));
 
+// A backoff of 1.5 to 3 s: long enough to see "not due yet" under ASan.
 test('a transient failure is kept and retried after a backoff', () =>
-  withOutbox({}, async (t) => {
+  withOutbox({ env: { WECOM_OUTBOX_BACKOFF_MS: '3000' } }, async (t) => {
     const s = await t.spool(['--to', 'zhangsan', 'later']);
     // More 503s than the client's own attempts (4): the outbox keeps it.
     await t.inject({ path: 'message/send', http: 503, times: 4 });
