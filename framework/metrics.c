@@ -1,0 +1,524 @@
+/*
+ * Shared counters. Every number is an int64_t in one MAP_SHARED mapping,
+ * changed with __atomic builtins: workers never wait for each other to
+ * count. Label tables (message types, API errcodes) only grow: a new
+ * value is written under a process-shared robust mutex, then published
+ * by bumping the table's length with release order, so readers scan
+ * the published part without a lock.
+ */
+
+#include <sys/types.h>
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wecom_metrics.h"
+
+#define ERR_FIRST	-40001
+#define ERR_LAST	-40011
+#define ERR_OTHER	(ERR_FIRST - ERR_LAST + 1)	/* index of "other" */
+#define NSUMS		3
+
+struct m_type {
+	char		label[WECOM_METRICS_TYPE_LEN];
+	int64_t		n;
+};
+
+struct m_api {
+	int64_t		errcode;
+	int64_t		n;
+};
+
+struct m_app {
+	int64_t		counters[WECOM_M_NCOUNTERS + NSUMS];
+	int64_t		gauges[WECOM_G_NGAUGES];
+	int64_t		errors[ERR_OTHER + 1];
+	uint32_t	ntypes;		/* published entries */
+	uint32_t	napi;
+	int64_t		types_other;
+	int64_t		api_other;
+	size_t		name;		/* offset of the app's name */
+	struct m_type	types[WECOM_METRICS_TYPES_MAX];
+	struct m_api	api[WECOM_METRICS_API_MAX];
+};
+
+/* All in the shared mapping: header, apps, then the names. */
+struct wecom_metrics {
+	pthread_mutex_t	 lock;		/* label inserts only */
+	size_t		 mapsz;
+	size_t		 napps;
+	struct m_app	*apps;
+	char		*names;
+};
+
+static const struct {
+	const char	*name;
+	const char	*help;
+} counters[WECOM_M_NCOUNTERS] = {
+	[WECOM_M_REPLIES] = { "wecom_replies_total",
+	    "Passive replies sent." },
+	[WECOM_M_DUPLICATES] = { "wecom_duplicates_total",
+	    "Retries of a callback already seen, not run again." },
+	[WECOM_M_DEFERRED] = { "wecom_deferred_total",
+	    "Work queued to the outbox." },
+	[WECOM_M_TOKEN_REFRESHES] = { "wecom_token_refreshes_total",
+	    "Access token refreshes." },
+	[WECOM_M_DEFERRED_DELIVERED] = { "wecom_deferred_delivered_total",
+	    "Outbox items delivered." },
+	[WECOM_M_DEFERRED_FAILED] = { "wecom_deferred_failed_total",
+	    "Outbox items given up." },
+	[WECOM_M_STALE] = { "wecom_stale_total",
+	    "Callbacks refused for their timestamp." },
+};
+
+static const struct {
+	const char	*name;
+	const char	*help;
+} gauges[WECOM_G_NGAUGES] = {
+	[WECOM_G_OUTBOX_DEPTH] = { "wecom_outbox_depth",
+	    "Items waiting in the outbox." },
+	[WECOM_G_OUTBOX_OLDEST_SECONDS] = { "wecom_outbox_oldest_seconds",
+	    "Age of the oldest item waiting in the outbox." },
+	[WECOM_G_TOKEN_OK] = { "wecom_token_ok",
+	    "1 if the last token refresh worked, 0 if not, -1 not known yet." },
+};
+
+struct buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 err;
+};
+
+static struct m_app	*m_app(struct wecom_metrics *, size_t);
+static int		 m_lock(struct wecom_metrics *);
+static int64_t		*m_type_slot(struct wecom_metrics *, struct m_app *,
+			    const char *);
+static int64_t		*m_api_slot(struct wecom_metrics *, struct m_app *,
+			    long);
+static void		 buf_add(struct buf *, const char *, size_t);
+static void		 buf_fmt(struct buf *, const char *, ...)
+			    __attribute__((format(printf, 2, 3)));
+static void		 buf_label(struct buf *, const char *);
+static void		 buf_family(struct buf *, const char *, const char *,
+			    const char *);
+static void		 buf_series(struct buf *, struct wecom_metrics *,
+			    const struct m_app *, const char *, const char *,
+			    const char *, const int64_t *);
+
+struct wecom_metrics *
+wecom_metrics_new(const char *const *apps, size_t napps)
+{
+	struct wecom_metrics	*m;
+	pthread_mutexattr_t	 attr;
+	size_t			 aoff, noff, sz, i, off;
+	long			 page;
+	int			 rc;
+
+	aoff = (sizeof(*m) + 63) & ~(size_t)63;
+	if (napps > (SIZE_MAX - aoff) / 2 / sizeof(struct m_app))
+		return (NULL);
+	noff = aoff + napps * sizeof(struct m_app);
+	sz = noff;
+	for (i = 0; i < napps; i++) {
+		if (apps[i] == NULL)
+			return (NULL);
+		sz += strlen(apps[i]) + 1;
+	}
+	if ((page = sysconf(_SC_PAGESIZE)) <= 0)
+		page = 4096;
+	sz = (sz + page - 1) & ~((size_t)page - 1);
+
+	m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (m == MAP_FAILED)
+		return (NULL);
+	m->mapsz = sz;
+	m->napps = napps;
+	m->apps = (struct m_app *)((char *)m + aoff);
+	m->names = (char *)m + noff;
+	for (i = off = 0; i < napps; i++) {
+		m->apps[i].name = off;
+		memcpy(m->names + off, apps[i], strlen(apps[i]) + 1);
+		off += strlen(apps[i]) + 1;
+		m->apps[i].gauges[WECOM_G_TOKEN_OK] = -1;
+	}
+
+	rc = -1;
+	if (pthread_mutexattr_init(&attr) != 0)
+		goto out;
+	if (pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) == 0 &&
+	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) == 0 &&
+	    pthread_mutex_init(&m->lock, &attr) == 0)
+		rc = 0;
+	pthread_mutexattr_destroy(&attr);
+
+out:
+	if (rc == -1) {
+		munmap(m, sz);
+		return (NULL);
+	}
+	return (m);
+}
+
+void
+wecom_metrics_free(struct wecom_metrics *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	munmap(m, m->mapsz);
+}
+
+size_t
+wecom_metrics_size(const struct wecom_metrics *m)
+{
+	return (m->mapsz);
+}
+
+void
+wecom_metrics_callback(struct wecom_metrics *m, size_t app, const char *type)
+{
+	struct m_app	*a;
+
+	if ((a = m_app(m, app)) == NULL)
+		return;
+	__atomic_fetch_add(m_type_slot(m, a, type), 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&a->counters[WECOM_M_CALLBACKS], 1,
+	    __ATOMIC_RELAXED);
+}
+
+void
+wecom_metrics_inc(struct wecom_metrics *m, size_t app, int counter)
+{
+	struct m_app	*a;
+
+	/* The sums move only with their labelled series. */
+	if ((a = m_app(m, app)) == NULL || counter < 0 ||
+	    counter >= WECOM_M_NCOUNTERS)
+		return;
+	__atomic_fetch_add(&a->counters[counter], 1, __ATOMIC_RELAXED);
+}
+
+void
+wecom_metrics_error(struct wecom_metrics *m, size_t app, int code)
+{
+	struct m_app	*a;
+	int		 i;
+
+	if ((a = m_app(m, app)) == NULL)
+		return;
+	i = code <= ERR_FIRST && code >= ERR_LAST ? ERR_FIRST - code :
+	    ERR_OTHER;
+	__atomic_fetch_add(&a->errors[i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&a->counters[WECOM_M_ERRORS], 1, __ATOMIC_RELAXED);
+}
+
+void
+wecom_metrics_api(struct wecom_metrics *m, size_t app, long errcode)
+{
+	struct m_app	*a;
+
+	if ((a = m_app(m, app)) == NULL)
+		return;
+	__atomic_fetch_add(m_api_slot(m, a, errcode), 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&a->counters[WECOM_M_API_CALLS], 1,
+	    __ATOMIC_RELAXED);
+}
+
+void
+wecom_metrics_gauge(struct wecom_metrics *m, size_t app, int gauge,
+    int64_t value)
+{
+	struct m_app	*a;
+
+	if ((a = m_app(m, app)) == NULL || gauge < 0 ||
+	    gauge >= WECOM_G_NGAUGES)
+		return;
+	__atomic_store_n(&a->gauges[gauge], value, __ATOMIC_RELAXED);
+}
+
+int64_t
+wecom_metrics_get(struct wecom_metrics *m, size_t app, int counter)
+{
+	struct m_app	*a;
+
+	if ((a = m_app(m, app)) == NULL || counter < 0 ||
+	    counter >= WECOM_M_NCOUNTERS + NSUMS)
+		return (0);
+	return (__atomic_load_n(&a->counters[counter], __ATOMIC_RELAXED));
+}
+
+int64_t
+wecom_metrics_get_gauge(struct wecom_metrics *m, size_t app, int gauge)
+{
+	struct m_app	*a;
+
+	if ((a = m_app(m, app)) == NULL || gauge < 0 ||
+	    gauge >= WECOM_G_NGAUGES)
+		return (0);
+	return (__atomic_load_n(&a->gauges[gauge], __ATOMIC_RELAXED));
+}
+
+/*
+ * Families in a fixed order, each with its HELP and TYPE even before it
+ * has a sample, so a dashboard sees every name from the start.
+ */
+char *
+wecom_metrics_render(struct wecom_metrics *m, size_t *len)
+{
+	struct buf	 b;
+	struct m_app	*a;
+	char		 v[32];
+	size_t		 i, j, n;
+	int		 k;
+
+	memset(&b, 0, sizeof(b));
+
+	buf_family(&b, "wecom_callbacks_total",
+	    "Callbacks received, by message type or event:name.", "counter");
+	for (i = 0; i < m->napps; i++) {
+		a = &m->apps[i];
+		n = __atomic_load_n(&a->ntypes, __ATOMIC_ACQUIRE);
+		for (j = 0; j < n; j++)
+			buf_series(&b, m, a, "wecom_callbacks_total", "type",
+			    a->types[j].label, &a->types[j].n);
+		if (__atomic_load_n(&a->types_other, __ATOMIC_RELAXED) != 0)
+			buf_series(&b, m, a, "wecom_callbacks_total", "type",
+			    "other", &a->types_other);
+	}
+
+	for (k = 0; k < WECOM_M_NCOUNTERS; k++) {
+		buf_family(&b, counters[k].name, counters[k].help, "counter");
+		for (i = 0; i < m->napps; i++)
+			buf_series(&b, m, &m->apps[i], counters[k].name, NULL,
+			    NULL, &m->apps[i].counters[k]);
+	}
+
+	buf_family(&b, "wecom_callback_errors_total",
+	    "Callbacks refused, by official error code.", "counter");
+	for (i = 0; i < m->napps; i++) {
+		a = &m->apps[i];
+		for (k = 0; k <= ERR_OTHER; k++) {
+			if (__atomic_load_n(&a->errors[k],
+			    __ATOMIC_RELAXED) == 0)
+				continue;
+			if (k == ERR_OTHER)
+				snprintf(v, sizeof(v), "other");
+			else
+				snprintf(v, sizeof(v), "%d", ERR_FIRST - k);
+			buf_series(&b, m, a, "wecom_callback_errors_total",
+			    "code", v, &a->errors[k]);
+		}
+	}
+
+	buf_family(&b, "wecom_api_calls_total",
+	    "Corporate API calls, by the errcode WeCom answered.", "counter");
+	for (i = 0; i < m->napps; i++) {
+		a = &m->apps[i];
+		n = __atomic_load_n(&a->napi, __ATOMIC_ACQUIRE);
+		for (j = 0; j < n; j++) {
+			snprintf(v, sizeof(v), "%" PRId64, a->api[j].errcode);
+			buf_series(&b, m, a, "wecom_api_calls_total",
+			    "errcode", v, &a->api[j].n);
+		}
+		if (__atomic_load_n(&a->api_other, __ATOMIC_RELAXED) != 0)
+			buf_series(&b, m, a, "wecom_api_calls_total",
+			    "errcode", "other", &a->api_other);
+	}
+
+	for (k = 0; k < WECOM_G_NGAUGES; k++) {
+		buf_family(&b, gauges[k].name, gauges[k].help, "gauge");
+		for (i = 0; i < m->napps; i++)
+			buf_series(&b, m, &m->apps[i], gauges[k].name, NULL,
+			    NULL, &m->apps[i].gauges[k]);
+	}
+
+	buf_add(&b, "", 1);
+	if (b.err) {
+		free(b.p);
+		return (NULL);
+	}
+	if (len != NULL)
+		*len = b.len - 1;
+	return (b.p);
+}
+
+static struct m_app *
+m_app(struct wecom_metrics *m, size_t app)
+{
+	if (m == NULL || app >= m->napps)
+		return (NULL);
+	return (&m->apps[app]);
+}
+
+static int
+m_lock(struct wecom_metrics *m)
+{
+	int	rc;
+
+	/* A dead holder can at worst have written a label it never
+	 * published: the tables are consistent as they are. */
+	if ((rc = pthread_mutex_lock(&m->lock)) == EOWNERDEAD &&
+	    (rc = pthread_mutex_consistent(&m->lock)) != 0)
+		pthread_mutex_unlock(&m->lock);
+
+	return (rc == 0 ? 0 : -1);
+}
+
+/*
+ * The counter of a type label: found among the published ones without
+ * a lock; added under the lock, where another process may just have
+ * added it.
+ */
+static int64_t *
+m_type_slot(struct wecom_metrics *m, struct m_app *a, const char *type)
+{
+	size_t		 i, n, len;
+	int64_t		*slot;
+
+	if (type == NULL || (len = strlen(type)) >= WECOM_METRICS_TYPE_LEN)
+		return (&a->types_other);
+
+	n = __atomic_load_n(&a->ntypes, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++)
+		if (strcmp(a->types[i].label, type) == 0)
+			return (&a->types[i].n);
+	if (n == WECOM_METRICS_TYPES_MAX || m_lock(m) == -1)
+		return (&a->types_other);
+
+	slot = &a->types_other;
+	n = a->ntypes;
+	for (; i < n; i++)
+		if (strcmp(a->types[i].label, type) == 0)
+			break;
+	if (i < n) {
+		slot = &a->types[i].n;
+	} else if (n < WECOM_METRICS_TYPES_MAX) {
+		memcpy(a->types[n].label, type, len + 1);
+		__atomic_store_n(&a->ntypes, n + 1, __ATOMIC_RELEASE);
+		slot = &a->types[n].n;
+	}
+	pthread_mutex_unlock(&m->lock);
+
+	return (slot);
+}
+
+static int64_t *
+m_api_slot(struct wecom_metrics *m, struct m_app *a, long errcode)
+{
+	size_t		 i, n;
+	int64_t		*slot;
+
+	n = __atomic_load_n(&a->napi, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++)
+		if (a->api[i].errcode == errcode)
+			return (&a->api[i].n);
+	if (n == WECOM_METRICS_API_MAX || m_lock(m) == -1)
+		return (&a->api_other);
+
+	slot = &a->api_other;
+	n = a->napi;
+	for (; i < n; i++)
+		if (a->api[i].errcode == errcode)
+			break;
+	if (i < n) {
+		slot = &a->api[i].n;
+	} else if (n < WECOM_METRICS_API_MAX) {
+		a->api[n].errcode = errcode;
+		__atomic_store_n(&a->napi, n + 1, __ATOMIC_RELEASE);
+		slot = &a->api[n].n;
+	}
+	pthread_mutex_unlock(&m->lock);
+
+	return (slot);
+}
+
+static void
+buf_add(struct buf *b, const char *s, size_t len)
+{
+	char	*p;
+	size_t	 cap;
+
+	if (b->err)
+		return;
+	if (len > b->cap - b->len) {
+		for (cap = b->cap ? b->cap : 4096; len > cap - b->len; cap *= 2)
+			;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->err = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, len);
+	b->len += len;
+}
+
+static void
+buf_fmt(struct buf *b, const char *fmt, ...)
+{
+	va_list	ap;
+	char	line[256];
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		b->err = 1;
+		return;
+	}
+	buf_add(b, line, n);
+}
+
+/* A label value as the text format wants it: \, " and newline escaped. */
+static void
+buf_label(struct buf *b, const char *s)
+{
+	size_t	run;
+
+	while (*s != '\0') {
+		run = strcspn(s, "\\\"\n");
+		buf_add(b, s, run);
+		s += run;
+		if (*s == '\0')
+			break;
+		if (*s == '\n')
+			buf_add(b, "\\n", 2);
+		else if (*s == '"')
+			buf_add(b, "\\\"", 2);
+		else
+			buf_add(b, "\\\\", 2);
+		s++;
+	}
+}
+
+static void
+buf_family(struct buf *b, const char *name, const char *help,
+    const char *type)
+{
+	buf_fmt(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+buf_series(struct buf *b, struct wecom_metrics *m, const struct m_app *a,
+    const char *name, const char *label, const char *value, const int64_t *n)
+{
+	buf_fmt(b, "%s{app=\"", name);
+	buf_label(b, m->names + a->name);
+	if (label != NULL) {
+		buf_fmt(b, "\",%s=\"", label);
+		buf_label(b, value);
+	}
+	buf_fmt(b, "\"} %" PRId64 "\n", __atomic_load_n(n, __ATOMIC_RELAXED));
+}

@@ -1,0 +1,2 @@
+#!/bin/sh
+CMOCKA_MESSAGE_OUTPUT=TAP exec "${BUILD:-build}/tests/test_metrics"
