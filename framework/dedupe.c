@@ -234,7 +234,8 @@ wecom_dedupe_finish(struct wecom_dedupe *dd,
 	if ((i = dd_find(dd, key)) != NIL) {
 		s = &dd->slots[i];
 		if (s->state == SLOT_RUNNING) {
-			memcpy(s->reply, reply, len);
+			if (len > 0)
+				memcpy(s->reply, reply, len);
 			s->replylen = len;
 			__atomic_store_n(&s->state, SLOT_DONE,
 			    __ATOMIC_RELEASE);

@@ -334,31 +334,42 @@ the_exposition_parses(void **state)
 
 /* Four workers count at once, each also adding the same new labels. */
 #define WORKERS	4
-#define ROUNDS	20000
+#define ROUNDS	200000
 #define LABELS	40
 
 static void
 forked_workers_add_up(void **state)
 {
-	char	type[32];
+	char	type[32], c;
 	pid_t	pid[WORKERS];
-	int	i, j, status;
+	int	gate[2], i, j, status;
 
+	assert_int_equal(pipe(gate), 0);
 	for (i = 0; i < WORKERS; i++) {
 		assert_true((pid[i] = fork()) != -1);
 		if (pid[i] != 0)
 			continue;
 		/* Never outlive a failed test. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* All start when the gate closes, to race for real. */
+		close(gate[1]);
+		if (read(gate[0], &c, 1) != 0)
+			_exit(2);
 		for (j = 0; j < ROUNDS; j++) {
-			snprintf(type, sizeof(type), "event:e%d",
-			    (j + i) % LABELS);
+			/* Half on one hot label, half on new ones. */
+			if (j % 2)
+				snprintf(type, sizeof(type), "text");
+			else
+				snprintf(type, sizeof(type), "event:e%d",
+				    j / 2 % LABELS);
 			wecom_metrics_callback(m, 0, type);
 			wecom_metrics_inc(m, 1, WECOM_M_REPLIES);
 			wecom_metrics_api(m, 1, j % 2);
 		}
 		_exit(0);
 	}
+	close(gate[0]);
+	close(gate[1]);
 	for (i = 0; i < WORKERS; i++) {
 		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -372,11 +383,13 @@ forked_workers_add_up(void **state)
 	    WORKERS * ROUNDS);
 	/* Each label once, however many workers raced to add it. */
 	assert_int_equal(count_lines("wecom_callbacks_total{app=\"echo\""),
-	    LABELS);
+	    LABELS + 1);
 	assert_true(has_line(
-	    "wecom_callbacks_total{app=\"echo\",type=\"event:e7\"} 2000"));
+	    "wecom_callbacks_total{app=\"echo\",type=\"event:e7\"} 10000"));
 	assert_true(has_line(
-	    "wecom_api_calls_total{app=\"monitor\",errcode=\"1\"} 40000"));
+	    "wecom_callbacks_total{app=\"echo\",type=\"text\"} 400000"));
+	assert_true(has_line(
+	    "wecom_api_calls_total{app=\"monitor\",errcode=\"1\"} 400000"));
 	assert_int_equal(count_lines("wecom_api_calls_total{"), 2);
 }
 
