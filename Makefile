@@ -39,7 +39,8 @@ CRYPTO_SRC = crypto/wecom_crypto.c
 CORE_SRC   = framework/config.c framework/xml.c framework/message.c \
 	     framework/router.c framework/reply.c framework/app.c \
 	     framework/callback.c framework/runner.c framework/deliver.c
-KORE_SRC   = framework/server.c framework/dispatch.c framework/observe.c
+KORE_SRC   = framework/server.c framework/dispatch.c framework/observe.c \
+	     framework/upkeep.c
 APPS_SRC   = $(wildcard apps/*.c)
 TOOLS      =
 TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config \

@@ -51,25 +51,17 @@ static void	dispatch_finished(struct wecom_job *);
 static void	dispatch_detach(struct http_request *);
 static void	dispatch_timer_stop(struct wecom_job *);
 
-/* In each worker: threads only if some app needs them. */
+/* In each worker: the threads for threaded apps and chores. */
 int
 wecom_dispatch_init(const struct wecom_conf *conf, struct wecom_app_list *apps)
 {
-	struct wecom_app	*app;
-
-	TAILQ_FOREACH(app, apps, list) {
-		if (app->threaded)
-			break;
-	}
-	if (app == NULL)
-		return (WECOM_OK);
-
-	if ((runner = wecom_runner_new(conf, (int)conf->handler_threads)) ==
-	    NULL)
+	if ((runner = wecom_runner_new(conf, (int)conf->handler_threads,
+	    wecom_observe_api)) == NULL)
 		return (WECOM_ERROR);
 	runner_evt.type = KORE_TYPE_TASK;
 	runner_evt.handle = dispatch_done;
 	kore_platform_schedule_read(wecom_runner_fd(runner), &runner_evt);
+	wecom_upkeep_init(conf, apps, runner);
 
 	return (WECOM_OK);
 }
@@ -103,7 +95,7 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 	if (dispatch_retry(req, app, &msg, key))
 		return (KORE_RESULT_OK);
 
-	if (app->threaded && runner != NULL)
+	if (app->threaded)
 		return (dispatch_threaded(req, app, plain, plainlen,
 		    res.msgtype, wecom_observe_dedupe() ? key : NULL));
 
@@ -291,6 +283,10 @@ dispatch_done(void *arg, int error)
 static void
 dispatch_finished(struct wecom_job *job)
 {
+	if (job->chore != NULL) {
+		wecom_upkeep_done(job);
+		return;
+	}
 	job->popped = 1;
 	if (job->orphan) {
 		/* Its reply went out as a message: retries get nothing more. */

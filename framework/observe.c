@@ -101,6 +101,18 @@ wecom_observe_dedupe(void)
 	return (dedupe);
 }
 
+/* The API clients' observer (any thread): calls by errcode, tokens. */
+void
+wecom_observe_api(void *arg, const char *path, long errcode)
+{
+	const struct wecom_app	*app = arg;
+
+	wecom_metrics_api(metrics, app->index, errcode);
+	if (strcmp(path, "gettoken") == 0 && errcode == 0)
+		wecom_metrics_inc(metrics, app->index,
+		    WECOM_M_TOKEN_REFRESHES);
+}
+
 /* KORE_RESULT_OK if the path was ours, KORE_RESULT_ERROR if not. */
 int
 wecom_observe_http(struct http_request *req)

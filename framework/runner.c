@@ -39,7 +39,11 @@ struct wecom_runner {
 	TAILQ_HEAD(, wecom_job)		 queue;
 	TAILQ_HEAD(, wecom_job)		 done;
 	int				 efd;
+	wecom_api_observer		 observer;
 };
+
+/* The thread a chore runs on, for wecom_runner_client(). */
+static __thread struct runner_thread	*self;
 
 static void		*runner_main(void *);
 static void		 runner_run(struct runner_thread *, struct wecom_job *);
@@ -49,7 +53,8 @@ static struct wecom_client	*runner_client(struct runner_thread *,
 				    const struct wecom_app *);
 
 struct wecom_runner *
-wecom_runner_new(const struct wecom_conf *conf, int nthreads)
+wecom_runner_new(const struct wecom_conf *conf, int nthreads,
+    wecom_api_observer observer)
 {
 	struct wecom_runner	*r;
 	struct runner_thread	*t;
@@ -58,6 +63,7 @@ wecom_runner_new(const struct wecom_conf *conf, int nthreads)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (NULL);
 	r->conf = conf;
+	r->observer = observer;
 	TAILQ_INIT(&r->queue);
 	TAILQ_INIT(&r->done);
 	if ((r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
@@ -130,6 +136,14 @@ wecom_runner_orphan(struct wecom_runner *r, struct wecom_job *job)
 	return (orphaned);
 }
 
+/* From a chore: this thread's API client for the job's app. */
+struct wecom_client *
+wecom_runner_client(struct wecom_job *job)
+{
+	return (self != NULL && job->app != NULL ?
+	    runner_client(self, job->app) : NULL);
+}
+
 void
 wecom_job_free(struct wecom_job *job)
 {
@@ -148,6 +162,7 @@ runner_main(void *arg)
 	struct wecom_job	*job;
 	uint64_t		 one = 1;
 
+	self = t;
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
 		while ((job = TAILQ_FIRST(&r->queue)) == NULL)
@@ -155,7 +170,9 @@ runner_main(void *arg)
 		TAILQ_REMOVE(&r->queue, job, list);
 		pthread_mutex_unlock(&r->lock);
 
-		if (job->reply == NULL && !job->failed)
+		if (job->chore != NULL)
+			job->chore(job);
+		else if (job->reply == NULL && !job->failed)
 			runner_run(t, job);
 
 		/* Orphaned before or while it ran: the reply goes out here. */
@@ -230,6 +247,9 @@ runner_client(struct runner_thread *t, const struct wecom_app *app)
 	rc->app = app;
 	if (app->conf->secret != NULL)
 		rc->client = wecom_client_new(t->r->conf, app->conf->name, &err);
+	if (rc->client != NULL && t->r->observer != NULL)
+		wecom_client_set_observer(rc->client, t->r->observer,
+		    (void *)app);
 	TAILQ_INSERT_TAIL(&t->clients, rc, list);
 
 	return (rc->client);

@@ -334,7 +334,8 @@ server_client(struct http_request *req, char *buf, size_t len)
 
 /*
  * Beyond Kore's own filter: threads (glibc's pthread_create uses clone3
- * and rseq), eventfd, and what libcurl and the token cache need on them.
+ * and rseq), eventfd, and what libcurl, the token cache and the outbox
+ * (atomic file steps under the state directory) need on them.
  */
 KORE_SECCOMP_FILTER("wecom",
 	KORE_SYSCALL_ALLOW(clone),
@@ -356,8 +357,16 @@ KORE_SECCOMP_FILTER("wecom",
 	KORE_SYSCALL_ALLOW(pipe2),
 	KORE_SYSCALL_ALLOW(flock),
 	KORE_SYSCALL_ALLOW(rename),
+	KORE_SYSCALL_ALLOW(renameat),
+	KORE_SYSCALL_ALLOW(renameat2),
+	KORE_SYSCALL_ALLOW(link),
+	KORE_SYSCALL_ALLOW(linkat),
+	KORE_SYSCALL_ALLOW(unlinkat),
+	KORE_SYSCALL_ALLOW(utimensat),
+	KORE_SYSCALL_ALLOW(fdatasync),
 	KORE_SYSCALL_ALLOW(fsync),
 	KORE_SYSCALL_ALLOW(fchmod),
+	KORE_SYSCALL_ALLOW(chmod),
 	KORE_SYSCALL_ALLOW(mkdir),
 	KORE_SYSCALL_ALLOW(getdents64),
 	KORE_SYSCALL_ALLOW(ftruncate),

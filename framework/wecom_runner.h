@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "wecom_client.h"
+
 struct wecom_app;
 struct wecom_conf;
 struct wecom_runner;
@@ -27,6 +29,9 @@ struct wecom_runner;
 #define WECOM_JOB_SEND_FAILED	2
 
 struct wecom_job {
+	/* Set: a chore run on a thread instead of a handler chain. */
+	void			(*chore)(struct wecom_job *);
+	void			*arg;
 	struct wecom_app	*app;
 	char			*plain;		/* the decrypted message */
 	size_t			 plainlen;
@@ -48,13 +53,14 @@ struct wecom_job {
 };
 
 struct wecom_runner	*wecom_runner_new(const struct wecom_conf *,
-			    int nthreads);
+			    int nthreads, wecom_api_observer);
 int			 wecom_runner_fd(const struct wecom_runner *);
 int			 wecom_runner_submit(struct wecom_runner *,
 			    struct wecom_job *);
 struct wecom_job	*wecom_runner_done(struct wecom_runner *);
 int			 wecom_runner_orphan(struct wecom_runner *,
 			    struct wecom_job *);
+struct wecom_client	*wecom_runner_client(struct wecom_job *);
 void			 wecom_job_free(struct wecom_job *);
 
 #endif

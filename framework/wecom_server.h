@@ -35,6 +35,14 @@ int	wecom_observe_init(const struct wecom_conf *, struct wecom_app_list *,
 	    char *, size_t);
 int	wecom_observe_http(struct http_request *);
 struct wecom_metrics	*wecom_observe_metrics(void);
+void	wecom_observe_api(void *, const char *, long);
+
+struct wecom_job;
+struct wecom_runner;
+
+void	wecom_upkeep_init(const struct wecom_conf *, struct wecom_app_list *,
+	    struct wecom_runner *);
+void	wecom_upkeep_done(struct wecom_job *);
 struct wecom_dedupe	*wecom_observe_dedupe(void);
 
 #endif
