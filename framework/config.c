@@ -388,7 +388,7 @@ conf_global(struct parse *ps)
 	if (conf_number(ps, s, "dedupe_window", 60, 0, &n) != 0)
 		return (WECOM_CONF_ERROR);
 	conf->dedupe_window = (long)n;
-	if (conf_number(ps, s, "dedupe_entries", 1024, 16, &n) != 0)
+	if (conf_number(ps, s, "dedupe_entries", 512, 16, &n) != 0)
 		return (WECOM_CONF_ERROR);
 	conf->dedupe_entries = (long)n;
 

@@ -229,9 +229,13 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 	job->timer = kore_timer_add(dispatch_deadline,
 	    (u_int64_t)app->deadline_ms, job, KORE_TIMER_ONESHOT);
 
+	if (wecom_runner_submit(runner, job) != WECOM_OK) {
+		dispatch_timer_stop(job);
+		wecom_job_free(job);
+		return (wecom_server_refuse(req, 503, 0, "no handler thread"));
+	}
 	req->hdlr_extra = job;
 	req->onfree = dispatch_detach;
-	wecom_runner_submit(runner, job);
 	http_request_sleep(req);
 
 	return (KORE_RESULT_RETRY);
@@ -307,7 +311,8 @@ dispatch_finished(struct wecom_job *job)
 		/* The request went away first: deliver the reply. */
 		job->orphan = 1;
 		job->popped = 0;
-		wecom_runner_submit(runner, job);
+		if (wecom_runner_submit(runner, job) != WECOM_OK)
+			wecom_job_free(job);
 	} else {
 		wecom_job_free(job);
 	}

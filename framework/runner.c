@@ -40,12 +40,16 @@ struct wecom_runner {
 	TAILQ_HEAD(, wecom_job)		 done;
 	int				 efd;
 	wecom_api_observer		 observer;
+	int				 nthreads;	/* started so far */
+	int				 max;
+	int				 idle;
 };
 
 /* The thread a chore runs on, for wecom_runner_client(). */
 static __thread struct runner_thread	*self;
 
 static void		*runner_main(void *);
+static int		 runner_spawn(struct wecom_runner *);
 static void		 runner_run(struct runner_thread *, struct wecom_job *);
 static void		 runner_deliver(struct runner_thread *,
 			    struct wecom_job *);
@@ -57,8 +61,6 @@ wecom_runner_new(const struct wecom_conf *conf, int nthreads,
     wecom_api_observer observer)
 {
 	struct wecom_runner	*r;
-	struct runner_thread	*t;
-	int			 i;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (NULL);
@@ -70,19 +72,38 @@ wecom_runner_new(const struct wecom_conf *conf, int nthreads,
 	    pthread_mutex_init(&r->lock, NULL) != 0 ||
 	    pthread_cond_init(&r->cond, NULL) != 0)
 		return (NULL);
-
-	/* Threads live as long as the worker: they are never joined. */
-	for (i = 0; i < nthreads; i++) {
-		if ((t = calloc(1, sizeof(*t))) == NULL ||
-		    (t->x = wecom_xml_new()) == NULL)
-			return (NULL);
-		t->r = r;
-		TAILQ_INIT(&t->clients);
-		if (pthread_create(&t->tid, NULL, runner_main, t) != 0)
-			return (NULL);
-	}
+	r->max = nthreads;
 
 	return (r);
+}
+
+/*
+ * Threads start when work needs them, up to the maximum, and then live
+ * as long as the worker: an app that never blocks costs no thread.
+ * Called with the lock held.
+ */
+static int
+runner_spawn(struct wecom_runner *r)
+{
+	struct runner_thread	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (WECOM_ERROR);
+	if ((t->x = wecom_xml_new()) == NULL) {
+		free(t);
+		return (WECOM_ERROR);
+	}
+	t->r = r;
+	TAILQ_INIT(&t->clients);
+	if (pthread_create(&t->tid, NULL, runner_main, t) != 0) {
+		wecom_xml_free(t->x);
+		free(t);
+		return (WECOM_ERROR);
+	}
+	pthread_detach(t->tid);
+	r->nthreads++;
+
+	return (WECOM_OK);
 }
 
 int
@@ -94,13 +115,22 @@ wecom_runner_fd(const struct wecom_runner *r)
 int
 wecom_runner_submit(struct wecom_runner *r, struct wecom_job *job)
 {
+	int	rc;
+
+	rc = WECOM_ERROR;
 	pthread_mutex_lock(&r->lock);
-	job->state = WECOM_JOB_QUEUED;
-	TAILQ_INSERT_TAIL(&r->queue, job, list);
-	pthread_cond_signal(&r->cond);
+	if (r->idle == 0 && r->nthreads < r->max)
+		(void)runner_spawn(r);
+	/* Without any thread the job would wait forever. */
+	if (r->nthreads > 0) {
+		job->state = WECOM_JOB_QUEUED;
+		TAILQ_INSERT_TAIL(&r->queue, job, list);
+		pthread_cond_signal(&r->cond);
+		rc = WECOM_OK;
+	}
 	pthread_mutex_unlock(&r->lock);
 
-	return (WECOM_OK);
+	return (rc);
 }
 
 /* The next finished job, or NULL; the caller reads the eventfd first. */
@@ -165,8 +195,10 @@ runner_main(void *arg)
 	self = t;
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
+		r->idle++;
 		while ((job = TAILQ_FIRST(&r->queue)) == NULL)
 			pthread_cond_wait(&r->cond, &r->lock);
+		r->idle--;
 		TAILQ_REMOVE(&r->queue, job, list);
 		pthread_mutex_unlock(&r->lock);
 

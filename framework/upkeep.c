@@ -84,8 +84,12 @@ upkeep_tick(void *arg, u_int64_t now)
 	}
 	job->chore = upkeep_chore;
 	job->arg = ch;
+	if (wecom_runner_submit(runner, job) != WECOM_OK) {
+		free(ch);
+		free(job);
+		return;
+	}
 	running = 1;
-	wecom_runner_submit(runner, job);
 }
 
 /* Main thread: the chore is back. */
