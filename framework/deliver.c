@@ -11,6 +11,7 @@
 #include "wecom.h"
 #include "wecom_client.h"
 #include "wecom_app.h"
+#include "wecom_outbox.h"
 #include "wecom_xml.h"
 
 #define DUP_CHECK_SECONDS	600
@@ -19,10 +20,16 @@ static struct wecom_message	*deliver_news(const struct wecom_xml *);
 static struct wecom_message	*deliver_build(const struct wecom_xml *,
 				    const char *);
 
+/*
+ * Send it now; if WeCom cannot be reached, the durable outbox keeps it
+ * and the upkeep retries it until outbox_max_age.
+ */
 int
-wecom_reply_deliver(struct wecom_client *c, struct wecom_xml *x,
-    const char *reply, size_t len)
+wecom_reply_deliver(struct wecom_client *c, const struct wecom_conf *conf,
+    const char *app, struct wecom_xml *x, const char *reply, size_t len)
 {
+	struct wecom_outbox_to		 to;
+	char				 key[WECOM_OUTBOX_KEY_MAX + 1];
 	struct wecom_target		 target;
 	struct wecom_send_opts		 opts;
 	struct wecom_send_result	 res;
@@ -45,6 +52,12 @@ wecom_reply_deliver(struct wecom_client *c, struct wecom_xml *x,
 	opts.duplicate_check_interval = DUP_CHECK_SECONDS;
 
 	rc = wecom_message_send(c, &target, m, &opts, &res, &err);
+	if (rc == WECOM_API_ERR_UNAVAILABLE) {
+		memset(&to, 0, sizeof(to));
+		to.app = app;
+		to.to = target;
+		rc = wecom_outbox_put(conf, &to, m, &opts, NULL, key, &err);
+	}
 	wecom_send_result_free(&res);
 	wecom_msg_free(m);
 

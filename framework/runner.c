@@ -258,8 +258,8 @@ runner_deliver(struct runner_thread *t, struct wecom_job *job)
 		job->delivery = WECOM_JOB_SEND_FAILED;
 		return;
 	}
-	job->delivery = wecom_reply_deliver(c, t->x, job->reply,
-	    job->reply_len) == WECOM_OK ? WECOM_JOB_SENT :
+	job->delivery = wecom_reply_deliver(c, t->r->conf, job->app->conf->name,
+	    t->x, job->reply, job->reply_len) == WECOM_OK ? WECOM_JOB_SENT :
 	    WECOM_JOB_SEND_FAILED;
 }
 

@@ -63,7 +63,8 @@ void	wecom_route_run(struct wecom_ctx *);
 void	wecom_routes_free(struct wecom_app *);
 void	wecom_ctx_reset(struct wecom_ctx *);
 
-int	wecom_reply_deliver(struct wecom_client *, struct wecom_xml *,
-	    const char *reply, size_t len);
+int	wecom_reply_deliver(struct wecom_client *, const struct wecom_conf *,
+	    const char *app, struct wecom_xml *, const char *reply,
+	    size_t len);
 
 #endif

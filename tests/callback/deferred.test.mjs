@@ -34,6 +34,7 @@ before(async () => {
   srv = await h.startServer({
     workers: 1,
     apiBase: fake.base,
+    globalExtra: 'retry_attempts = 2\nretry_base_ms = 100\noutbox_interval_ms = 300\noutbox_backoff_ms = 300\n',
     apps: [{ name: 'slow', handler: 'slow', corpid: CORPID, agentid: 1000002, extra: 'secret = app-secret-1\ndeadline_ms = 500\n' }],
   });
 });
@@ -97,4 +98,15 @@ test('a handler calling the API while the API hangs 2 s does not stall the worke
   const a = await api;
   assert.equal(a.status, 200);
   assert.ok(await waitSent('sent from a handler thread', 5000), 'the handler\'s API call went through');
+});
+
+test('a late reply WeCom cannot take now waits in the durable outbox and is delivered when WeCom is back', async () => {
+  const ctl = fake.base.replace(/\/cgi-bin\/?$/, '');
+  await fetch(`${ctl}/_fake/config`, { method: 'POST', body: JSON.stringify({ down_ms: 3000 }) });
+  const downUntil = Date.now() + 3000;
+  const r = await h.callback(srv, 'slow', text('sleep 700'));
+  assert.equal(r.status, 200);
+  assert.equal(r.body.length, 0);
+  assert.ok(await waitSent('slept 700 ms', 15000), 'delivered after the outage');
+  assert.ok(Date.now() >= downUntil, 'not before WeCom was back');
 });
