@@ -97,6 +97,7 @@ bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline \
 	    (cd tests && npm install --no-audit --no-fund --loglevel=error); fi
 	@command -v wrk >/dev/null || sh tools/deps.sh wrk
 	@sh bench/run.sh
+	@sh bench/slow.sh
 
 # libFuzzer targets: built by clang with ASan+UBSan, each run FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
