@@ -9,7 +9,8 @@ DUR=${DUR:-10}
 CONN=${CONN:-32}
 tmp=$(mktemp -d /tmp/wecom-slow.XXXXXX)
 pid=""
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+slow=""
+trap '[ -n "$slow" ] && kill $slow 2>/dev/null; [ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"; true' EXIT INT TERM
 
 make -s build/wecom-test.so
 node bench/gen-callbacks.mjs 5000 "$tmp/echo.txt" 2>/dev/null
@@ -53,6 +54,9 @@ run() {
 	    "$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.out")"
 }
 
+# Warm up, then measure.
+wrk -t2 -c"$CONN" -d2s -s bench/callbacks.lua http://127.0.0.1:8892 -- \
+    "$tmp/echo.txt" > /dev/null
 printf '%-34s %10s %10s %10s\n' "echo callbacks" "req/s" p50 p99
 run "alone"
 
@@ -78,4 +82,4 @@ for (let i = 0; i < 20; i++) one();
 slow=$!
 sleep 1
 run "while 20 slow handlers run"
-kill $slow 2>/dev/null
+exit 0
