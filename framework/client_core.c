@@ -10,8 +10,6 @@
 
 #include "client_private.h"
 
-static long	retry_knob(const struct wecom_conf *, const char *,
-		    const char *, long, long, long);
 
 struct wecom_client *
 wecom_client_new(const struct wecom_conf *conf, const char *app,
@@ -64,12 +62,12 @@ wecom_client_new_robot(const struct wecom_conf *conf,
 		return (NULL);
 	}
 	c->conf = conf;
-	c->max_attempts = (int)retry_knob(conf, "retry_attempts",
+	c->max_attempts = (int)wecom_conf_number(conf, "retry_attempts",
 	    "WECOM_RETRY_ATTEMPTS", CLIENT_RETRY_ATTEMPTS, 1, 20);
-	c->base_ms = retry_knob(conf, "retry_base_ms", "WECOM_RETRY_BASE_MS",
-	    CLIENT_RETRY_BASE_MS, 1, 60000);
-	c->total_ms = retry_knob(conf, "retry_max_ms", "WECOM_RETRY_MAX_MS",
-	    CLIENT_RETRY_TOTAL_MS, 1, 600000);
+	c->base_ms = wecom_conf_number(conf, "retry_base_ms",
+	    "WECOM_RETRY_BASE_MS", CLIENT_RETRY_BASE_MS, 1, 60000);
+	c->total_ms = wecom_conf_number(conf, "retry_max_ms",
+	    "WECOM_RETRY_MAX_MS", CLIENT_RETRY_TOTAL_MS, 1, 600000);
 
 	return (c);
 }
@@ -132,23 +130,3 @@ wecom_client_set_observer(struct wecom_client *c, wecom_api_observer fn,
 	c->observer_arg = arg;
 }
 
-static long
-retry_knob(const struct wecom_conf *conf, const char *key, const char *env,
-    long def, long min, long max)
-{
-	const char	*v;
-	char		*end;
-	long		 n;
-
-	n = def;
-	v = wecom_conf_get(wecom_conf_section(conf, "global", ""), key);
-	if (getenv(env) != NULL && *getenv(env) != '\0')
-		v = getenv(env);
-	if (v != NULL) {
-		n = strtol(v, &end, 10);
-		if (end == v || *end != '\0' || n < min || n > max)
-			n = def;
-	}
-
-	return (n);
-}

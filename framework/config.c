@@ -159,6 +159,31 @@ wecom_conf_section(const struct wecom_conf *conf, const char *type,
 	return (NULL);
 }
 
+/*
+ * A [global] number: the environment variable env (if set and not empty)
+ * overrides the file; a missing or out-of-range value gives def. The
+ * knobs read this way have safe defaults, so a typo is not fatal here.
+ */
+long
+wecom_conf_number(const struct wecom_conf *conf, const char *key,
+    const char *env, long def, long min, long max)
+{
+	const char	*v;
+	char		*end;
+	long		 n;
+
+	v = wecom_conf_get(wecom_conf_section(conf, "global", ""), key);
+	if (env != NULL && getenv(env) != NULL && *getenv(env) != '\0')
+		v = getenv(env);
+	if (v == NULL)
+		return (def);
+	n = strtol(v, &end, 10);
+	if (end == v || *end != '\0' || n < min || n > max)
+		return (def);
+
+	return (n);
+}
+
 /* The last value of key in the section, or NULL. */
 const char *
 wecom_conf_get(const struct wecom_conf_section *s, const char *key)

@@ -58,8 +58,6 @@ struct due {
 	int64_t		 created;
 };
 
-static long	knob(const struct wecom_conf *, const char *, const char *,
-		    long, long, long);
 static void	olog(struct drain *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	describe(const struct outbox_record *, char *, size_t);
@@ -83,33 +81,11 @@ static void	fail_record(struct drain *, int, struct outbox_record *,
 static void	count_queue(const struct outbox_dirs *, size_t *, long *);
 static void	sync_dirs(struct drain *);
 
-/* A [global] number, or its environment override, within bounds. */
-static long
-knob(const struct wecom_conf *conf, const char *key, const char *env,
-    long def, long min, long max)
-{
-	const char	*v;
-	char		*end;
-	long		 n;
-
-	n = def;
-	v = wecom_conf_get(wecom_conf_section(conf, "global", ""), key);
-	if (getenv(env) != NULL && *getenv(env) != '\0')
-		v = getenv(env);
-	if (v != NULL) {
-		n = strtol(v, &end, 10);
-		if (end == v || *end != '\0' || n < min || n > max)
-			n = def;
-	}
-
-	return (n);
-}
-
 static long
 max_age_s(const struct wecom_conf *conf)
 {
-	return (knob(conf, "outbox_max_age", "WECOM_OUTBOX_MAX_AGE",
-	    WECOM_OUTBOX_MAX_AGE, 1, 30L * 86400));
+	return (wecom_conf_number(conf, "outbox_max_age",
+	    "WECOM_OUTBOX_MAX_AGE", WECOM_OUTBOX_MAX_AGE, 1, 30L * 86400));
 }
 
 static void
@@ -333,11 +309,11 @@ wecom_outbox_drain(const struct wecom_conf *conf, long budget_ms, int max,
 	dr.arg = arg;
 	dr.st = st;
 	dr.max_age_ms = max_age_s(conf) * 1000;
-	dr.backoff_ms = knob(conf, "outbox_backoff_ms",
+	dr.backoff_ms = wecom_conf_number(conf, "outbox_backoff_ms",
 	    "WECOM_OUTBOX_BACKOFF_MS", WECOM_OUTBOX_BACKOFF_MS, 1, 3600000);
 	if (max == 0)
-		max = (int)knob(conf, "outbox_batch", "WECOM_OUTBOX_BATCH",
-		    WECOM_OUTBOX_BATCH, 1, 1000000);
+		max = (int)wecom_conf_number(conf, "outbox_batch",
+		    "WECOM_OUTBOX_BATCH", WECOM_OUTBOX_BATCH, 1, 1000000);
 	TAILQ_INIT(&dr.dests);
 
 	if (outbox_dirs_init(&dr.d, conf->state_dir, 1) != WECOM_API_OK) {

@@ -46,22 +46,14 @@ void
 wecom_upkeep_init(const struct wecom_conf *c, struct wecom_app_list *list,
     struct wecom_runner *r)
 {
-	const struct wecom_conf_section	*g;
-	const char			*v;
-	long				 ms;
-
 	if (worker == NULL || worker->id != 1 || r == NULL)
 		return;
 	conf = c;
 	apps = list;
 	runner = r;
 
-	ms = 1000;
-	g = wecom_conf_section(c, "global", "");
-	if ((v = wecom_conf_get(g, "outbox_interval_ms")) != NULL &&
-	    (ms = strtol(v, NULL, 10)) < 100)
-		ms = 100;
-	kore_timer_add(upkeep_tick, (u_int64_t)ms, NULL, 0);
+	kore_timer_add(upkeep_tick, (u_int64_t)wecom_conf_number(c,
+	    "outbox_interval_ms", NULL, 1000, 100, 3600000), NULL, 0);
 }
 
 /* Main thread: one chore at a time. */

@@ -80,5 +80,7 @@ const struct wecom_conf_section	*wecom_conf_section(const struct wecom_conf *,
 				    const char *type, const char *name);
 const char	*wecom_conf_get(const struct wecom_conf_section *,
 		    const char *key);
+long		 wecom_conf_number(const struct wecom_conf *, const char *key,
+		    const char *env, long def, long min, long max);
 
 #endif
