@@ -148,38 +148,50 @@ rejects_bad_aeskeys(void **state)
 	assert_int_equal(err, WECOM_ERR_AESKEY);
 }
 
+/* 16 random, the length field, "ab", the corpid (40 bytes), padded to
+ * 64 with the byte pad: the plaintext of the scheme, laid out by hand. */
+static void
+plain64(unsigned char pt[64], uint32_t lenfield, int pad)
+{
+	memset(pt, 'r', 16);
+	pt[16] = lenfield >> 24;
+	pt[17] = (lenfield >> 16) & 0xff;
+	pt[18] = (lenfield >> 8) & 0xff;
+	pt[19] = lenfield & 0xff;
+	memcpy(pt + 20, "ab", 2);
+	memcpy(pt + 22, CORPID, 18);
+	memset(pt + 40, 24, 24);
+	pt[63] = (unsigned char)pad;
+}
+
+static int
+decrypt_plain64(struct wecom_crypto *wc, const unsigned char pt[64],
+    const char **msg)
+{
+	char	*b64;
+	size_t	 len;
+	int	 rc;
+
+	b64 = raw_encrypt(pt, 64);
+	rc = wecom_crypto_decrypt(wc, b64, strlen(b64), msg, &len);
+	free(b64);
+	return (rc);
+}
+
 static void
 rejects_padding_0_and_33(void **state)
 {
 	struct wecom_crypto	*wc = sample();
 	unsigned char		 pt[64];
 	const char		*msg;
-	char			*b64;
-	size_t			 len;
 
-	/* 16 random, len 4, "ab", corpid 18 = 40 bytes; pad to 64. */
-	memset(pt, 'r', 16);
-	pt[16] = 0; pt[17] = 0; pt[18] = 0; pt[19] = 2;
-	memcpy(pt + 20, "ab", 2);
-	memcpy(pt + 22, CORPID, 18);
-	memset(pt + 40, 24, 24);
-	b64 = raw_encrypt(pt, 64);
-	assert_int_equal(wecom_crypto_decrypt(wc, b64, strlen(b64), &msg,
-	    &len), WECOM_OK);
+	plain64(pt, 2, 24);
+	assert_int_equal(decrypt_plain64(wc, pt, &msg), WECOM_OK);
 	assert_string_equal(msg, "ab");
-	free(b64);
-
-	pt[63] = 0;
-	b64 = raw_encrypt(pt, 64);
-	assert_int_equal(wecom_crypto_decrypt(wc, b64, strlen(b64), &msg,
-	    &len), WECOM_ERR_BUFFER);
-	free(b64);
-
-	pt[63] = 33;
-	b64 = raw_encrypt(pt, 64);
-	assert_int_equal(wecom_crypto_decrypt(wc, b64, strlen(b64), &msg,
-	    &len), WECOM_ERR_BUFFER);
-	free(b64);
+	plain64(pt, 2, 0);
+	assert_int_equal(decrypt_plain64(wc, pt, &msg), WECOM_ERR_BUFFER);
+	plain64(pt, 2, 33);
+	assert_int_equal(decrypt_plain64(wc, pt, &msg), WECOM_ERR_BUFFER);
 	wecom_crypto_free(wc);
 }
 
@@ -189,24 +201,11 @@ rejects_a_length_field_beyond_the_buffer(void **state)
 	struct wecom_crypto	*wc = sample();
 	unsigned char		 pt[64];
 	const char		*msg;
-	char			*b64;
-	size_t			 len;
 
-	memset(pt, 'r', 16);
-	pt[16] = 0xff; pt[17] = 0xff; pt[18] = 0xff; pt[19] = 0xf0;
-	memcpy(pt + 20, "ab", 2);
-	memcpy(pt + 22, CORPID, 18);
-	memset(pt + 40, 24, 24);
-	b64 = raw_encrypt(pt, 64);
-	assert_int_equal(wecom_crypto_decrypt(wc, b64, strlen(b64), &msg,
-	    &len), WECOM_ERR_BUFFER);
-	free(b64);
-
-	pt[16] = 0; pt[17] = 0; pt[18] = 0; pt[19] = 21;
-	b64 = raw_encrypt(pt, 64);
-	assert_int_equal(wecom_crypto_decrypt(wc, b64, strlen(b64), &msg,
-	    &len), WECOM_ERR_BUFFER);
-	free(b64);
+	plain64(pt, 0xfffffff0, 24);
+	assert_int_equal(decrypt_plain64(wc, pt, &msg), WECOM_ERR_BUFFER);
+	plain64(pt, 21, 24);
+	assert_int_equal(decrypt_plain64(wc, pt, &msg), WECOM_ERR_BUFFER);
 	wecom_crypto_free(wc);
 }
 
