@@ -360,7 +360,8 @@ conf_global(struct parse *ps)
 	    "retry_base_ms", "retry_max_ms", "timestamp_window",
 	    "handler_threads", "dedupe_window", "dedupe_entries",
 	    "metrics_path", "healthz_path", "metrics_allow", "outbox_max_age",
-	    "outbox_batch", "outbox_interval_ms", "outbox_backoff_ms", NULL };
+	    "outbox_batch", "outbox_interval_ms", "outbox_backoff_ms", "ca_file",
+	    NULL };
 	struct wecom_conf		*conf = ps->conf;
 	const struct wecom_conf_section	*s;
 	const struct wecom_conf_kv	*kv;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,12 @@
 /* Per worker. */
 static struct wecom_runner	*runner;
 static struct kore_event	 runner_evt;
+/* Read by the parent, before any chroot. */
+static char			*ca;
+static size_t			 calen;
+
+#define CA_FILE_DEFAULT		"/etc/ssl/certs/ca-certificates.crt"
+#define CA_MAX			(4 * 1024 * 1024)
 
 /* Main-thread state of a job whose request sleeps. */
 #define JOB_WAITING	0
@@ -51,6 +58,39 @@ static void	dispatch_finished(struct wecom_job *);
 static void	dispatch_detach(struct http_request *);
 static void	dispatch_timer_stop(struct wecom_job *);
 
+/*
+ * In the parent: the CA bundle the API clients verify WeCom with, for
+ * workers that will run chrooted (ca_file, default Debian's bundle).
+ */
+void
+wecom_dispatch_preload(const struct wecom_conf *conf)
+{
+	const char	*path;
+	FILE		*fp;
+	long		 len;
+
+	path = wecom_conf_get(wecom_conf_section(conf, "global", ""),
+	    "ca_file");
+	if (path == NULL)
+		path = CA_FILE_DEFAULT;
+	if ((fp = fopen(path, "r")) == NULL) {
+		kore_log(LOG_WARNING, "wecom: cannot read ca_file %s: TLS to "
+		    "WeCom will use curl's default", path);
+		return;
+	}
+	if (fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) > 0 &&
+	    len < CA_MAX && fseek(fp, 0, SEEK_SET) == 0 &&
+	    (ca = malloc((size_t)len)) != NULL) {
+		calen = fread(ca, 1, (size_t)len, fp);
+		if (calen != (size_t)len) {
+			free(ca);
+			ca = NULL;
+			calen = 0;
+		}
+	}
+	fclose(fp);
+}
+
 /* In each worker: the threads for threaded apps and chores. */
 int
 wecom_dispatch_init(const struct wecom_conf *conf, struct wecom_app_list *apps)
@@ -58,6 +98,8 @@ wecom_dispatch_init(const struct wecom_conf *conf, struct wecom_app_list *apps)
 	if ((runner = wecom_runner_new(conf, (int)conf->handler_threads,
 	    wecom_observe_api)) == NULL)
 		return (WECOM_ERROR);
+	if (ca != NULL)
+		wecom_runner_set_ca(runner, ca, calen);
 	runner_evt.type = KORE_TYPE_TASK;
 	runner_evt.handle = dispatch_done;
 	kore_platform_schedule_read(wecom_runner_fd(runner), &runner_evt);

@@ -67,6 +67,7 @@ kore_parent_configure(int argc, char **argv)
 		fatal("wecom: %s: %s", conf.file, err);
 	if (wecom_observe_init(&conf, &apps, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", conf.file, err);
+	wecom_dispatch_preload(&conf);
 	if (TAILQ_EMPTY(&apps))
 		kore_log(LOG_WARNING, "wecom: %s has no [app NAME] section",
 		    conf.file);
