@@ -374,4 +374,26 @@ KORE_SECCOMP_FILTER("wecom",
 	KORE_SYSCALL_ALLOW(madvise),
 	KORE_SYSCALL_ALLOW(sched_getaffinity),
 	KORE_SYSCALL_ALLOW(gettid),
+	/*
+	 * The monitor app (apps/monitor.c) forks /bin/sh -c for its capture
+	 * command, which inherits this filter: fork/exec/wait, stdio set-up,
+	 * a process group to kill on timeout, and what sh and its commands
+	 * need at start-up. statfs is statvfs("/") for its status.
+	 */
+	KORE_SYSCALL_ALLOW(vfork),
+	KORE_SYSCALL_ALLOW(execve),
+	KORE_SYSCALL_ALLOW(wait4),
+	KORE_SYSCALL_ALLOW(dup2),
+	KORE_SYSCALL_ALLOW(dup3),
+	KORE_SYSCALL_ALLOW(setpgid),
+	KORE_SYSCALL_ALLOW(getppid),
+	KORE_SYSCALL_ALLOW(getgid),
+	KORE_SYSCALL_ALLOW(getegid),
+	KORE_SYSCALL_ALLOW(prlimit64),
+	KORE_SYSCALL_ALLOW(arch_prctl),
+	KORE_SYSCALL_ALLOW(set_tid_address),
+	KORE_SYSCALL_ALLOW(pread64),
+	KORE_SYSCALL_ALLOW(statfs),
+	KORE_SYSCALL_ALLOW(copy_file_range),
+	KORE_SYSCALL_ALLOW(fadvise64),
 );
