@@ -196,6 +196,10 @@ run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
 	}
 	/* What the rest of the group left behind goes too. */
 	kill(-pid, SIGKILL);
+	/* The shell may exit before we read what it wrote last. */
+	while (have < sizeof(cr->err) - 1 &&
+	    (r = read(fds[0], cr->err + have, sizeof(cr->err) - 1 - have)) > 0)
+		have += r;
 	close(fds[0]);
 
 	cr->err[have] = '\0';

@@ -62,7 +62,7 @@ before(async () => {
     apps: [
       app('monitor', `allow = zhangsan, wangwu\ncapture = ${CP}\ndeadline_ms = 3000\n`),
       app('monfail', 'allow = zhangsan\ncapture = echo no camera for %s >&2; exit 3\n'),
-      app('monhang', `allow = zhangsan\ncapture = sleep 20; ${CP}\ncapture_timeout_ms = 500\n`),
+      app('monhang', `allow = zhangsan\ncapture = sleep 21.37; ${CP}\ncapture_timeout_ms = 500\n`),
       app('monslow', `allow = zhangsan\ncapture = sleep 2; ${CP}\ndeadline_ms = 1000\n`),
       app('monnobody', `capture = ${CP}\n`),
     ],
@@ -174,9 +174,9 @@ test('a capture command that hangs is killed after capture_timeout_ms, with the 
   assert.ok(Date.now() - t0 < 2000, `answered in ${Date.now() - t0} ms`);
   assert.match(c, /killed after 500 ms \(capture_timeout_ms\)/);
   const sleeps = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u000020\u0000'; } catch { return false; }
+    try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u000021.37\u0000'; } catch { return false; }
   });
-  assert.deepEqual(sleeps, [], 'no sleep 20 left running');
+  assert.deepEqual(sleeps, [], 'no sleep 21.37 left running');
 });
 
 test('a capture slower than deadline_ms: an empty 200 at once, the image follows as a message', async () => {
