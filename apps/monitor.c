@@ -470,6 +470,7 @@ monitor_init(struct wecom_app *app)
 	}
 
 	wecom_app_set_threaded(app, 1);
+	wecom_app_run_commands(app);
 	if (wecom_on_msg(app, "text", on_text, m) != WECOM_OK ||
 	    wecom_on_event(app, "click", "photo", on_photo_click, m) !=
 	    WECOM_OK ||

@@ -96,6 +96,12 @@ wecom_app_set_threaded(struct wecom_app *app, int on)
 	app->threaded = on;
 }
 
+void
+wecom_app_run_commands(struct wecom_app *app)
+{
+	app->commands = 1;
+}
+
 struct wecom_client *
 wecom_ctx_client(struct wecom_ctx *ctx)
 {

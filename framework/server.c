@@ -32,6 +32,7 @@
 
 int	kore_parent_configure(int, char **);
 void	kore_worker_configure(void);
+void	kore_seccomp_hook(void);
 int	wecom_http(struct http_request *);
 
 /* Read in the parent before the fork; read-only in workers after. */
@@ -338,7 +339,7 @@ server_client(struct http_request *req, char *buf, size_t len)
  * and rseq), eventfd, and what libcurl, the token cache and the outbox
  * (atomic file steps under the state directory) need on them.
  */
-KORE_SECCOMP_FILTER("wecom",
+static struct sock_filter filter_wecom[] = {
 	KORE_SYSCALL_ALLOW(clone),
 	KORE_SYSCALL_ALLOW(clone3),
 	KORE_SYSCALL_ALLOW(rseq),
@@ -374,12 +375,17 @@ KORE_SECCOMP_FILTER("wecom",
 	KORE_SYSCALL_ALLOW(madvise),
 	KORE_SYSCALL_ALLOW(sched_getaffinity),
 	KORE_SYSCALL_ALLOW(gettid),
-	/*
-	 * The monitor app (apps/monitor.c) forks /bin/sh -c for its capture
-	 * command, which inherits this filter: fork/exec/wait, stdio set-up,
-	 * a process group to kill on timeout, and what sh and its commands
-	 * need at start-up. statfs is statvfs("/") for its status.
-	 */
+	KORE_SYSCALL_ALLOW(statfs),
+};
+
+/*
+ * Only when an app runs external commands (wecom_app_run_commands(), as
+ * the monitor app does for its capture command): fork/exec/wait, stdio
+ * set-up, a process group to kill on timeout, and what sh and a command
+ * need at start-up — the child inherits this filter. Other servers keep
+ * exec out of their workers.
+ */
+static struct sock_filter filter_exec[] = {
 	KORE_SYSCALL_ALLOW(vfork),
 	KORE_SYSCALL_ALLOW(execve),
 	KORE_SYSCALL_ALLOW(wait4),
@@ -393,7 +399,22 @@ KORE_SECCOMP_FILTER("wecom",
 	KORE_SYSCALL_ALLOW(arch_prctl),
 	KORE_SYSCALL_ALLOW(set_tid_address),
 	KORE_SYSCALL_ALLOW(pread64),
-	KORE_SYSCALL_ALLOW(statfs),
 	KORE_SYSCALL_ALLOW(copy_file_range),
 	KORE_SYSCALL_ALLOW(fadvise64),
-);
+};
+
+void
+kore_seccomp_hook(void)
+{
+	struct wecom_app	*app;
+
+	kore_seccomp_filter("wecom", filter_wecom,
+	    KORE_FILTER_LEN(filter_wecom));
+	TAILQ_FOREACH(app, &apps, list) {
+		if (app->commands) {
+			kore_seccomp_filter("wecom-exec", filter_exec,
+			    KORE_FILTER_LEN(filter_exec));
+			break;
+		}
+	}
+}

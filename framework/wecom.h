@@ -184,6 +184,12 @@ int	wecom_on_default(struct wecom_app *, wecom_handler, void *arg);
  * is sent to the member as a proactive message when it is ready.
  */
 void	wecom_app_set_threaded(struct wecom_app *, int on);
+/*
+ * An app whose handlers run external programs (a capture command) says
+ * so from its init: only then do the workers' sandbox allow exec.
+ */
+void	wecom_app_run_commands(struct wecom_app *);
+
 /* The API client of a threaded app with a secret, else NULL. */
 struct wecom_client	*wecom_ctx_client(struct wecom_ctx *);
 

@@ -35,6 +35,7 @@ struct wecom_app {
 	struct wecom_crypto		*crypto;
 	size_t				 index;		/* in the app list */
 	int				 threaded;	/* handlers may block */
+	int				 commands;	/* they run programs */
 	long				 deadline_ms;	/* then answer empty */
 	long				 window;	/* timestamp, seconds */
 	TAILQ_HEAD(, wecom_route)	 routes;
