@@ -26,6 +26,7 @@
 #include "wecom.h"
 #include "wecom_xml.h"
 #include "wecom_dedupe.h"
+#include "wecom_shm.h"
 
 #define NIL		UINT32_MAX
 
@@ -84,10 +85,8 @@ struct wecom_dedupe *
 wecom_dedupe_new(size_t entries, int window_sec, int running_ttl_sec)
 {
 	struct wecom_dedupe	*dd;
-	pthread_mutexattr_t	 attr;
 	unsigned char		 key[WECOM_DEDUPE_KEY_LEN];
 	size_t			 nbuckets, boff, soff, sz;
-	long			 page;
 	uint32_t		 i;
 	int			 rc;
 
@@ -108,13 +107,7 @@ wecom_dedupe_new(size_t entries, int window_sec, int running_ttl_sec)
 	soff = (soff + _Alignof(struct slot) - 1) &
 	    ~(size_t)(_Alignof(struct slot) - 1);
 	sz = soff + entries * sizeof(struct slot);
-	if ((page = sysconf(_SC_PAGESIZE)) <= 0)
-		page = 4096;
-	sz = (sz + page - 1) & ~((size_t)page - 1);
-
-	dd = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	    -1, 0);
-	if (dd == MAP_FAILED)
+	if ((dd = wecom_shm_map(&sz)) == NULL)
 		return (NULL);
 
 	dd->mapsz = sz;
@@ -133,21 +126,13 @@ wecom_dedupe_new(size_t entries, int window_sec, int running_ttl_sec)
 		dd->freelist = i;
 	}
 
-	rc = -1;
-	if (pthread_mutexattr_init(&attr) != 0)
-		goto out;
-	if (pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) == 0 &&
-	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) == 0 &&
-	    pthread_mutex_init(&dd->lock, &attr) == 0)
-		rc = 0;
-	pthread_mutexattr_destroy(&attr);
+	rc = wecom_shm_mutex_init(&dd->lock);
 
 	/* Let OpenSSL load its configuration now, in the parent: the
 	 * workers' sandbox allows no file I/O. */
 	memset(key, 0, sizeof(key));
 	wecom_dedupe_key("", NULL, key);
 
-out:
 	if (rc == -1) {
 		munmap(dd, sz);
 		return (NULL);

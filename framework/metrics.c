@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "wecom_metrics.h"
+#include "wecom_shm.h"
 
 #define ERR_FIRST	-40001
 #define ERR_LAST	-40011
@@ -118,9 +119,7 @@ struct wecom_metrics *
 wecom_metrics_new(const char *const *apps, size_t napps)
 {
 	struct wecom_metrics	*m;
-	pthread_mutexattr_t	 attr;
 	size_t			 aoff, noff, sz, i, off;
-	long			 page;
 	int			 rc;
 
 	aoff = (sizeof(*m) + 63) & ~(size_t)63;
@@ -133,13 +132,7 @@ wecom_metrics_new(const char *const *apps, size_t napps)
 			return (NULL);
 		sz += strlen(apps[i]) + 1;
 	}
-	if ((page = sysconf(_SC_PAGESIZE)) <= 0)
-		page = 4096;
-	sz = (sz + page - 1) & ~((size_t)page - 1);
-
-	m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	    -1, 0);
-	if (m == MAP_FAILED)
+	if ((m = wecom_shm_map(&sz)) == NULL)
 		return (NULL);
 	m->mapsz = sz;
 	m->napps = napps;
@@ -152,16 +145,8 @@ wecom_metrics_new(const char *const *apps, size_t napps)
 		m->apps[i].gauges[WECOM_G_TOKEN_OK] = -1;
 	}
 
-	rc = -1;
-	if (pthread_mutexattr_init(&attr) != 0)
-		goto out;
-	if (pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) == 0 &&
-	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) == 0 &&
-	    pthread_mutex_init(&m->lock, &attr) == 0)
-		rc = 0;
-	pthread_mutexattr_destroy(&attr);
+	rc = wecom_shm_mutex_init(&m->lock);
 
-out:
 	if (rc == -1) {
 		munmap(m, sz);
 		return (NULL);
