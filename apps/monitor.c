@@ -124,6 +124,28 @@ build_command(const char *tmpl, const char *path, char *out, size_t outlen)
 }
 
 /*
+ * The command's environment: ours without LD_PRELOAD, which is the
+ * server's business (a sanitizer runtime, stdbuf), not the camera's.
+ */
+static char **
+capture_env(void)
+{
+	char	**env;
+	size_t	  i, n;
+
+	for (n = 0; environ[n] != NULL; n++)
+		;
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+		return (NULL);
+	for (i = n = 0; environ[i] != NULL; i++) {
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+			env[n++] = environ[i];
+	}
+
+	return (env);
+}
+
+/*
  * fork and exec /bin/sh -c cmd in its own process group, so a timeout
  * kills the whole pipeline and not just the shell. The child only
  * makes async-signal-safe calls: we are one thread of many.
@@ -135,6 +157,7 @@ run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
 	struct pollfd	 pfd;
 	sigset_t	 none;
 	char		*argv[] = { "sh", "-c", (char *)cmd, NULL };
+	char		**env;
 	char		 buf[256];
 	pid_t		 pid, w;
 	size_t		 have;
@@ -142,12 +165,17 @@ run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
 	int		 fds[2], devnull;
 
 	memset(cr, 0, sizeof(*cr));
-	if (pipe2(fds, O_CLOEXEC) == -1)
+	if ((env = capture_env()) == NULL)
 		return (WECOM_ERROR);
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		free(env);
+		return (WECOM_ERROR);
+	}
 
 	if ((pid = fork()) == -1) {
 		close(fds[0]);
 		close(fds[1]);
+		free(env);
 		return (WECOM_ERROR);
 	}
 	if (pid == 0) {
@@ -160,10 +188,11 @@ run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
 		    dup2(devnull, STDOUT_FILENO) == -1 ||
 		    dup2(fds[1], STDERR_FILENO) == -1)
 			_exit(126);
-		execve("/bin/sh", argv, environ);
+		execve("/bin/sh", argv, env);
 		_exit(127);
 	}
 
+	free(env);
 	close(fds[1]);
 	(void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
