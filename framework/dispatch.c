@@ -50,6 +50,9 @@ static int	dispatch_retry(struct http_request *, struct wecom_app *,
 static void	dispatch_count(struct wecom_app *, const struct wecom_msg *);
 static void	dispatch_answer(struct http_request *, struct wecom_app *,
 		    const unsigned char *, const char *, size_t);
+static void	dispatch_reply(struct http_request *, struct wecom_app *,
+		    const char *, size_t);
+static void	dispatch_unclaim(const unsigned char *);
 static int	dispatch_stale(const struct wecom_app *,
 		    const struct wecom_query *);
 static void	dispatch_deadline(void *, u_int64_t);
@@ -159,8 +162,8 @@ dispatch_retry(struct http_request *req, struct wecom_app *app,
     const struct wecom_msg *msg, unsigned char *key)
 {
 	struct wecom_dedupe	*dd;
-	struct wecom_result	 res;
-	char			 reply[WECOM_DEDUPE_REPLY_MAX];
+	/* One more byte: a reply of exactly the maximum still fits. */
+	char			 reply[WECOM_DEDUPE_REPLY_MAX + 1];
 	size_t			 len;
 	int			 rc;
 
@@ -174,34 +177,45 @@ dispatch_retry(struct http_request *req, struct wecom_app *app,
 
 	wecom_metrics_inc(wecom_observe_metrics(), app->index,
 	    WECOM_M_DUPLICATES);
-	memset(&res, 0, sizeof(res));
-	if (rc == WECOM_DEDUPE_DONE && len > 0) {
-		wecom_callback_seal(app, reply, len, &res);
-		wecom_metrics_inc(wecom_observe_metrics(), app->index,
-		    WECOM_M_REPLIES);
-	}
-	wecom_server_answer(req, &res);
+	dispatch_reply(req, app, rc == WECOM_DEDUPE_DONE && len > 0 ? reply :
+	    NULL, len);
 
 	return (1);
 }
 
-/* Seal and send a reply (or an empty 200), and remember it for retries. */
+/* Remember the reply for retries, then send it. */
 static void
 dispatch_answer(struct http_request *req, struct wecom_app *app,
     const unsigned char *key, const char *reply, size_t len)
 {
-	struct wecom_result	res;
-
-	memset(&res, 0, sizeof(res));
 	if (key != NULL)
 		wecom_dedupe_finish(wecom_observe_dedupe(), key, time(NULL),
 		    reply, reply ? len : 0);
+	dispatch_reply(req, app, reply, len);
+}
+
+/* Seal and send a reply, or an empty 200 when there is none. */
+static void
+dispatch_reply(struct http_request *req, struct wecom_app *app,
+    const char *reply, size_t len)
+{
+	struct wecom_result	res;
+
+	memset(&res, 0, sizeof(res));
 	if (reply != NULL) {
 		wecom_callback_seal(app, reply, len, &res);
 		wecom_metrics_inc(wecom_observe_metrics(), app->index,
 		    WECOM_M_REPLIES);
 	}
 	wecom_server_answer(req, &res);
+}
+
+/* The handlers did not run after all: a retry must run them. */
+static void
+dispatch_unclaim(const unsigned char *key)
+{
+	if (key != NULL)
+		wecom_dedupe_forget(wecom_observe_dedupe(), key);
 }
 
 /* By type: "text", "image" … or "event:click". */
@@ -238,8 +252,10 @@ wecom_dispatch_resume(struct http_request *req)
 		dispatch_answer(req, job->app, job->has_dkey ? job->dkey : NULL,
 		    job->reply, job->reply_len);
 	} else {
-		if (job->failed)
+		if (job->failed) {
 			res.code = WECOM_ERR_PARSE_XML;
+			dispatch_unclaim(job->has_dkey ? job->dkey : NULL);
+		}
 		wecom_server_answer(req, &res);
 	}
 	dispatch_detach(req);
@@ -257,6 +273,7 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 	if ((job = calloc(1, sizeof(*job))) == NULL ||
 	    (job->plain = malloc(plainlen + 1)) == NULL) {
 		free(job);
+		dispatch_unclaim(key);
 		return (wecom_server_refuse(req, 503, 0, "out of memory"));
 	}
 	memcpy(job->plain, plain, plainlen + 1);
@@ -274,6 +291,7 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 	if (wecom_runner_submit(runner, job) != WECOM_OK) {
 		dispatch_timer_stop(job);
 		wecom_job_free(job);
+		dispatch_unclaim(key);
 		return (wecom_server_refuse(req, 503, 0, "no handler thread"));
 	}
 	req->hdlr_extra = job;
@@ -356,6 +374,10 @@ dispatch_finished(struct wecom_job *job)
 		if (wecom_runner_submit(runner, job) != WECOM_OK)
 			wecom_job_free(job);
 	} else {
+		/* Nobody to answer, nothing to send: retries get nothing. */
+		if (job->has_dkey)
+			wecom_dedupe_finish(wecom_observe_dedupe(), job->dkey,
+			    time(NULL), NULL, 0);
 		wecom_job_free(job);
 	}
 }
