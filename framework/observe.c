@@ -187,11 +187,7 @@ observe_allowed(struct http_request *req)
 	const unsigned char	*a;
 	int			 i, bits, len;
 
-	if (c->family == AF_INET)
-		a = (const unsigned char *)&c->addr.ipv4.sin_addr;
-	else if (c->family == AF_INET6)
-		a = (const unsigned char *)&c->addr.ipv6.sin6_addr;
-	else
+	if ((a = wecom_server_peer(req)) == NULL)
 		return (1);	/* a unix socket: local by nature */
 
 	for (i = 0; i < nallow; i++) {

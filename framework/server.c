@@ -305,6 +305,19 @@ wecom_server_refuse(struct http_request *req, int status, int code, const char *
 	return (KORE_RESULT_OK);
 }
 
+/* The peer's address (family: req->owner->family), NULL on a unix socket. */
+const void *
+wecom_server_peer(struct http_request *req)
+{
+	struct connection	*c = req->owner;
+
+	if (c->family == AF_INET)
+		return (&c->addr.ipv4.sin_addr);
+	if (c->family == AF_INET6)
+		return (&c->addr.ipv6.sin6_addr);
+	return (NULL);
+}
+
 /* The peer, and behind a local proxy (nginx) the client it names. */
 static const char *
 server_client(struct http_request *req, char *buf, size_t len)
@@ -314,12 +327,7 @@ server_client(struct http_request *req, char *buf, size_t len)
 	char			 peer[INET6_ADDRSTRLEN];
 	const void		*a;
 
-	if (c->family == AF_INET)
-		a = &c->addr.ipv4.sin_addr;
-	else if (c->family == AF_INET6)
-		a = &c->addr.ipv6.sin6_addr;
-	else
-		a = NULL;
+	a = wecom_server_peer(req);
 	if (a == NULL || inet_ntop(c->family, a, peer, sizeof(peer)) == NULL)
 		kore_strlcpy(peer, "unix", sizeof(peer));
 

@@ -19,6 +19,7 @@ struct wecom_xml;
 int	wecom_server_refuse(struct http_request *, int status, int code,
 	    const char *why);
 void	wecom_server_answer(struct http_request *, struct wecom_result *);
+const void	*wecom_server_peer(struct http_request *);
 void	wecom_server_deferred(struct wecom_app *);
 void	wecom_server_delivered(struct wecom_app *, int delivery);
 
