@@ -162,7 +162,7 @@ wecom_conf_section(const struct wecom_conf *conf, const char *type,
 /*
  * A [global] number: the environment variable env (if set and not empty)
  * overrides the file; a missing or out-of-range value gives def. The
- * knobs read this way have safe defaults, so a typo is not fatal here.
+ * knobs read this way were checked by wecom_conf_load() already.
  */
 long
 wecom_conf_number(const struct wecom_conf *conf, const char *key,
@@ -362,6 +362,9 @@ conf_global(struct parse *ps)
 	    "metrics_path", "healthz_path", "metrics_allow", "outbox_max_age",
 	    "outbox_batch", "outbox_interval_ms", "outbox_backoff_ms", "ca_file",
 	    NULL };
+	static const char *const	 later[] = { "retry_attempts",
+	    "retry_base_ms", "retry_max_ms", "outbox_max_age", "outbox_batch",
+	    "outbox_interval_ms", "outbox_backoff_ms", NULL };
 	struct wecom_conf		*conf = ps->conf;
 	const struct wecom_conf_section	*s;
 	const struct wecom_conf_kv	*kv;
@@ -417,6 +420,12 @@ conf_global(struct parse *ps)
 	if (conf_number(ps, s, "dedupe_entries", 512, 16, &n) != 0)
 		return (WECOM_CONF_ERROR);
 	conf->dedupe_entries = (long)n;
+
+	/* Read later with wecom_conf_number(); a typo must still stop us. */
+	for (i = 0; later[i] != NULL; i++) {
+		if (conf_number(ps, s, later[i], 1, 1, &n) != 0)
+			return (WECOM_CONF_ERROR);
+	}
 
 	return (WECOM_CONF_OK);
 }

@@ -469,6 +469,15 @@ names_wecom_api_base_when_the_override_is_bad(void **state)
 }
 
 static void
+refuses_non_numeric_retry_and_outbox_settings(void **state)
+{
+	refuses("[global]\nretry_attempts = 3x\n", 2, "'retry_attempts'",
+	    "whole number", NULL);
+	refuses("[global]\noutbox_max_age = 0\n", 2, "'outbox_max_age'",
+	    NULL);
+}
+
+static void
 refuses_non_numeric_timeouts_and_agentid(void **state)
 {
 	refuses("[global]\ntimeout_ms = 10s\n", 2, "'timeout_ms'",
@@ -587,6 +596,8 @@ main(void)
 		    names_wecom_api_base_when_the_override_is_bad, clean_env),
 		cmocka_unit_test_setup(refuses_non_numeric_timeouts_and_agentid,
 		    clean_env),
+		cmocka_unit_test_setup(
+		    refuses_non_numeric_retry_and_outbox_settings, clean_env),
 		cmocka_unit_test_setup(refuses_bad_token_and_path, clean_env),
 		cmocka_unit_test_setup(
 		    accepts_a_send_only_app_without_callback_keys, clean_env),
