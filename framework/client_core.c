@@ -68,6 +68,12 @@ wecom_client_new_robot(const struct wecom_conf *conf,
 	    "WECOM_RETRY_BASE_MS", CLIENT_RETRY_BASE_MS, 1, 60000);
 	c->total_ms = wecom_conf_number(conf, "retry_max_ms",
 	    "WECOM_RETRY_MAX_MS", CLIENT_RETRY_TOTAL_MS, 1, 600000);
+	if (conf->ca_pem != NULL && wecom_client_set_ca_blob(c, conf->ca_pem,
+	    conf->ca_len) != WECOM_API_OK) {
+		client_err_set(err, WECOM_API_ERR_NOMEM, 0, "out of memory");
+		wecom_client_free(c);
+		return (NULL);
+	}
 
 	return (c);
 }

@@ -31,9 +31,8 @@
 /* Per worker. */
 static struct wecom_runner	*runner;
 static struct kore_event	 runner_evt;
-/* Read by the parent, before any chroot. */
+/* Read by the parent, before any chroot; the conf points at it. */
 static char			*ca;
-static size_t			 calen;
 
 #define CA_FILE_DEFAULT		"/etc/ssl/certs/ca-certificates.crt"
 #define CA_MAX			(4 * 1024 * 1024)
@@ -64,12 +63,14 @@ static void	dispatch_timer_stop(struct wecom_job *);
 /*
  * In the parent: the CA bundle the API clients verify WeCom with, for
  * workers that will run chrooted (ca_file, default Debian's bundle).
+ * Every client made from conf uses it, the outbox's too.
  */
 void
-wecom_dispatch_preload(const struct wecom_conf *conf)
+wecom_dispatch_preload(struct wecom_conf *conf)
 {
 	const char	*path;
 	FILE		*fp;
+	size_t		 calen;
 	long		 len;
 
 	path = wecom_conf_get(wecom_conf_section(conf, "global", ""),
@@ -88,7 +89,9 @@ wecom_dispatch_preload(const struct wecom_conf *conf)
 		if (calen != (size_t)len) {
 			free(ca);
 			ca = NULL;
-			calen = 0;
+		} else {
+			conf->ca_pem = ca;
+			conf->ca_len = calen;
 		}
 	}
 	fclose(fp);
@@ -101,8 +104,6 @@ wecom_dispatch_init(const struct wecom_conf *conf, struct wecom_app_list *apps)
 	if ((runner = wecom_runner_new(conf, (int)conf->handler_threads,
 	    wecom_observe_api)) == NULL)
 		return (WECOM_ERROR);
-	if (ca != NULL)
-		wecom_runner_set_ca(runner, ca, calen);
 	runner_evt.type = KORE_TYPE_TASK;
 	runner_evt.handle = dispatch_done;
 	kore_platform_schedule_read(wecom_runner_fd(runner), &runner_evt);

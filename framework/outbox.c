@@ -31,6 +31,7 @@
 
 #define PRUNE_EVERY_MS		(10 * 60 * 1000)
 #define TMP_KEEP_MS		(60 * 60 * 1000)
+#define LOCK_POLL_MS		20
 
 /* A sender of this drain: an app's client, or a robot's. */
 struct dest {
@@ -63,7 +64,8 @@ static void	olog(struct drain *, int, const char *, ...)
 static void	describe(const struct outbox_record *, char *, size_t);
 static int	has_target(const struct wecom_target *);
 static int	transient(int);
-static int	lock_outbox(const struct outbox_dirs *, int *);
+static void	drain_init(struct drain *, const struct wecom_conf *,
+		    wecom_outbox_log_fn, void *, struct wecom_outbox_stats *);
 static void	recover(struct drain *);
 static void	prune(struct drain *, int64_t);
 static int	load_due(struct drain *, struct due **, size_t *);
@@ -263,9 +265,12 @@ out:
 	return (rc);
 }
 
-/* WECOM_API_OK with *fd locked, OUTBOX_EXISTS if another holds it. */
-static int
-lock_outbox(const struct outbox_dirs *d, int *fd)
+/*
+ * WECOM_API_OK with *fd locked, OUTBOX_EXISTS if another drainer still
+ * holds it after wait_ms.
+ */
+int
+outbox_lock(const struct outbox_dirs *d, long wait_ms, int *fd)
 {
 	char	path[PATH_MAX];
 	int	n;
@@ -279,6 +284,13 @@ lock_outbox(const struct outbox_dirs *d, int *fd)
 	while (flock(*fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == EINTR)
 			continue;
+		if (errno == EWOULDBLOCK && wait_ms > 0) {
+			/* flock has no timeout of its own. */
+			client_sleep_ms(wait_ms < LOCK_POLL_MS ? wait_ms :
+			    LOCK_POLL_MS);
+			wait_ms -= LOCK_POLL_MS;
+			continue;
+		}
 		n = errno == EWOULDBLOCK ? OUTBOX_EXISTS : WECOM_API_ERR_IO;
 		close(*fd);
 		*fd = -1;
@@ -286,6 +298,22 @@ lock_outbox(const struct outbox_dirs *d, int *fd)
 	}
 
 	return (WECOM_API_OK);
+}
+
+static void
+drain_init(struct drain *dr, const struct wecom_conf *conf,
+    wecom_outbox_log_fn log, void *arg, struct wecom_outbox_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	memset(dr, 0, sizeof(*dr));
+	dr->conf = conf;
+	dr->log = log;
+	dr->arg = arg;
+	dr->st = st;
+	dr->max_age_ms = max_age_s(conf) * 1000;
+	dr->backoff_ms = wecom_conf_number(conf, "outbox_backoff_ms",
+	    "WECOM_OUTBOX_BACKOFF_MS", WECOM_OUTBOX_BACKOFF_MS, 1, 3600000);
+	TAILQ_INIT(&dr->dests);
 }
 
 int
@@ -302,26 +330,17 @@ wecom_outbox_drain(const struct wecom_conf *conf, long budget_ms, int max,
 
 	if (st == NULL)
 		st = &local;
-	memset(st, 0, sizeof(*st));
-	memset(&dr, 0, sizeof(dr));
-	dr.conf = conf;
-	dr.log = log;
-	dr.arg = arg;
-	dr.st = st;
-	dr.max_age_ms = max_age_s(conf) * 1000;
-	dr.backoff_ms = wecom_conf_number(conf, "outbox_backoff_ms",
-	    "WECOM_OUTBOX_BACKOFF_MS", WECOM_OUTBOX_BACKOFF_MS, 1, 3600000);
+	drain_init(&dr, conf, log, arg, st);
 	if (max == 0)
 		max = (int)wecom_conf_number(conf, "outbox_batch",
 		    "WECOM_OUTBOX_BATCH", WECOM_OUTBOX_BATCH, 1, 1000000);
-	TAILQ_INIT(&dr.dests);
 
 	if (outbox_dirs_init(&dr.d, conf->state_dir, 1) != WECOM_API_OK) {
 		olog(&dr, LOG_ERR, "cannot create %s/outbox: %s",
 		    conf->state_dir, strerror(errno));
 		return (WECOM_API_ERR_IO);
 	}
-	if ((rc = lock_outbox(&dr.d, &fd)) == OUTBOX_EXISTS) {
+	if ((rc = outbox_lock(&dr.d, 0, &fd)) == OUTBOX_EXISTS) {
 		st->busy = 1;
 		count_queue(&dr.d, &st->remaining, &st->oldest_age);
 		return (WECOM_API_OK);
@@ -355,6 +374,21 @@ wecom_outbox_drain(const struct wecom_conf *conf, long budget_ms, int max,
 	close(fd);
 
 	return (rc);
+}
+
+/* Under the lock: one record now, due or not (outbox_send.c). */
+void
+outbox_drain_key(const struct wecom_conf *conf, const struct outbox_dirs *d,
+    const char *key, wecom_outbox_log_fn log, void *arg)
+{
+	struct wecom_outbox_stats	st;
+	struct drain			dr;
+
+	drain_init(&dr, conf, log, arg, &st);
+	dr.d = *d;
+	drain_one(&dr, key);
+	dests_free(&dr);
+	sync_dirs(&dr);
 }
 
 /*
@@ -636,11 +670,14 @@ drain_one(struct drain *dr, const char *key)
 	if (rc == WECOM_API_OK) {
 		dst->fails = 0;
 		dr->st->delivered++;
-		done = json_pack("{s:i, s:s, s:I, s:I, s:i, s:s*, s:s*, s:s*}",
-		    "v", OUTBOX_VERSION, "key", r.key,
+		done = json_pack("{s:i, s:s, s:I, s:I, s:i, s:s*, s:s*, s:s*, "
+		    "s:s*, s:s*, s:s*}", "v", OUTBOX_VERSION, "key", r.key,
 		    "created", (json_int_t)r.created,
 		    "delivered", (json_int_t)now, "attempts", r.attempts,
-		    "app", r.app, "robot", r.robot, "msgid", res.msgid);
+		    "app", r.app, "robot", r.robot, "msgid", res.msgid,
+		    "invaliduser", res.invaliduser,
+		    "invalidparty", res.invalidparty,
+		    "invalidtag", res.invalidtag);
 		s = done != NULL ? json_dumps(done, JSON_COMPACT) : NULL;
 		/*
 		 * Without done/ the record stays in sending/: the next

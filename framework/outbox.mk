@@ -2,7 +2,7 @@
 # Included by the top-level Makefile, after client.mk.
 
 CORE_SRC += framework/outbox.c framework/outbox_record.c \
-	framework/outbox_fs.c
+	framework/outbox_fs.c framework/outbox_send.c
 TESTS	+= $(BUILD)/tests/test_outbox
 
 # The acceptance test queues through the C API, as handlers do.

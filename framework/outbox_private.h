@@ -77,6 +77,11 @@ int	outbox_key_valid(const char *);
 void	outbox_key_random(char out[WECOM_OUTBOX_KEY_MAX + 1]);
 long	outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd);
 
+/* outbox.c, for outbox_send.c. */
+int	outbox_lock(const struct outbox_dirs *, long wait_ms, int *fd);
+void	outbox_drain_key(const struct wecom_conf *, const struct outbox_dirs *,
+	    const char *key, wecom_outbox_log_fn, void *);
+
 /* outbox_fs.c: the directories and atomic file operations. */
 int	outbox_dirs_init(struct outbox_dirs *, const char *state_dir,
 	    int create);

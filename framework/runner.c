@@ -40,8 +40,6 @@ struct wecom_runner {
 	TAILQ_HEAD(, wecom_job)		 done;
 	int				 efd;
 	wecom_api_observer		 observer;
-	const void			*ca;		/* CA bundle, PEM */
-	size_t				 calen;
 	int				 nthreads;	/* started so far */
 	int				 max;
 	int				 idle;
@@ -168,14 +166,6 @@ wecom_runner_orphan(struct wecom_runner *r, struct wecom_job *job)
 	return (orphaned);
 }
 
-/* A chrooted worker cannot open the CA files: the parent read them. */
-void
-wecom_runner_set_ca(struct wecom_runner *r, const void *ca, size_t len)
-{
-	r->ca = ca;
-	r->calen = len;
-}
-
 /* From a chore: this thread's API client for the job's app. */
 struct wecom_client *
 wecom_runner_client(struct wecom_job *job)
@@ -292,8 +282,6 @@ runner_client(struct runner_thread *t, const struct wecom_app *app)
 	if (rc->client != NULL && t->r->observer != NULL)
 		wecom_client_set_observer(rc->client, t->r->observer,
 		    (void *)app);
-	if (rc->client != NULL && t->r->ca != NULL)
-		(void)wecom_client_set_ca_blob(rc->client, t->r->ca, t->r->calen);
 	TAILQ_INSERT_TAIL(&t->clients, rc, list);
 
 	return (rc->client);

@@ -65,6 +65,12 @@ struct wecom_conf {
 	long				 handler_threads;
 	long				 dedupe_window;		/* s, 0: off */
 	long				 dedupe_entries;
+	/*
+	 * Set by the server's parent: the CA bundle read before a chroot,
+	 * for every client made from this conf. NULL: curl's default.
+	 */
+	const void			*ca_pem;
+	size_t				 ca_len;
 	TAILQ_HEAD(, wecom_conf_section) sections;
 	TAILQ_HEAD(, wecom_app_conf)	 apps;
 };

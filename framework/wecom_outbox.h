@@ -92,6 +92,21 @@ int	wecom_outbox_put(const struct wecom_conf *,
 int	wecom_outbox_drain(const struct wecom_conf *, long budget_ms, int max,
 	    wecom_outbox_log_fn, void *arg, struct wecom_outbox_stats *);
 
+/* wecom_outbox_send(): not sent yet, still queued for the next drain. */
+#define WECOM_OUTBOX_QUEUED	1
+
+/*
+ * Sends the queued message key now, unless another drainer keeps the
+ * outbox for more than wait_ms, and says how it fared: WECOM_API_OK,
+ * delivered (res: msgid, invalid recipients); WECOM_OUTBOX_QUEUED, left
+ * for the next drain (err: why, if an attempt failed); or the error it
+ * failed with for good (err). A key delivered or failed before answers
+ * the same again, so a caller may repeat a request safely.
+ */
+int	wecom_outbox_send(const struct wecom_conf *, const char *key,
+	    long wait_ms, wecom_outbox_log_fn, void *arg,
+	    struct wecom_send_result *, struct wecom_api_error *);
+
 /* For metrics: messages queued and the age of the oldest, in seconds. */
 int	wecom_outbox_stats(const struct wecom_conf *, size_t *depth,
 	    long *oldest_age);

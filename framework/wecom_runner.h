@@ -61,8 +61,6 @@ struct wecom_job	*wecom_runner_done(struct wecom_runner *);
 int			 wecom_runner_orphan(struct wecom_runner *,
 			    struct wecom_job *);
 struct wecom_client	*wecom_runner_client(struct wecom_job *);
-void			 wecom_runner_set_ca(struct wecom_runner *,
-			    const void *, size_t);
 void			 wecom_job_free(struct wecom_job *);
 
 #endif

@@ -23,7 +23,7 @@ const void	*wecom_server_peer(struct http_request *);
 void	wecom_server_deferred(struct wecom_app *);
 void	wecom_server_delivered(struct wecom_app *, int delivery);
 
-void	wecom_dispatch_preload(const struct wecom_conf *);
+void	wecom_dispatch_preload(struct wecom_conf *);
 int	wecom_dispatch_init(const struct wecom_conf *, struct wecom_app_list *);
 int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
 	    struct wecom_xml *, const struct wecom_query *, const char *,
