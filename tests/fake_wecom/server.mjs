@@ -151,12 +151,16 @@ function newId(prefix) {
   return prefix + crypto.randomBytes(12).toString('base64url');
 }
 
+// WeCom also takes numbers as JSON strings: Alertmanager's wechat notifier
+// sends "agentid":"1000002" and "safe":"0".
+const num = (v) => (typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v);
+
 function messageSend(state, info, body) {
   if (body.agentid === undefined) return fail(41011, 'missing agentid');
-  if (body.agentid !== info.agentid) return fail(301002, 'access_token and agentid mismatch');
+  if (num(body.agentid) !== info.agentid) return fail(301002, 'access_token and agentid mismatch');
   const bad = checkContent(state, body);
   if (bad) return bad;
-  if (body.safe !== undefined && ![0, 1, 2].includes(body.safe)) return fail(40058, 'invalid safe');
+  if (body.safe !== undefined && ![0, 1, 2].includes(num(body.safe))) return fail(40058, 'invalid safe');
   const split = (v) => (typeof v === 'string' && v !== '' ? v.split('|') : []);
   const users = split(body.touser), parties = split(body.toparty), tags = split(body.totag);
   const badU = users.filter((u) => u !== '@all' && !USERS.includes(u));
