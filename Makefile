@@ -50,6 +50,10 @@ TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config \
 -include framework/shm.mk
 -include framework/outbox.mk
 
+# Alertmanager webhooks as one WeCom markdown message.
+CORE_SRC += framework/push_alert.c
+TESTS	+= $(BUILD)/tests/test_push_alert
+
 CRYPTO_OBJ = $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ   = $(CORE_SRC:%.c=$(BUILD)/%.o)
 KORE_OBJ   = $(KORE_SRC:%.c=$(BUILD)/%.o) $(APPS_SRC:%.c=$(BUILD)/%.o)
