@@ -46,13 +46,13 @@ TOOLS      =
 TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config \
 	     $(BUILD)/tests/test_xml $(BUILD)/tests/test_router
 
+# The fragments below define rules of their own: all stays the default.
+.DEFAULT_GOAL := all
+
 -include framework/client.mk
 -include framework/shm.mk
 -include framework/outbox.mk
-
-# Alertmanager webhooks as one WeCom markdown message.
-CORE_SRC += framework/push_alert.c
-TESTS	+= $(BUILD)/tests/test_push_alert
+-include framework/push.mk
 
 CRYPTO_OBJ = $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ   = $(CORE_SRC:%.c=$(BUILD)/%.o)

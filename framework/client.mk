@@ -3,6 +3,7 @@
 
 CORE_SRC += framework/client_core.c framework/client_error.c \
 	framework/client_http.c framework/client_token.c \
+	framework/client_relay.c \
 	framework/client_msg.c framework/client_send.c \
 	framework/client_split.c framework/client_media.c \
 	framework/client_appchat.c framework/client_directory.c \

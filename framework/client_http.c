@@ -19,6 +19,7 @@ static char	*req_url(const struct wecom_client *,
 		    const struct client_req *, const char *);
 static int	req_options(struct wecom_client *, struct client_req *);
 static int	req_media(struct client_req *);
+static int	req_raw(struct client_req *);
 static void	req_reset(struct client_req *);
 
 int
@@ -189,8 +190,29 @@ req_options(struct wecom_client *c, struct client_req *req)
 		rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)strlen(req->body));
 	}
+	if (req->method == REQ_POST_RAW)
+		rc |= req_raw(req);
 
 	return (rc == CURLE_OK ? WECOM_API_OK : WECOM_API_ERR_ARG);
+}
+
+/* The relay's: the caller's bytes and content type, as they came. */
+static int
+req_raw(struct client_req *req)
+{
+	char		 h[256];
+	CURLcode	 rc;
+
+	if (snprintf(h, sizeof(h), "Content-Type: %s", req->raw_type) >=
+	    (int)sizeof(h) || (req->headers = curl_slist_append(NULL, h)) ==
+	    NULL)
+		return (CURLE_OUT_OF_MEMORY);
+	rc = curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
+	rc |= curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->raw);
+	rc |= curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)req->raw_len);
+
+	return (rc);
 }
 
 /* WeCom wants the field "media" with a filename and a content type. */

@@ -31,6 +31,7 @@ struct client_token {
 struct wecom_client {
 	const struct wecom_conf		*conf;
 	const struct wecom_app_conf	*app;		/* NULL: robots only */
+	struct wecom_app_conf		*own;		/* a relay's credentials */
 	char				 hash[CLIENT_HASH_HEX + 1];
 	struct client_token		 token;		/* memory cache */
 	void				*ca_blob;
@@ -45,6 +46,7 @@ struct wecom_client {
 #define REQ_GET		0
 #define REQ_POST_JSON	1
 #define REQ_POST_MEDIA	2
+#define REQ_POST_RAW	3	/* the relay: bytes as a caller sent them */
 
 /* What client_req_finish() decided. */
 #define REQ_DONE	0	/* success: req->json holds the answer */
@@ -68,6 +70,10 @@ struct client_req {
 	size_t			 media_len;
 	char			*media_path;
 	char			*media_name;
+	/* REQ_POST_RAW. */
+	const void		*raw;
+	size_t			 raw_len;
+	const char		*raw_type;
 	char			*token;		/* the token this try used */
 
 	CURL			*easy;
@@ -98,6 +104,9 @@ char	*client_escape(const char *);
 void	client_err_clear(struct wecom_api_error *);
 int	client_err_set(struct wecom_api_error *, int code, long errcode,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* client_relay.c */
+void	client_own_free(struct wecom_client *);
 
 /* client_token.c */
 int	client_token_hash(const char *corpid, const char *secret,

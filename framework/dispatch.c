@@ -59,6 +59,8 @@ static void	dispatch_done(void *, int);
 static void	dispatch_finished(struct wecom_job *);
 static void	dispatch_detach(struct http_request *);
 static void	dispatch_timer_stop(struct wecom_job *);
+static void	chore_done(struct wecom_job *);
+static void	chore_detach(struct http_request *);
 
 /*
  * In the parent: the CA bundle the API clients verify WeCom with, for
@@ -241,11 +243,17 @@ wecom_dispatch_resume(struct http_request *req)
 {
 	struct wecom_job	*job = req->hdlr_extra;
 	struct wecom_result	 res;
+	int			 rc;
 
 	memset(&res, 0, sizeof(res));
 	if (job->stage == JOB_WAITING) {
 		http_request_sleep(req);
 		return (KORE_RESULT_RETRY);
+	}
+	if (job->answer != NULL) {
+		rc = job->answer(req, job);
+		chore_detach(req);
+		return (rc);
 	}
 
 	/* Expired: an empty 200 now; its thread sends the reply itself. */
@@ -349,7 +357,7 @@ static void
 dispatch_finished(struct wecom_job *job)
 {
 	if (job->chore != NULL) {
-		wecom_upkeep_done(job);
+		job->done(job);
 		return;
 	}
 	job->popped = 1;
@@ -417,4 +425,63 @@ dispatch_timer_stop(struct wecom_job *job)
 		kore_timer_remove(job->timer);
 		job->timer = NULL;
 	}
+}
+
+/*
+ * A request that must block (the push API, the relay) hands the
+ * blocking part to a handler thread and sleeps; answer(req, job) runs
+ * on the event loop once it is back. arg is released with the job.
+ */
+int
+wecom_dispatch_chore(struct http_request *req,
+    void (*chore)(struct wecom_job *), int (*answer)(void *, struct wecom_job *),
+    void (*release)(void *), void *arg)
+{
+	struct wecom_job	*job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		release(arg);
+		return (wecom_server_refuse(req, 503, 0, "out of memory"));
+	}
+	job->chore = chore;
+	job->done = chore_done;
+	job->answer = answer;
+	job->release = release;
+	job->arg = arg;
+	job->owner = req;
+	if (wecom_runner_submit(runner, job) != WECOM_OK) {
+		wecom_job_free(job);
+		return (wecom_server_refuse(req, 503, 0, "no handler thread"));
+	}
+	req->hdlr_extra = job;
+	req->onfree = chore_detach;
+	http_request_sleep(req);
+
+	return (KORE_RESULT_RETRY);
+}
+
+static void
+chore_done(struct wecom_job *job)
+{
+	job->popped = 1;
+	job->stage = JOB_FINISHED;
+	if (job->owner != NULL)
+		http_request_wakeup(job->owner);
+	else
+		wecom_job_free(job);
+}
+
+/* Answered or gone: the job is freed now, or by chore_done() later. */
+static void
+chore_detach(struct http_request *req)
+{
+	struct wecom_job	*job = req->hdlr_extra;
+
+	req->hdlr_extra = NULL;
+	req->onfree = NULL;
+	if (job == NULL)
+		return;
+	job->owner = NULL;
+	if (job->popped)
+		wecom_job_free(job);
 }

@@ -23,26 +23,17 @@
 #include "wecom_config.h"
 #include "wecom_dedupe.h"
 #include "wecom_metrics.h"
+#include "wecom_netlist.h"
 #include "wecom_server.h"
-
-#define ALLOW_MAX	16
-
-struct allow {
-	int		family;
-	unsigned char	addr[16];
-	int		bits;
-};
 
 /* Made in the parent, inherited by the workers. */
 static struct wecom_dedupe	*dedupe;
 static struct wecom_metrics	*metrics;
 static const char		*metrics_path = "/metrics";
 static const char		*healthz_path = "/healthz";
-static struct allow		 allow[ALLOW_MAX];
-static int			 nallow;
+static struct wecom_netlist	 allow;
 static struct wecom_app_list	*apps;
 
-static int	observe_allow_parse(const char *, char *, size_t);
 static int	observe_allowed(struct http_request *);
 static int	observe_metrics(struct http_request *);
 static int	observe_healthz(struct http_request *);
@@ -62,10 +53,13 @@ wecom_observe_init(const struct wecom_conf *conf, struct wecom_app_list *list,
 		metrics_path = wecom_conf_get(g, "metrics_path");
 	if (wecom_conf_get(g, "healthz_path") != NULL)
 		healthz_path = wecom_conf_get(g, "healthz_path");
-	if (observe_allow_parse(wecom_conf_get(g, "metrics_allow") ?
-	    wecom_conf_get(g, "metrics_allow") : "127.0.0.1/32,::1/128", err,
-	    errlen) != WECOM_OK)
+	if (wecom_netlist_parse(&allow, wecom_conf_get(g, "metrics_allow") ?
+	    wecom_conf_get(g, "metrics_allow") : "127.0.0.1/32,::1/128") != 0) {
+		snprintf(err, errlen, "[global] metrics_allow: expected "
+		    "addresses or networks like 127.0.0.1/32, ::1 (at most %d)",
+		    WECOM_NETLIST_MAX);
 		return (WECOM_ERROR);
+	}
 
 	n = 0;
 	TAILQ_FOREACH(app, list, list) {
@@ -183,62 +177,11 @@ observe_healthz(struct http_request *req)
 static int
 observe_allowed(struct http_request *req)
 {
-	struct connection	*c = req->owner;
-	const unsigned char	*a;
-	int			 i, bits, len;
+	const void	*a;
 
+	/* A unix socket is local by nature. */
 	if ((a = wecom_server_peer(req)) == NULL)
-		return (1);	/* a unix socket: local by nature */
+		return (1);
 
-	for (i = 0; i < nallow; i++) {
-		if (allow[i].family != c->family)
-			continue;
-		bits = allow[i].bits;
-		len = bits / 8;
-		if (memcmp(a, allow[i].addr, len) != 0)
-			continue;
-		if (bits % 8 == 0 || ((a[len] ^ allow[i].addr[len]) &
-		    (0xff << (8 - bits % 8)) & 0xff) == 0)
-			return (1);
-	}
-
-	return (0);
-}
-
-/* "127.0.0.1/32,10.0.0.0/8,::1/128": addresses or networks. */
-static int
-observe_allow_parse(const char *list, char *err, size_t errlen)
-{
-	char	*copy, *p, *item, *slash;
-	int	 max, rc;
-
-	if ((copy = strdup(list)) == NULL)
-		return (WECOM_ERROR);
-	rc = WECOM_OK;
-	p = copy;
-	while (rc == WECOM_OK && (item = strsep(&p, ", ")) != NULL) {
-		if (*item == '\0')
-			continue;
-		if (nallow == ALLOW_MAX) {
-			rc = WECOM_ERROR;
-			break;
-		}
-		if ((slash = strchr(item, '/')) != NULL)
-			*slash++ = '\0';
-		allow[nallow].family = strchr(item, ':') ? AF_INET6 : AF_INET;
-		max = allow[nallow].family == AF_INET ? 32 : 128;
-		allow[nallow].bits = slash ? atoi(slash) : max;
-		if (inet_pton(allow[nallow].family, item,
-		    allow[nallow].addr) != 1 || allow[nallow].bits < 0 ||
-		    allow[nallow].bits > max)
-			rc = WECOM_ERROR;
-		nallow++;
-	}
-	if (rc != WECOM_OK)
-		snprintf(err, errlen, "[global] metrics_allow: expected "
-		    "addresses or networks like 127.0.0.1/32, ::1 (at most %d)",
-		    ALLOW_MAX);
-	free(copy);
-
-	return (rc);
+	return (wecom_netlist_match(&allow, req->owner->family, a));
 }

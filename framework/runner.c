@@ -179,6 +179,8 @@ wecom_job_free(struct wecom_job *job)
 {
 	if (job == NULL)
 		return;
+	if (job->release != NULL)
+		job->release(job->arg);
 	free(job->plain);
 	free(job->reply);
 	free(job);

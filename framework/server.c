@@ -68,6 +68,8 @@ kore_parent_configure(int argc, char **argv)
 		fatal("wecom: %s: %s", conf.file, err);
 	if (wecom_observe_init(&conf, &apps, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", conf.file, err);
+	if (wecom_push_init(&conf, err, sizeof(err)) != WECOM_OK)
+		fatal("wecom: %s: %s", conf.file, err);
 	wecom_dispatch_preload(&conf);
 	if (TAILQ_EMPTY(&apps))
 		kore_log(LOG_WARNING, "wecom: %s has no [app NAME] section",
@@ -96,13 +98,16 @@ int
 wecom_http(struct http_request *req)
 {
 	struct wecom_app	*app;
+	int			 rc;
 
-	/* A threaded app's request, woken up. */
+	/* A request back from a handler thread, woken up. */
 	if (req->hdlr_extra != NULL)
 		return (wecom_dispatch_resume(req));
 	if ((app = wecom_app_by_path(&apps, req->path)) == NULL) {
 		if (wecom_observe_http(req) == KORE_RESULT_OK)
 			return (KORE_RESULT_OK);
+		if (wecom_push_route(req, &rc))
+			return (rc);
 		return (wecom_server_refuse(req, 404, 0, "no app at this path"));
 	}
 
@@ -305,6 +310,17 @@ wecom_server_refuse(struct http_request *req, int status, int code, const char *
 	return (KORE_RESULT_OK);
 }
 
+/* The same line, for a refusal answered with a body of its own. */
+void
+wecom_server_log(struct http_request *req, int status, const char *why)
+{
+	char	addr[2 * INET6_ADDRSTRLEN + 8];
+
+	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d: %s",
+	    server_client(req, addr, sizeof(addr)), http_method_text(req->method),
+	    req->path, status, why);
+}
+
 /* The peer's address (family: req->owner->family), NULL on a unix socket. */
 const void *
 wecom_server_peer(struct http_request *req)
@@ -318,23 +334,43 @@ wecom_server_peer(struct http_request *req)
 	return (NULL);
 }
 
-/* The peer, and behind a local proxy (nginx) the client it names. */
+/* Behind a local proxy (nginx), the client it names in X-Real-IP. */
+static const char *
+server_real_ip(struct http_request *req, const char *peer)
+{
+	const char	*real;
+
+	if ((strcmp(peer, "127.0.0.1") == 0 || strcmp(peer, "::1") == 0 ||
+	    strcmp(peer, "unix") == 0) &&
+	    http_request_header(req, "x-real-ip", &real) &&
+	    strlen(real) < INET6_ADDRSTRLEN &&
+	    real[strspn(real, "0123456789abcdefABCDEF.:")] == '\0')
+		return (real);
+
+	return (NULL);
+}
+
+static const char *
+server_peer_text(struct http_request *req, char *peer, size_t len)
+{
+	const void	*a;
+
+	a = wecom_server_peer(req);
+	if (a == NULL || inet_ntop(req->owner->family, a, peer, len) == NULL)
+		kore_strlcpy(peer, "unix", len);
+
+	return (peer);
+}
+
+/* The peer, and behind a local proxy the client it names. */
 static const char *
 server_client(struct http_request *req, char *buf, size_t len)
 {
-	struct connection	*c = req->owner;
-	const char		*real;
-	char			 peer[INET6_ADDRSTRLEN];
-	const void		*a;
+	const char	*real;
+	char		 peer[INET6_ADDRSTRLEN];
 
-	a = wecom_server_peer(req);
-	if (a == NULL || inet_ntop(c->family, a, peer, sizeof(peer)) == NULL)
-		kore_strlcpy(peer, "unix", sizeof(peer));
-
-	if ((strcmp(peer, "127.0.0.1") == 0 || strcmp(peer, "::1") == 0 ||
-	    a == NULL) && http_request_header(req, "x-real-ip", &real) &&
-	    strlen(real) < INET6_ADDRSTRLEN &&
-	    real[strspn(real, "0123456789abcdefABCDEF.:")] == '\0')
+	server_peer_text(req, peer, sizeof(peer));
+	if ((real = server_real_ip(req, peer)) != NULL)
 		(void)snprintf(buf, len, "%s via %s", real, peer);
 	else
 		kore_strlcpy(buf, peer, len);
@@ -342,10 +378,32 @@ server_client(struct http_request *req, char *buf, size_t len)
 	return (buf);
 }
 
+/* The client's address, as server_client() names it: 0, or -1 if none. */
+int
+wecom_server_origin(struct http_request *req, int *family, void *addr)
+{
+	const char	*real;
+	const void	*a;
+	char		 peer[INET6_ADDRSTRLEN];
+
+	server_peer_text(req, peer, sizeof(peer));
+	if ((real = server_real_ip(req, peer)) != NULL) {
+		*family = strchr(real, ':') ? AF_INET6 : AF_INET;
+		return (inet_pton(*family, real, addr) == 1 ? 0 : -1);
+	}
+	if ((a = wecom_server_peer(req)) == NULL)
+		return (-1);
+	*family = req->owner->family;
+	memcpy(addr, a, *family == AF_INET ? 4 : 16);
+
+	return (0);
+}
+
 /*
  * Beyond Kore's own filter: threads (glibc's pthread_create uses clone3
- * and rseq), eventfd, and what libcurl, the token cache and the outbox
- * (atomic file steps under the state directory) need on them.
+ * and rseq), eventfd, and what libcurl, the token cache, the robot
+ * limit and the outbox (atomic file steps under the state directory)
+ * need on them.
  */
 static struct sock_filter filter_wecom[] = {
 	KORE_SYSCALL_ALLOW(clone),
@@ -380,6 +438,8 @@ static struct sock_filter filter_wecom[] = {
 	KORE_SYSCALL_ALLOW(mkdir),
 	KORE_SYSCALL_ALLOW(getdents64),
 	KORE_SYSCALL_ALLOW(ftruncate),
+	KORE_SYSCALL_ALLOW(pread64),
+	KORE_SYSCALL_ALLOW(pwrite64),
 	KORE_SYSCALL_ALLOW(madvise),
 	KORE_SYSCALL_ALLOW(sched_getaffinity),
 	KORE_SYSCALL_ALLOW(gettid),
@@ -406,7 +466,6 @@ static struct sock_filter filter_exec[] = {
 	KORE_SYSCALL_ALLOW(prlimit64),
 	KORE_SYSCALL_ALLOW(arch_prctl),
 	KORE_SYSCALL_ALLOW(set_tid_address),
-	KORE_SYSCALL_ALLOW(pread64),
 	KORE_SYSCALL_ALLOW(copy_file_range),
 	KORE_SYSCALL_ALLOW(fadvise64),
 };

@@ -75,6 +75,7 @@ upkeep_tick(void *arg, u_int64_t now)
 		last_check = now;
 	}
 	job->chore = upkeep_chore;
+	job->done = wecom_upkeep_done;
 	job->arg = ch;
 	if (wecom_runner_submit(runner, job) != WECOM_OK) {
 		free(ch);

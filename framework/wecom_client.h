@@ -201,6 +201,28 @@ int	wecom_user_list(struct wecom_client *, long department_id,
 int	wecom_department_list(struct wecom_client *, long id,
 	    char **json, struct wecom_api_error *);
 
+/*
+ * The relay: a host with a fixed IP (WeCom's trusted IPs) serving the
+ * calls of tools behind another one. A client for any corp's
+ * credentials, with the shared token cache; a token with the seconds
+ * it has left; and one call passed through as it came, once — the
+ * caller has its own retries — answered with WeCom's status and body.
+ */
+struct wecom_forward {
+	long		 status;		/* WeCom's HTTP status */
+	char		*body;
+	size_t		 len;
+};
+struct wecom_client	*wecom_client_new_creds(const struct wecom_conf *,
+			    const char *corpid, const char *secret,
+			    struct wecom_api_error *);
+int	wecom_token_ttl(struct wecom_client *, char *out, size_t outsz,
+	    long *seconds, struct wecom_api_error *);
+int	wecom_api_forward(struct wecom_client *, const char *path,
+	    const char *query, const char *content_type, const void *body,
+	    size_t len, struct wecom_forward *, struct wecom_api_error *);
+void	wecom_forward_free(struct wecom_forward *);
+
 /* Content limits, exposed for callers and tests. */
 int	wecom_split(const char *text, size_t len, size_t limit,
 	    int mode, char ***parts, size_t *nparts);

@@ -32,6 +32,10 @@ struct wecom_job {
 	/* Set: a chore run on a thread instead of a handler chain. */
 	void			(*chore)(struct wecom_job *);
 	void			*arg;
+	void			(*done)(struct wecom_job *);	/* back */
+	/* A request's chore: answers once back; frees arg. */
+	int			(*answer)(void *req, struct wecom_job *);
+	void			(*release)(void *arg);
 	struct wecom_app	*app;
 	char			*plain;		/* the decrypted message */
 	size_t			 plainlen;

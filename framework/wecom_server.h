@@ -19,7 +19,13 @@ struct wecom_xml;
 int	wecom_server_refuse(struct http_request *, int status, int code,
 	    const char *why);
 void	wecom_server_answer(struct http_request *, struct wecom_result *);
+void	wecom_server_log(struct http_request *, int status, const char *why);
 const void	*wecom_server_peer(struct http_request *);
+int	wecom_server_origin(struct http_request *, int *, void *);
+int	wecom_push_init(const struct wecom_conf *, char *, size_t);
+int	wecom_relay_init(const struct wecom_conf *, char *, size_t);
+int	wecom_relay_route(struct http_request *, int *);
+int	wecom_push_route(struct http_request *, int *);
 void	wecom_server_deferred(struct wecom_app *);
 void	wecom_server_delivered(struct wecom_app *, int delivery);
 
@@ -29,6 +35,10 @@ int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
 	    struct wecom_xml *, const struct wecom_query *, const char *,
 	    size_t);
 int	wecom_dispatch_resume(struct http_request *);
+struct wecom_job;
+int	wecom_dispatch_chore(struct http_request *,
+	    void (*)(struct wecom_job *), int (*)(void *, struct wecom_job *),
+	    void (*)(void *), void *);
 
 struct wecom_dedupe;
 struct wecom_metrics;

@@ -1,0 +1,117 @@
+/*
+ * What the relay needs from the client: credentials that are not in
+ * the config, the token's remaining life, and a call passed through.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client_private.h"
+
+struct wecom_client *
+wecom_client_new_creds(const struct wecom_conf *conf, const char *corpid,
+    const char *secret, struct wecom_api_error *err)
+{
+	struct wecom_client	*c;
+	struct wecom_app_conf	*a;
+
+	client_err_clear(err);
+	if (corpid == NULL || *corpid == '\0' || secret == NULL ||
+	    *secret == '\0') {
+		client_err_set(err, WECOM_API_ERR_ARG, 0,
+		    "a corpid and a secret are needed");
+		return (NULL);
+	}
+	if ((c = wecom_client_new_robot(conf, err)) == NULL)
+		return (NULL);
+	if ((a = calloc(1, sizeof(*a))) == NULL ||
+	    (a->corpid = strdup(corpid)) == NULL ||
+	    (a->secret = strdup(secret)) == NULL ||
+	    client_token_hash(corpid, secret, c->hash) != WECOM_API_OK) {
+		c->own = a;
+		wecom_client_free(c);
+		client_err_set(err, WECOM_API_ERR_NOMEM, 0, "out of memory");
+		return (NULL);
+	}
+	a->name = "relay";
+	c->own = a;
+	c->app = a;
+
+	return (c);
+}
+
+void
+client_own_free(struct wecom_client *c)
+{
+	struct wecom_app_conf	*a = c->own;
+
+	if (a == NULL)
+		return;
+	if (a->secret != NULL)
+		explicit_bzero((char *)a->secret, strlen(a->secret));
+	free((char *)a->secret);
+	free((char *)a->corpid);
+	free(a);
+	c->own = NULL;
+}
+
+int
+wecom_token_ttl(struct wecom_client *c, char *out, size_t outsz,
+    long *seconds, struct wecom_api_error *err)
+{
+	int	rc;
+
+	*seconds = 0;
+	if ((rc = wecom_token_get(c, out, outsz, err)) != WECOM_API_OK)
+		return (rc);
+	*seconds = (long)(c->token.fetched_at + c->token.expires_in -
+	    (int64_t)time(NULL));
+	if (*seconds < 1)
+		*seconds = 1;
+
+	return (WECOM_API_OK);
+}
+
+int
+wecom_api_forward(struct wecom_client *c, const char *path, const char *query,
+    const char *content_type, const void *body, size_t len,
+    struct wecom_forward *fw, struct wecom_api_error *err)
+{
+	struct client_req	req;
+	int			rc;
+
+	memset(fw, 0, sizeof(*fw));
+	client_err_clear(err);
+	if ((rc = client_req_init(&req, REQ_POST_RAW, path, query, 0)) !=
+	    WECOM_API_OK) {
+		client_req_free(&req);
+		return (client_err_set(err, rc, 0, "out of memory"));
+	}
+	req.raw = body;
+	req.raw_len = len;
+	req.raw_type = content_type;
+	if ((rc = client_req_prepare(c, &req, NULL, err)) == WECOM_API_OK) {
+		client_req_perform(&req);
+		if (req.curl_rc != CURLE_OK || req.http_status == 0) {
+			rc = client_err_set(err, WECOM_API_ERR_UNAVAILABLE, 0,
+			    "network: %s", req.curl_err[0] ? req.curl_err :
+			    curl_easy_strerror(req.curl_rc));
+		} else {
+			fw->status = req.http_status;
+			fw->body = req.resp.data;
+			fw->len = req.resp.len;
+			req.resp.data = NULL;
+		}
+	}
+	client_req_free(&req);
+
+	return (rc);
+}
+
+void
+wecom_forward_free(struct wecom_forward *fw)
+{
+	free(fw->body);
+	memset(fw, 0, sizeof(*fw));
+}
