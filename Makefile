@@ -16,6 +16,8 @@ endif
 
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
 	pkg-config libcmocka-dev perl valgrind curl
+# Only for `make test`: the relay is checked against a real Alertmanager.
+TEST_PKGS = prometheus-alertmanager
 
 WARN	= -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wshadow -Wsign-compare -Wno-unused-parameter
@@ -166,6 +168,7 @@ run: deps all
 	stdbuf -oL kore -f -n -r -c kore.conf
 
 test: deps all
+	@sh tools/deps.sh $(TEST_PKGS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh
 
 clean:

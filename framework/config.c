@@ -233,7 +233,9 @@ conf_section(struct parse *ps, char *p)
 	}
 	if (*type == '\0')
 		return (conf_fail(ps, ps->line, "empty section name"));
-	if (strcmp(type, "global") != 0 && *name == '\0')
+	/* One-of-a-kind sections: [global], [relay]. */
+	if (strcmp(type, "global") != 0 && strcmp(type, "relay") != 0 &&
+	    *name == '\0')
 		return (conf_fail(ps, ps->line,
 		    "section [%s] needs a name, e.g. [%s main]", type, type));
 	if (wecom_conf_section(ps->conf, type, name) != NULL)

@@ -4,4 +4,4 @@
 CORE_SRC += framework/push_request.c framework/push_keys.c \
 	framework/push_alert.c framework/netlist.c
 TESTS	+= $(BUILD)/tests/test_push_alert
-KORE_SRC += framework/push.c
+KORE_SRC += framework/push.c framework/relay.c

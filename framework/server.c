@@ -53,6 +53,7 @@ static int	server_get(struct http_request *, struct wecom_app *);
 static int	server_post(struct http_request *, struct wecom_app *);
 static int	server_status(int);
 static const char	*server_client(struct http_request *, char *, size_t);
+static const char	*server_path(struct http_request *, char *, size_t);
 static void	server_tick(void *, u_int64_t);
 
 int
@@ -68,7 +69,8 @@ kore_parent_configure(int argc, char **argv)
 		fatal("wecom: %s: %s", conf.file, err);
 	if (wecom_observe_init(&conf, &apps, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", conf.file, err);
-	if (wecom_push_init(&conf, err, sizeof(err)) != WECOM_OK)
+	if (wecom_push_init(&conf, err, sizeof(err)) != WECOM_OK ||
+	    wecom_relay_init(&conf, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", conf.file, err);
 	wecom_dispatch_preload(&conf);
 	if (TAILQ_EMPTY(&apps))
@@ -106,7 +108,7 @@ wecom_http(struct http_request *req)
 	if ((app = wecom_app_by_path(&apps, req->path)) == NULL) {
 		if (wecom_observe_http(req) == KORE_RESULT_OK)
 			return (KORE_RESULT_OK);
-		if (wecom_push_route(req, &rc))
+		if (wecom_push_route(req, &rc) || wecom_relay_route(req, &rc))
 			return (rc);
 		return (wecom_server_refuse(req, 404, 0, "no app at this path"));
 	}
@@ -299,11 +301,11 @@ server_status(int code)
 int
 wecom_server_refuse(struct http_request *req, int status, int code, const char *why)
 {
-	char	addr[2 * INET6_ADDRSTRLEN + 8];
+	char	addr[2 * INET6_ADDRSTRLEN + 8], path[256];
 
 	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d%s%s%s%s",
 	    server_client(req, addr, sizeof(addr)), http_method_text(req->method),
-	    req->path, status, code ? " " : "", code ? wecom_strerror(code) : "",
+	    server_path(req, path, sizeof(path)), status, code ? " " : "", code ? wecom_strerror(code) : "",
 	    why ? ": " : "", why ? why : "");
 	http_response(req, status, NULL, 0);
 
@@ -314,11 +316,11 @@ wecom_server_refuse(struct http_request *req, int status, int code, const char *
 void
 wecom_server_log(struct http_request *req, int status, const char *why)
 {
-	char	addr[2 * INET6_ADDRSTRLEN + 8];
+	char	addr[2 * INET6_ADDRSTRLEN + 8], path[256];
 
 	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d: %s",
 	    server_client(req, addr, sizeof(addr)), http_method_text(req->method),
-	    req->path, status, why);
+	    server_path(req, path, sizeof(path)), status, why);
 }
 
 /* The peer's address (family: req->owner->family), NULL on a unix socket. */
@@ -332,6 +334,23 @@ wecom_server_peer(struct http_request *req)
 	if (c->family == AF_INET6)
 		return (&c->addr.ipv6.sin6_addr);
 	return (NULL);
+}
+
+/* The path for a log line: a relay key in it is a secret. */
+static const char *
+server_path(struct http_request *req, char *buf, size_t len)
+{
+	const char	*rest;
+
+	if (strncmp(req->path, "/relay/", 7) == 0 &&
+	    (rest = strchr(req->path + 7, '/')) != NULL)
+		(void)snprintf(buf, len, "/relay/…%s", rest);
+	else if (strncmp(req->path, "/relay/", 7) == 0)
+		(void)snprintf(buf, len, "/relay/…");
+	else
+		(void)snprintf(buf, len, "%s", req->path);
+
+	return (buf);
 }
 
 /* Behind a local proxy (nginx), the client it names in X-Real-IP. */
@@ -400,6 +419,9 @@ wecom_server_origin(struct http_request *req, int *family, void *addr)
 }
 
 /*
+ * Old-style calls (rename, mkdir …) exist on x86_64 only; arm64 (a
+ * Raspberry Pi) has just their *at forms, which glibc uses there.
+ *
  * Beyond Kore's own filter: threads (glibc's pthread_create uses clone3
  * and rseq), eventfd, and what libcurl, the token cache, the robot
  * limit and the outbox (atomic file steps under the state directory)
@@ -424,18 +446,30 @@ static struct sock_filter filter_wecom[] = {
 	KORE_SYSCALL_ALLOW(uname),
 	KORE_SYSCALL_ALLOW(pipe2),
 	KORE_SYSCALL_ALLOW(flock),
+#ifdef __NR_rename
 	KORE_SYSCALL_ALLOW(rename),
+#endif
+#ifdef __NR_renameat
 	KORE_SYSCALL_ALLOW(renameat),
+#endif
 	KORE_SYSCALL_ALLOW(renameat2),
+#ifdef __NR_link
 	KORE_SYSCALL_ALLOW(link),
+#endif
 	KORE_SYSCALL_ALLOW(linkat),
 	KORE_SYSCALL_ALLOW(unlinkat),
+	KORE_SYSCALL_ALLOW(mkdirat),
+	KORE_SYSCALL_ALLOW(fchmodat),
 	KORE_SYSCALL_ALLOW(utimensat),
 	KORE_SYSCALL_ALLOW(fdatasync),
 	KORE_SYSCALL_ALLOW(fsync),
 	KORE_SYSCALL_ALLOW(fchmod),
+#ifdef __NR_chmod
 	KORE_SYSCALL_ALLOW(chmod),
+#endif
+#ifdef __NR_mkdir
 	KORE_SYSCALL_ALLOW(mkdir),
+#endif
 	KORE_SYSCALL_ALLOW(getdents64),
 	KORE_SYSCALL_ALLOW(ftruncate),
 	KORE_SYSCALL_ALLOW(pread64),
@@ -454,17 +488,23 @@ static struct sock_filter filter_wecom[] = {
  * exec out of their workers.
  */
 static struct sock_filter filter_exec[] = {
+#ifdef __NR_vfork
 	KORE_SYSCALL_ALLOW(vfork),
+#endif
 	KORE_SYSCALL_ALLOW(execve),
 	KORE_SYSCALL_ALLOW(wait4),
+#ifdef __NR_dup2
 	KORE_SYSCALL_ALLOW(dup2),
+#endif
 	KORE_SYSCALL_ALLOW(dup3),
 	KORE_SYSCALL_ALLOW(setpgid),
 	KORE_SYSCALL_ALLOW(getppid),
 	KORE_SYSCALL_ALLOW(getgid),
 	KORE_SYSCALL_ALLOW(getegid),
 	KORE_SYSCALL_ALLOW(prlimit64),
+#ifdef __NR_arch_prctl
 	KORE_SYSCALL_ALLOW(arch_prctl),
+#endif
 	KORE_SYSCALL_ALLOW(set_tid_address),
 	KORE_SYSCALL_ALLOW(copy_file_range),
 	KORE_SYSCALL_ALLOW(fadvise64),

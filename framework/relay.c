@@ -1,0 +1,366 @@
+/*
+ * The trusted-IP relay. WeCom takes API calls only from an app's
+ * trusted IPs (errcode 60020); this host has one, the monitoring tools
+ * may not. Tools that let their WeCom base URL be changed (Alertmanager
+ * api_url, most SDKs) point it here:
+ *
+ *	/cgi-bin/API			from a network in [relay] allow
+ *	/relay/KEY/cgi-bin/API		with the relay key, from anywhere
+ *
+ * gettoken is answered from this host's token cache (one fetch for the
+ * whole fleet); message/send, webhook/send and media/upload go to WeCom
+ * once each, as they came, on a handler thread, and WeCom's answer goes
+ * back as it is.
+ *
+ *	[relay]
+ *	key     = file:/etc/wecom/relay.key
+ *	allow   = 10.0.0.0/8 192.168.1.0/24
+ *	corpids = ww0123456789abcdef	; default: those of the [app]s
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "wecom.h"
+#include "wecom_client.h"
+#include "wecom_netlist.h"
+#include "wecom_push.h"
+#include "wecom_runner.h"
+#include "wecom_server.h"
+
+#define RELAY_PREFIX	"/relay/"
+#define CGI_PREFIX	"/cgi-bin/"
+#define RELAY_CORPS_MAX	1024
+
+static const char *const relay_apis[] = {
+	"gettoken", "message/send", "webhook/send", "media/upload", NULL
+};
+
+struct relay_job {
+	const char		*api;
+	char			*query;
+	char			*corpid;
+	char			*secret;
+	char			*ctype;
+	char			*body;
+	size_t			 len;
+	int			 rc;
+	long			 ttl;
+	char			 token[WECOM_TOKEN_MAX + 1];
+	struct wecom_forward	 fw;
+	struct wecom_api_error	 err;
+};
+
+/* Read in the parent; read-only in the workers. */
+static const struct wecom_conf	*conf;
+static int			 enabled;
+static unsigned char		 key_hash[SHA256_DIGEST_LENGTH];
+static int			 has_key;
+static struct wecom_netlist	 allow;
+static char			 corps[RELAY_CORPS_MAX];
+
+static const char	*relay_api(struct http_request *, char *, size_t);
+static int	relay_allowed(struct http_request *, const char *);
+static int	relay_start(struct http_request *, const char *);
+static int	relay_read(struct http_request *, const char *,
+		    struct relay_job *, const char **);
+static void	relay_chore(struct wecom_job *);
+static int	relay_answer(void *, struct wecom_job *);
+static void	relay_release(void *);
+static int	relay_json(struct http_request *, int, long, const char *);
+
+int
+wecom_relay_init(const struct wecom_conf *c, char *err, size_t errlen)
+{
+	const struct wecom_conf_section	*s;
+	const struct wecom_app_conf	*a;
+	const char			*v;
+	int				 n, i;
+
+	conf = c;
+	if ((s = wecom_conf_section(c, "relay", "")) == NULL)
+		return (WECOM_OK);
+	enabled = 1;
+	if ((v = wecom_conf_get(s, "key")) != NULL) {
+		if (strlen(v) < WECOM_APIKEY_MIN ||
+		    v[strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+		    "qrstuvwxyz0123456789_-.")] != '\0') {
+			snprintf(err, errlen, "[relay] key: %d or more of "
+			    "A-Z a-z 0-9 _ - . (it goes in URLs)",
+			    WECOM_APIKEY_MIN);
+			return (WECOM_ERROR);
+		}
+		SHA256((const unsigned char *)v, strlen(v), key_hash);
+		has_key = 1;
+	}
+	if ((v = wecom_conf_get(s, "allow")) != NULL &&
+	    wecom_netlist_parse(&allow, v) != 0) {
+		snprintf(err, errlen, "[relay] allow: expected addresses or "
+		    "networks like 10.0.0.0/8 (at most %d)", WECOM_NETLIST_MAX);
+		return (WECOM_ERROR);
+	}
+	if (!has_key && allow.n == 0) {
+		snprintf(err, errlen, "[relay] needs a key or allow");
+		return (WECOM_ERROR);
+	}
+	/* " ww1 ww2 ": a corpid is looked up as " corpid ". */
+	if ((v = wecom_conf_get(s, "corpids")) != NULL) {
+		n = snprintf(corps, sizeof(corps), " %s ", v);
+	} else {
+		n = snprintf(corps, sizeof(corps), " ");
+		TAILQ_FOREACH(a, &c->apps, list)
+			if (a->corpid != NULL && n > 0 &&
+			    (size_t)n < sizeof(corps))
+				n += snprintf(corps + n, sizeof(corps) - n,
+				    "%s ", a->corpid);
+	}
+	if (n < 0 || (size_t)n >= sizeof(corps)) {
+		snprintf(err, errlen, "[relay] corpids: too long");
+		return (WECOM_ERROR);
+	}
+	for (i = 0; corps[i] != '\0'; i++)
+		if (corps[i] == ',')
+			corps[i] = ' ';
+
+	return (WECOM_OK);
+}
+
+/* 1 if req is the relay's (then *rc is the route's result). */
+int
+wecom_relay_route(struct http_request *req, int *rc)
+{
+	const char	*api;
+	char		 key[128];
+
+	if (!enabled || (api = relay_api(req, key, sizeof(key))) == NULL)
+		return (0);
+	if (!relay_allowed(req, key[0] ? key : NULL)) {
+		*rc = relay_json(req, 403, 403, "relay: not allowed: give the "
+		    "relay key in the URL or call from a network in [relay] "
+		    "allow");
+		return (1);
+	}
+	*rc = relay_start(req, api);
+
+	return (1);
+}
+
+/* "gettoken" … for a relayed path, and the key in it ("" if none). */
+static const char *
+relay_api(struct http_request *req, char *key, size_t keylen)
+{
+	const char	*p = req->path, *slash;
+	int		 i;
+
+	key[0] = '\0';
+	if (strncmp(p, RELAY_PREFIX, strlen(RELAY_PREFIX)) == 0) {
+		p += strlen(RELAY_PREFIX);
+		if ((slash = strchr(p, '/')) == NULL || slash == p ||
+		    (size_t)(slash - p) >= keylen)
+			return (NULL);
+		memcpy(key, p, (size_t)(slash - p));
+		key[slash - p] = '\0';
+		p = slash;
+	}
+	if (strncmp(p, CGI_PREFIX, strlen(CGI_PREFIX)) != 0)
+		return (NULL);
+	p += strlen(CGI_PREFIX);
+	for (i = 0; relay_apis[i] != NULL; i++)
+		if (strcmp(p, relay_apis[i]) == 0)
+			return (relay_apis[i]);
+
+	return (NULL);
+}
+
+static int
+relay_allowed(struct http_request *req, const char *key)
+{
+	unsigned char	h[SHA256_DIGEST_LENGTH], addr[16];
+	const char	*hdr;
+	int		family;
+
+	if (key == NULL && http_request_header(req, "x-relay-key", &hdr))
+		key = hdr;
+	if (key != NULL) {
+		SHA256((const unsigned char *)key, strlen(key), h);
+		return (has_key && CRYPTO_memcmp(h, key_hash, sizeof(h)) == 0);
+	}
+
+	return (wecom_server_origin(req, &family, addr) == 0 &&
+	    wecom_netlist_match(&allow, family, addr));
+}
+
+static int
+relay_start(struct http_request *req, const char *api)
+{
+	struct relay_job	*job;
+	const char		*why;
+	int			 status;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return (relay_json(req, 503, 503, "relay: out of memory"));
+	job->api = api;
+	if ((status = relay_read(req, api, job, &why)) != 0) {
+		relay_release(job);
+		if (status == 405)
+			http_response_header(req, "allow",
+			    strcmp(api, "gettoken") == 0 ? "GET" : "POST");
+		return (relay_json(req, status, status, why));
+	}
+
+	return (wecom_dispatch_chore(req, relay_chore, relay_answer,
+	    relay_release, job));
+}
+
+/* What goes to WeCom, copied: 0 or a status with why. */
+static int
+relay_read(struct http_request *req, const char *api, struct relay_job *job,
+    const char **why)
+{
+	const char	*q = req->query_string ? req->query_string : "";
+	const char	*ctype;
+	char		 pad[80];
+
+	*why = "relay: out of memory";
+	if (strcmp(api, "gettoken") == 0) {
+		*why = "relay: gettoken is a GET";
+		if (req->method != HTTP_METHOD_GET)
+			return (405);
+		job->corpid = wecom_form_get(q, "corpid");
+		job->secret = wecom_form_get(q, "corpsecret");
+		*why = "relay: corpid and corpsecret are needed";
+		if (job->corpid == NULL || job->secret == NULL)
+			return (400);
+		(void)snprintf(pad, sizeof(pad), " %s ", job->corpid);
+		*why = "relay: this corpid is not relayed here ([relay] corpids)";
+		return (strstr(corps, pad) == NULL || strlen(job->corpid) >
+		    sizeof(pad) - 3 ? 403 : 0);
+	}
+
+	*why = "relay: this API takes a POST";
+	if (req->method != HTTP_METHOD_POST)
+		return (405);
+	/* The query goes into a URL as it is: printable ASCII only. */
+	*why = "relay: the query string has characters URLs do not";
+	if (*q == '\0' || q[strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+	    "klmnopqrstuvwxyz0123456789-._~%&=+")] != '\0')
+		return (400);
+	if (!http_request_header(req, "content-type", &ctype))
+		ctype = "application/json";
+	job->len = req->http_body != NULL ? req->content_length : 0;
+	if ((job->query = strdup(q)) == NULL ||
+	    (job->ctype = strdup(ctype)) == NULL ||
+	    (job->body = malloc(job->len + 1)) == NULL)
+		return (503);
+	if (job->len > 0)
+		memcpy(job->body, req->http_body->data, job->len);
+
+	return (0);
+}
+
+/* A handler thread: the token from the cache, or one call to WeCom. */
+static void
+relay_chore(struct wecom_job *wj)
+{
+	struct relay_job	*job = wj->arg;
+	struct wecom_client	*c;
+
+	if (job->corpid != NULL)
+		c = wecom_client_new_creds(conf, job->corpid, job->secret,
+		    &job->err);
+	else
+		c = wecom_client_new_robot(conf, &job->err);
+	if (c == NULL) {
+		job->rc = job->err.code;
+		return;
+	}
+	if (job->corpid != NULL)
+		job->rc = wecom_token_ttl(c, job->token, sizeof(job->token),
+		    &job->ttl, &job->err);
+	else
+		job->rc = wecom_api_forward(c, job->api, job->query, job->ctype,
+		    job->body, job->len, &job->fw, &job->err);
+	wecom_client_free(c);
+}
+
+static int
+relay_answer(void *arg, struct wecom_job *wj)
+{
+	struct http_request	*req = arg;
+	struct relay_job	*job = wj->arg;
+	json_t			*o;
+	char			*s;
+
+	if (job->rc == WECOM_API_OK && job->corpid == NULL) {
+		http_response_header(req, "content-type",
+		    "application/json; charset=UTF-8");
+		http_response(req, (int)job->fw.status, job->fw.body,
+		    job->fw.len);
+		return (KORE_RESULT_OK);
+	}
+	if (job->rc == WECOM_API_OK) {
+		o = json_pack("{s:i, s:s, s:s, s:i}", "errcode", 0,
+		    "errmsg", "ok", "access_token", job->token,
+		    "expires_in", (int)job->ttl);
+		s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		http_response_header(req, "content-type",
+		    "application/json; charset=UTF-8");
+		http_response(req, s ? 200 : 500, s, s ? strlen(s) : 0);
+		if (s != NULL)
+			explicit_bzero(s, strlen(s));
+		free(s);
+		return (KORE_RESULT_OK);
+	}
+	/* WeCom's own refusal (40001 …) as WeCom gives it; else ours. */
+	if (job->err.errcode != 0)
+		return (relay_json(req, 200, job->err.errcode, job->err.errmsg));
+
+	return (relay_json(req, 502, 502, job->err.errmsg));
+}
+
+static void
+relay_release(void *arg)
+{
+	struct relay_job	*job = arg;
+
+	explicit_bzero(job->token, sizeof(job->token));
+	if (job->secret != NULL)
+		explicit_bzero(job->secret, strlen(job->secret));
+	free(job->secret);
+	free(job->corpid);
+	free(job->query);
+	free(job->ctype);
+	free(job->body);
+	wecom_forward_free(&job->fw);
+	free(job);
+}
+
+/* An answer in WeCom's shape, so that the caller's SDK can read it. */
+static int
+relay_json(struct http_request *req, int status, long errcode,
+    const char *why)
+{
+	json_t	*o;
+	char	*s;
+
+	if (status >= 300)
+		wecom_server_log(req, status, why);
+	o = json_pack("{s:I, s:s}", "errcode", (json_int_t)errcode,
+	    "errmsg", why);
+	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	http_response_header(req, "content-type",
+	    "application/json; charset=UTF-8");
+	http_response(req, status, s, s ? strlen(s) : 0);
+	free(s);
+
+	return (KORE_RESULT_OK);
+}
