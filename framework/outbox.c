@@ -50,6 +50,7 @@ struct drain {
 	int64_t				 max_age_ms;
 	long				 backoff_ms;
 	int				 unsynced;	/* deliveries */
+	int				 once;		/* a caller waits */
 	TAILQ_HEAD(, dest)		 dests;
 };
 
@@ -386,6 +387,7 @@ outbox_drain_key(const struct wecom_conf *conf, const struct outbox_dirs *d,
 
 	drain_init(&dr, conf, log, arg, &st);
 	dr.d = *d;
+	dr.once = 1;
 	drain_one(&dr, key);
 	dests_free(&dr);
 	sync_dirs(&dr);
@@ -813,6 +815,12 @@ dest_get(struct drain *dr, const struct outbox_record *r,
 		free(dst);
 		return (NULL);
 	}
+	/*
+	 * A caller waits for this one: a single try, and no wait for a
+	 * robot's turn. What fails is retried by the next drain.
+	 */
+	if (dr->once)
+		wecom_client_set_retry(dst->client, 1, 0, 1);
 	TAILQ_INSERT_TAIL(&dr->dests, dst, list);
 
 	return (dst);

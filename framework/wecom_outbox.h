@@ -96,8 +96,9 @@ int	wecom_outbox_drain(const struct wecom_conf *, long budget_ms, int max,
 #define WECOM_OUTBOX_QUEUED	1
 
 /*
- * Sends the queued message key now, unless another drainer keeps the
- * outbox for more than wait_ms, and says how it fared: WECOM_API_OK,
+ * Sends the queued message key now — one try, no wait for a robot's
+ * turn — unless another drainer keeps the outbox for more than wait_ms,
+ * and says how it fared: WECOM_API_OK,
  * delivered (res: msgid, invalid recipients); WECOM_OUTBOX_QUEUED, left
  * for the next drain (err: why, if an attempt failed); or the error it
  * failed with for good (err). A key delivered or failed before answers
