@@ -522,6 +522,11 @@ load_due(struct drain *dr, struct due **out, size_t *nout)
 	for (i = 0; i < n; i++) {
 		if ((rc = outbox_read(dr->d.sub[OB_NEW], keys[i], &data,
 		    &len)) != WECOM_API_OK) {
+			/* Otherwise it would wait there, unsaid, for ever. */
+			if (errno == EACCES)
+				olog(dr, LOG_ERR, "%s: %s: written by another "
+				    "user? Queue as the server's user (or chown "
+				    "it)", keys[i], strerror(errno));
 			free(keys[i]);
 			continue;
 		}
