@@ -485,9 +485,11 @@ static struct sock_filter filter_wecom[] = {
  * the monitor app does for its capture command): fork/exec/wait, stdio
  * set-up, a process group to kill on timeout, and what sh and a command
  * need at start-up — the child inherits this filter. Other servers keep
- * exec out of their workers.
+ * exec out of their workers. ioctl, which Kore's own filter refuses
+ * (ours come first), is what a camera is driven with (V4L2).
  */
 static struct sock_filter filter_exec[] = {
+	KORE_SYSCALL_ALLOW(ioctl),
 #ifdef __NR_vfork
 	KORE_SYSCALL_ALLOW(vfork),
 #endif
