@@ -3,5 +3,5 @@
 
 CORE_SRC += framework/push_request.c framework/push_keys.c \
 	framework/push_alert.c framework/netlist.c
-TESTS	+= $(BUILD)/tests/test_push_alert
+TESTS	+= $(BUILD)/tests/test_push_alert $(BUILD)/tests/test_push
 KORE_SRC += framework/push.c framework/relay.c
