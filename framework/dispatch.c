@@ -60,7 +60,6 @@ static void	dispatch_finished(struct wecom_job *);
 static void	dispatch_detach(struct http_request *);
 static void	dispatch_timer_stop(struct wecom_job *);
 static void	chore_done(struct wecom_job *);
-static void	chore_detach(struct http_request *);
 
 /*
  * In the parent: the CA bundle the API clients verify WeCom with, for
@@ -252,7 +251,7 @@ wecom_dispatch_resume(struct http_request *req)
 	}
 	if (job->answer != NULL) {
 		rc = job->answer(req, job);
-		chore_detach(req);
+		dispatch_detach(req);
 		return (rc);
 	}
 
@@ -394,7 +393,8 @@ dispatch_finished(struct wecom_job *job)
 /*
  * The request is answered or freed: the job loses its owner, and is
  * freed here unless its thread still has it (then dispatch_finished()
- * frees it).
+ * or, for a request's chore, chore_done() frees it). A chore orphaned
+ * has no reply to deliver: its thread just hands it back.
  */
 static void
 dispatch_detach(struct http_request *req)
@@ -454,7 +454,7 @@ wecom_dispatch_chore(struct http_request *req,
 		return (wecom_server_refuse(req, 503, 0, "no handler thread"));
 	}
 	req->hdlr_extra = job;
-	req->onfree = chore_detach;
+	req->onfree = dispatch_detach;
 	http_request_sleep(req);
 
 	return (KORE_RESULT_RETRY);
@@ -468,20 +468,5 @@ chore_done(struct wecom_job *job)
 	if (job->owner != NULL)
 		http_request_wakeup(job->owner);
 	else
-		wecom_job_free(job);
-}
-
-/* Answered or gone: the job is freed now, or by chore_done() later. */
-static void
-chore_detach(struct http_request *req)
-{
-	struct wecom_job	*job = req->hdlr_extra;
-
-	req->hdlr_extra = NULL;
-	req->onfree = NULL;
-	if (job == NULL)
-		return;
-	job->owner = NULL;
-	if (job->popped)
 		wecom_job_free(job);
 }
