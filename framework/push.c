@@ -54,7 +54,6 @@ static int	push_read(struct http_request *, int, struct push_job *,
 static void	push_chore(struct wecom_job *);
 static int	push_answer(void *, struct wecom_job *);
 static void	push_release(void *);
-static int	push_json(struct http_request *, int, json_t *);
 static int	push_fail(struct http_request *, int, const char *);
 static void	push_log(void *, int, const char *);
 
@@ -248,7 +247,7 @@ push_answer(void *arg, struct wecom_job *wj)
 		kore_log(LOG_INFO, "wecom: push [apikey %s] %s %s", job->who,
 		    status == 200 ? "sent" : "queued", job->id);
 
-	return (push_json(req, status, o));
+	return (wecom_server_json(req, status, o));
 }
 
 static void
@@ -263,29 +262,13 @@ push_release(void *arg)
 	free(job);
 }
 
-static int
-push_json(struct http_request *req, int status, json_t *o)
-{
-	char	*s;
-
-	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (s == NULL)
-		return (wecom_server_refuse(req, 500, 0, "out of memory"));
-	http_response_header(req, "content-type",
-	    "application/json; charset=utf-8");
-	http_response(req, status, s, strlen(s));
-	free(s);
-
-	return (KORE_RESULT_OK);
-}
 
 /* A refusal: the log line says why, the JSON tells the caller. */
 static int
 push_fail(struct http_request *req, int status, const char *why)
 {
 	wecom_server_log(req, status, why);
-	return (push_json(req, status, json_pack("{s:i, s:s}", "code", status,
+	return (wecom_server_json(req, status, json_pack("{s:i, s:s}", "code", status,
 	    "message", why)));
 }
 

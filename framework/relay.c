@@ -295,30 +295,18 @@ relay_answer(void *arg, struct wecom_job *wj)
 {
 	struct http_request	*req = arg;
 	struct relay_job	*job = wj->arg;
-	json_t			*o;
-	char			*s;
 
 	if (job->rc == WECOM_API_OK && job->corpid == NULL) {
 		http_response_header(req, "content-type",
-		    "application/json; charset=UTF-8");
+		    "application/json; charset=utf-8");
 		http_response(req, (int)job->fw.status, job->fw.body,
 		    job->fw.len);
 		return (KORE_RESULT_OK);
 	}
-	if (job->rc == WECOM_API_OK) {
-		o = json_pack("{s:i, s:s, s:s, s:i}", "errcode", 0,
-		    "errmsg", "ok", "access_token", job->token,
-		    "expires_in", (int)job->ttl);
-		s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-		json_decref(o);
-		http_response_header(req, "content-type",
-		    "application/json; charset=UTF-8");
-		http_response(req, s ? 200 : 500, s, s ? strlen(s) : 0);
-		if (s != NULL)
-			explicit_bzero(s, strlen(s));
-		free(s);
-		return (KORE_RESULT_OK);
-	}
+	if (job->rc == WECOM_API_OK)
+		return (wecom_server_json(req, 200, json_pack("{s:i, s:s, s:s, "
+		    "s:i}", "errcode", 0, "errmsg", "ok", "access_token",
+		    job->token, "expires_in", (int)job->ttl)));
 	/* WeCom's own refusal (40001 …) as WeCom gives it; else ours. */
 	if (job->err.errcode != 0)
 		return (relay_json(req, 200, job->err.errcode, job->err.errmsg));
@@ -348,19 +336,9 @@ static int
 relay_json(struct http_request *req, int status, long errcode,
     const char *why)
 {
-	json_t	*o;
-	char	*s;
-
 	if (status >= 300)
 		wecom_server_log(req, status, why);
-	o = json_pack("{s:I, s:s}", "errcode", (json_int_t)errcode,
-	    "errmsg", why);
-	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	http_response_header(req, "content-type",
-	    "application/json; charset=UTF-8");
-	http_response(req, status, s, s ? strlen(s) : 0);
-	free(s);
 
-	return (KORE_RESULT_OK);
+	return (wecom_server_json(req, status, json_pack("{s:I, s:s}",
+	    "errcode", (json_int_t)errcode, "errmsg", why)));
 }

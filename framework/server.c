@@ -19,6 +19,8 @@
 
 #include <libxml/uri.h>
 
+#include <jansson.h>
+
 #include "wecom_crypto.h"
 #include "wecom_config.h"
 #include "wecom_app.h"
@@ -54,6 +56,7 @@ static int	server_post(struct http_request *, struct wecom_app *);
 static int	server_status(int);
 static const char	*server_client(struct http_request *, char *, size_t);
 static const char	*server_path(struct http_request *, char *, size_t);
+static void	server_log(struct http_request *, int, int, const char *);
 static void	server_tick(void *, u_int64_t);
 
 int
@@ -299,14 +302,10 @@ server_status(int code)
 
 /* One line per refusal: who, where, why — never a secret or a body. */
 int
-wecom_server_refuse(struct http_request *req, int status, int code, const char *why)
+wecom_server_refuse(struct http_request *req, int status, int code,
+    const char *why)
 {
-	char	addr[2 * INET6_ADDRSTRLEN + 8], path[256];
-
-	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d%s%s%s%s",
-	    server_client(req, addr, sizeof(addr)), http_method_text(req->method),
-	    server_path(req, path, sizeof(path)), status, code ? " " : "", code ? wecom_strerror(code) : "",
-	    why ? ": " : "", why ? why : "");
+	server_log(req, status, code, why);
 	http_response(req, status, NULL, 0);
 
 	return (KORE_RESULT_OK);
@@ -316,11 +315,40 @@ wecom_server_refuse(struct http_request *req, int status, int code, const char *
 void
 wecom_server_log(struct http_request *req, int status, const char *why)
 {
+	server_log(req, status, 0, why);
+}
+
+static void
+server_log(struct http_request *req, int status, int code, const char *why)
+{
 	char	addr[2 * INET6_ADDRSTRLEN + 8], path[256];
 
-	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d: %s",
+	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d%s%s%s%s",
 	    server_client(req, addr, sizeof(addr)), http_method_text(req->method),
-	    server_path(req, path, sizeof(path)), status, why);
+	    server_path(req, path, sizeof(path)), status, code ? " " : "",
+	    code ? wecom_strerror(code) : "", why ? ": " : "", why ? why : "");
+}
+
+/*
+ * A JSON answer (the push API, the relay); takes o. The text is wiped
+ * once sent: it may hold a token.
+ */
+int
+wecom_server_json(struct http_request *req, int status, json_t *o)
+{
+	char	*s;
+
+	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (s == NULL)
+		return (wecom_server_refuse(req, 500, 0, "out of memory"));
+	http_response_header(req, "content-type",
+	    "application/json; charset=utf-8");
+	http_response(req, status, s, strlen(s));
+	explicit_bzero(s, strlen(s));
+	free(s);
+
+	return (KORE_RESULT_OK);
 }
 
 /* The peer's address (family: req->owner->family), NULL on a unix socket. */
@@ -342,13 +370,10 @@ server_path(struct http_request *req, char *buf, size_t len)
 {
 	const char	*rest;
 
-	if (strncmp(req->path, "/relay/", 7) == 0 &&
-	    (rest = strchr(req->path + 7, '/')) != NULL)
-		(void)snprintf(buf, len, "/relay/…%s", rest);
-	else if (strncmp(req->path, "/relay/", 7) == 0)
-		(void)snprintf(buf, len, "/relay/…");
-	else
-		(void)snprintf(buf, len, "%s", req->path);
+	if (strncmp(req->path, "/relay/", 7) != 0)
+		return (req->path);
+	rest = strchr(req->path + 7, '/');
+	(void)snprintf(buf, len, "/relay/…%s", rest ? rest : "");
 
 	return (buf);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct http_request;
+struct json_t;
 struct wecom_app;
 struct wecom_app_list;
 struct wecom_conf;
@@ -20,6 +21,7 @@ int	wecom_server_refuse(struct http_request *, int status, int code,
 	    const char *why);
 void	wecom_server_answer(struct http_request *, struct wecom_result *);
 void	wecom_server_log(struct http_request *, int status, const char *why);
+int	wecom_server_json(struct http_request *, int status, struct json_t *);
 const void	*wecom_server_peer(struct http_request *);
 int	wecom_server_origin(struct http_request *, int *, void *);
 int	wecom_push_init(const struct wecom_conf *, char *, size_t);
