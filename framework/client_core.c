@@ -68,12 +68,9 @@ wecom_client_new_robot(const struct wecom_conf *conf,
 	    "WECOM_RETRY_BASE_MS", CLIENT_RETRY_BASE_MS, 1, 60000);
 	c->total_ms = wecom_conf_number(conf, "retry_max_ms",
 	    "WECOM_RETRY_MAX_MS", CLIENT_RETRY_TOTAL_MS, 1, 600000);
-	if (conf->ca_pem != NULL && wecom_client_set_ca_blob(c, conf->ca_pem,
-	    conf->ca_len) != WECOM_API_OK) {
-		client_err_set(err, WECOM_API_ERR_NOMEM, 0, "out of memory");
-		wecom_client_free(c);
-		return (NULL);
-	}
+	/* Lives as long as the conf: borrowed, not copied per client. */
+	c->ca_blob = conf->ca_pem;
+	c->ca_len = conf->ca_len;
 
 	return (c);
 }
@@ -85,7 +82,7 @@ wecom_client_free(struct wecom_client *c)
 		return;
 	explicit_bzero(&c->token, sizeof(c->token));
 	client_own_free(c);
-	free(c->ca_blob);
+	free(c->ca_copy);
 	free(c);
 }
 
@@ -103,8 +100,8 @@ wecom_client_set_ca_blob(struct wecom_client *c, const void *pem, size_t len)
 	if ((p = malloc(len)) == NULL)
 		return (WECOM_API_ERR_NOMEM);
 	memcpy(p, pem, len);
-	free(c->ca_blob);
-	c->ca_blob = p;
+	free(c->ca_copy);
+	c->ca_blob = c->ca_copy = p;
 	c->ca_len = len;
 
 	return (WECOM_API_OK);

@@ -175,7 +175,8 @@ req_options(struct wecom_client *c, struct client_req *req)
 	if (c->ca_blob != NULL) {
 		struct curl_blob	blob;
 
-		blob.data = c->ca_blob;
+		/* CURL_BLOB_COPY: curl copies it and never writes it. */
+		blob.data = (void *)c->ca_blob;
 		blob.len = c->ca_len;
 		blob.flags = CURL_BLOB_COPY;
 		rc |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);

@@ -34,7 +34,8 @@ struct wecom_client {
 	struct wecom_app_conf		*own;		/* a relay's credentials */
 	char				 hash[CLIENT_HASH_HEX + 1];
 	struct client_token		 token;		/* memory cache */
-	void				*ca_blob;
+	const void			*ca_blob;	/* the conf's, or */
+	void				*ca_copy;	/* one set on it */
 	size_t				 ca_len;
 	int				 max_attempts;
 	long				 base_ms;
