@@ -59,6 +59,7 @@ static void	dispatch_done(void *, int);
 static void	dispatch_finished(struct wecom_job *);
 static void	dispatch_detach(struct http_request *);
 static void	dispatch_timer_stop(struct wecom_job *);
+static int	dispatch_park(struct http_request *, struct wecom_job *);
 static void	chore_done(struct wecom_job *);
 
 /*
@@ -296,17 +297,27 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 	job->timer = kore_timer_add(dispatch_deadline,
 	    (u_int64_t)app->deadline_ms, job, KORE_TIMER_ONESHOT);
 
-	if (wecom_runner_submit(runner, job) != WECOM_OK) {
+	if (dispatch_park(req, job) != WECOM_OK) {
 		dispatch_timer_stop(job);
 		wecom_job_free(job);
 		dispatch_unclaim(key);
 		return (wecom_server_refuse(req, 503, 0, "no handler thread"));
 	}
+
+	return (KORE_RESULT_RETRY);
+}
+
+/* job to a handler thread; req sleeps until it is back or detached. */
+static int
+dispatch_park(struct http_request *req, struct wecom_job *job)
+{
+	if (wecom_runner_submit(runner, job) != WECOM_OK)
+		return (WECOM_ERROR);
 	req->hdlr_extra = job;
 	req->onfree = dispatch_detach;
 	http_request_sleep(req);
 
-	return (KORE_RESULT_RETRY);
+	return (WECOM_OK);
 }
 
 static int
@@ -449,13 +460,10 @@ wecom_dispatch_chore(struct http_request *req,
 	job->release = release;
 	job->arg = arg;
 	job->owner = req;
-	if (wecom_runner_submit(runner, job) != WECOM_OK) {
+	if (dispatch_park(req, job) != WECOM_OK) {
 		wecom_job_free(job);
 		return (wecom_server_refuse(req, 503, 0, "no handler thread"));
 	}
-	req->hdlr_extra = job;
-	req->onfree = dispatch_detach;
-	http_request_sleep(req);
 
 	return (KORE_RESULT_RETRY);
 }
