@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "wecom.h"
+#include "wecom_activity.h"
 #include "wecom_app.h"
 
 static int	route_add(struct wecom_app *, enum wecom_route_kind,
@@ -44,8 +45,12 @@ wecom_on_default(struct wecom_app *app, wecom_handler fn, void *arg)
 void
 wecom_route_run(struct wecom_ctx *ctx)
 {
+	struct wecom_activity	was;
+
+	was = wecom_activity_set("app", ctx->app->conf->name);
 	if (route_chain(ctx, 0) == 0)
 		route_chain(ctx, 1);
+	wecom_activity_restore(was);
 }
 
 void

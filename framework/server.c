@@ -12,10 +12,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <kore/kore.h>
 #include <kore/http.h>
-#include <kore/seccomp.h>
 
 #include <libxml/uri.h>
 
@@ -34,7 +34,6 @@
 
 int	kore_parent_configure(int, char **);
 void	kore_worker_configure(void);
-void	kore_seccomp_hook(void);
 int	wecom_http(struct http_request *);
 
 /* Read in the parent before the fork; read-only in workers after. */
@@ -76,6 +75,7 @@ kore_parent_configure(int argc, char **argv)
 	    wecom_relay_init(&conf, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", conf.file, err);
 	wecom_dispatch_preload(&conf);
+	wecom_sandbox_init(&apps);
 	if (TAILQ_EMPTY(&apps))
 		kore_log(LOG_WARNING, "wecom: %s has no [app NAME] section",
 		    conf.file);
@@ -135,6 +135,8 @@ server_get(struct http_request *req, struct wecom_app *app)
 
 	if (server_query(req, &q, 1) != KORE_RESULT_OK)
 		return (wecom_server_refuse(req, 400, 0, q.why));
+	if (!wecom_callback_fresh(app, &q.q, time(NULL)))
+		return (wecom_server_stale(req, app));
 
 	wecom_callback_verify_url(app, &q.q, &res);
 	if (res.code != WECOM_OK)
@@ -163,6 +165,16 @@ server_post(struct http_request *req, struct wecom_app *app)
 
 	return (wecom_dispatch_post(req, app, xml, &q.q,
 	    (const char *)body->data, req->content_length));
+}
+
+/* A signed request from outside the app's timestamp window. */
+int
+wecom_server_stale(struct http_request *req, struct wecom_app *app)
+{
+	wecom_metrics_inc(wecom_observe_metrics(), app->index, WECOM_M_STALE);
+
+	return (wecom_server_refuse(req, 403, 0,
+	    "timestamp outside timestamp_window (a replay?)"));
 }
 
 /* The URL verification answers plain text, callbacks XML. */
@@ -368,12 +380,14 @@ wecom_server_peer(struct http_request *req)
 static const char *
 server_path(struct http_request *req, char *buf, size_t len)
 {
-	const char	*rest;
+	const char	*at, *rest;
 
-	if (strncmp(req->path, "/relay/", 7) != 0)
+	/* Anywhere: "//relay/KEY" or "/x/../relay/KEY" hold the key too. */
+	if ((at = strstr(req->path, "/relay/")) == NULL)
 		return (req->path);
-	rest = strchr(req->path + 7, '/');
-	(void)snprintf(buf, len, "/relay/…%s", rest ? rest : "");
+	rest = strchr(at + 7, '/');
+	(void)snprintf(buf, len, "%.*s/relay/…%s", (int)(at - req->path),
+	    req->path, rest ? rest : "");
 
 	return (buf);
 }
@@ -441,114 +455,4 @@ wecom_server_origin(struct http_request *req, int *family, void *addr)
 	memcpy(addr, a, *family == AF_INET ? 4 : 16);
 
 	return (0);
-}
-
-/*
- * Old-style calls (rename, mkdir …) exist on x86_64 only; arm64 (a
- * Raspberry Pi) has just their *at forms, which glibc uses there.
- *
- * Beyond Kore's own filter: threads (glibc's pthread_create uses clone3
- * and rseq), eventfd, and what libcurl, the token cache, the robot
- * limit and the outbox (atomic file steps under the state directory)
- * need on them.
- */
-static struct sock_filter filter_wecom[] = {
-	KORE_SYSCALL_ALLOW(clone),
-	KORE_SYSCALL_ALLOW(clone3),
-	KORE_SYSCALL_ALLOW(rseq),
-	KORE_SYSCALL_ALLOW(set_robust_list),
-	KORE_SYSCALL_ALLOW(eventfd2),
-	KORE_SYSCALL_ALLOW(socket),
-	KORE_SYSCALL_ALLOW(connect),
-	KORE_SYSCALL_ALLOW(getsockopt),
-	KORE_SYSCALL_ALLOW(getsockname),
-	KORE_SYSCALL_ALLOW(getpeername),
-	KORE_SYSCALL_ALLOW(sendmmsg),
-	KORE_SYSCALL_ALLOW(sendmsg),
-	KORE_SYSCALL_ALLOW(recvmsg),
-	KORE_SYSCALL_ALLOW(newfstatat),
-	KORE_SYSCALL_ALLOW(statx),
-	KORE_SYSCALL_ALLOW(uname),
-	KORE_SYSCALL_ALLOW(pipe2),
-	KORE_SYSCALL_ALLOW(flock),
-#ifdef __NR_rename
-	KORE_SYSCALL_ALLOW(rename),
-#endif
-#ifdef __NR_renameat
-	KORE_SYSCALL_ALLOW(renameat),
-#endif
-	KORE_SYSCALL_ALLOW(renameat2),
-#ifdef __NR_link
-	KORE_SYSCALL_ALLOW(link),
-#endif
-	KORE_SYSCALL_ALLOW(linkat),
-	KORE_SYSCALL_ALLOW(unlinkat),
-	KORE_SYSCALL_ALLOW(mkdirat),
-	KORE_SYSCALL_ALLOW(fchmodat),
-	KORE_SYSCALL_ALLOW(utimensat),
-	KORE_SYSCALL_ALLOW(fdatasync),
-	KORE_SYSCALL_ALLOW(fsync),
-	KORE_SYSCALL_ALLOW(fchmod),
-#ifdef __NR_chmod
-	KORE_SYSCALL_ALLOW(chmod),
-#endif
-#ifdef __NR_mkdir
-	KORE_SYSCALL_ALLOW(mkdir),
-#endif
-	KORE_SYSCALL_ALLOW(getdents64),
-	KORE_SYSCALL_ALLOW(ftruncate),
-	KORE_SYSCALL_ALLOW(pread64),
-	KORE_SYSCALL_ALLOW(pwrite64),
-	KORE_SYSCALL_ALLOW(madvise),
-	KORE_SYSCALL_ALLOW(sched_getaffinity),
-	KORE_SYSCALL_ALLOW(gettid),
-	KORE_SYSCALL_ALLOW(statfs),
-};
-
-/*
- * Only when an app runs external commands (wecom_app_run_commands(), as
- * the monitor app does for its capture command): fork/exec/wait, stdio
- * set-up, a process group to kill on timeout, and what sh and a command
- * need at start-up — the child inherits this filter. Other servers keep
- * exec out of their workers. ioctl, which Kore's own filter refuses
- * (ours come first), is what a camera is driven with (V4L2).
- */
-static struct sock_filter filter_exec[] = {
-	KORE_SYSCALL_ALLOW(ioctl),
-#ifdef __NR_vfork
-	KORE_SYSCALL_ALLOW(vfork),
-#endif
-	KORE_SYSCALL_ALLOW(execve),
-	KORE_SYSCALL_ALLOW(wait4),
-#ifdef __NR_dup2
-	KORE_SYSCALL_ALLOW(dup2),
-#endif
-	KORE_SYSCALL_ALLOW(dup3),
-	KORE_SYSCALL_ALLOW(setpgid),
-	KORE_SYSCALL_ALLOW(getppid),
-	KORE_SYSCALL_ALLOW(getgid),
-	KORE_SYSCALL_ALLOW(getegid),
-	KORE_SYSCALL_ALLOW(prlimit64),
-#ifdef __NR_arch_prctl
-	KORE_SYSCALL_ALLOW(arch_prctl),
-#endif
-	KORE_SYSCALL_ALLOW(set_tid_address),
-	KORE_SYSCALL_ALLOW(copy_file_range),
-	KORE_SYSCALL_ALLOW(fadvise64),
-};
-
-void
-kore_seccomp_hook(void)
-{
-	struct wecom_app	*app;
-
-	kore_seccomp_filter("wecom", filter_wecom,
-	    KORE_FILTER_LEN(filter_wecom));
-	TAILQ_FOREACH(app, &apps, list) {
-		if (app->commands) {
-			kore_seccomp_filter("wecom-exec", filter_exec,
-			    KORE_FILTER_LEN(filter_exec));
-			break;
-		}
-	}
 }

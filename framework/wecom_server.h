@@ -19,6 +19,7 @@ struct wecom_xml;
 
 int	wecom_server_refuse(struct http_request *, int status, int code,
 	    const char *why);
+int	wecom_server_stale(struct http_request *, struct wecom_app *);
 void	wecom_server_answer(struct http_request *, struct wecom_result *);
 void	wecom_server_log(struct http_request *, int status, const char *why);
 int	wecom_server_json(struct http_request *, int status, struct json_t *);
@@ -32,6 +33,7 @@ void	wecom_server_deferred(struct wecom_app *);
 void	wecom_server_delivered(struct wecom_app *, int delivery);
 
 void	wecom_dispatch_preload(struct wecom_conf *);
+void	wecom_sandbox_init(const struct wecom_app_list *);
 int	wecom_dispatch_init(const struct wecom_conf *, struct wecom_app_list *);
 int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
 	    struct wecom_xml *, const struct wecom_query *, const char *,
