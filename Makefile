@@ -17,14 +17,14 @@ endif
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
 	pkg-config libcmocka-dev perl valgrind curl
 # Only for `make test`: the relay is checked against a real Alertmanager.
-TEST_PKGS = prometheus-alertmanager
+TEST_PKGS = prometheus-alertmanager nginx openssl
 
 WARN	= -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wshadow -Wsign-compare -Wno-unused-parameter
 # The packaged kore was built with these: struct http_request depends on them.
 KORE_DEFS = -DKORE_USE_PGSQL -DKORE_USE_TASKS -I/usr/include/postgresql
 # Kept apart from CFLAGS so that `make CFLAGS=...` cannot drop them.
-REQ_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -Icrypto -Iframework \
+REQ_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -Icrypto -Iframework -I$(BUILD)/gen \
 	  $(shell pkg-config --cflags libxml-2.0 libcurl jansson 2>/dev/null) $(WARN)
 LIBS	= $(shell pkg-config --libs libxml-2.0 libcurl jansson openssl 2>/dev/null)
 
@@ -40,9 +40,10 @@ ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 CRYPTO_SRC = crypto/wecom_crypto.c
 CORE_SRC   = framework/config.c framework/xml.c framework/message.c \
 	     framework/router.c framework/reply.c framework/app.c \
-	     framework/callback.c framework/runner.c framework/deliver.c
+	     framework/callback.c framework/runner.c framework/deliver.c \
+	     framework/activity.c
 KORE_SRC   = framework/server.c framework/dispatch.c framework/observe.c \
-	     framework/upkeep.c
+	     framework/upkeep.c framework/sandbox.c
 APPS_SRC   = $(wildcard apps/*.c)
 TOOLS      =
 TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config \
@@ -73,6 +74,15 @@ all: $(MODULE) $(TEST_MODULE) $(TOOLS) $(TESTS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(KORE_DEFS) -MMD -MP -c $< -o $@
+
+# The sandbox names a forbidden syscall from this table: generated from
+# the C library's headers of the target, so it knows every call there is.
+$(BUILD)/gen/syscalls.h:
+	@mkdir -p $(dir $@)
+	echo '#include <sys/syscall.h>' | $(CC) -dM -E - | \
+	    sed -n 's/^#define __NR_\([a-z0-9_]*\) .*/	{ __NR_\1, "\1" },/p' > $@
+
+$(BUILD)/framework/sandbox.o: $(BUILD)/gen/syscalls.h
 
 $(BUILD)/libwecom.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -107,7 +117,7 @@ bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline \
 
 # libFuzzer targets: built by clang with ASan+UBSan, each run FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = decrypt xml config api
+FUZZ_TARGETS = decrypt xml config api envelope
 FUZZ_SRC = $(CRYPTO_SRC) $(CORE_SRC)
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRC)

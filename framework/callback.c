@@ -4,6 +4,7 @@
  * envelope that carries the signed text.
  */
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,34 @@
 #include "wecom_xml.h"
 
 static int	callback_fail(struct wecom_result *, int, const char *);
+static int	callback_echostr(const char *, size_t);
 static int	callback_envelope(struct wecom_result *, const char *,
 		    const char *, const char *, const char *);
 
 /*
+ * The timestamp is within the app's window of now (always, for a window
+ * of 0). A captured request replayed later fails here.
+ */
+int
+wecom_callback_fresh(const struct wecom_app *app, const struct wecom_query *q,
+    time_t now)
+{
+	long long	ts;
+
+	if (app->window == 0)
+		return (1);
+	ts = strtoll(q->timestamp, NULL, 10);
+
+	return (ts >= (long long)now - app->window &&
+	    ts <= (long long)now + app->window);
+}
+
+/*
  * GET ?msg_signature&timestamp&nonce&echostr: prove we hold the token
- * and key by answering the decrypted echostr, bare.
+ * and key by answering the decrypted echostr, bare. Only a plaintext
+ * shaped like WeCom's echostr (a short token, no markup) is answered:
+ * the GET must not decrypt a captured callback or one of our own
+ * encrypted replies for whoever replays it.
  */
 void
 wecom_callback_verify_url(struct wecom_app *app, const struct wecom_query *q,
@@ -44,6 +67,11 @@ wecom_callback_verify_url(struct wecom_app *app, const struct wecom_query *q,
 		callback_fail(res, rc, "echostr");
 		return;
 	}
+	if (!callback_echostr(plain, len)) {
+		callback_fail(res, WECOM_ERR_DECRYPT,
+		    "echostr: not a verification token");
+		return;
+	}
 	if ((res->body = malloc(len + 1)) == NULL) {
 		callback_fail(res, WECOM_ERR_BUFFER, "out of memory");
 		return;
@@ -63,11 +91,13 @@ wecom_callback_open(struct wecom_app *app, struct wecom_xml *x,
     struct wecom_msg *msg, const char **plain, size_t *plainlen,
     struct wecom_result *res)
 {
-	const char	*enc;
+	const char	*enc, *why;
 	size_t		 enclen;
 	int		 rc;
 
 	memset(res, 0, sizeof(*res));
+	if (wecom_xml_envelope_check(body, len, &why) != WECOM_OK)
+		return (callback_fail(res, WECOM_ERR_PARSE_XML, why));
 	if (wecom_xml_parse(x, body, len) != WECOM_OK)
 		return (callback_fail(res, WECOM_ERR_PARSE_XML,
 		    wecom_xml_error(x)));
@@ -137,6 +167,25 @@ wecom_result_clear(struct wecom_result *res)
 {
 	free(res->body);
 	memset(res, 0, sizeof(*res));
+}
+
+/* 1 to 128 bytes of letters, digits and "-_.", as WeCom's echostr. */
+#define ECHOSTR_MAX	128
+
+static int
+callback_echostr(const char *plain, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > ECHOSTR_MAX)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (!isalnum((unsigned char)plain[i]) &&
+		    strchr("-_.", plain[i]) == NULL)
+			return (0);
+	}
+
+	return (1);
 }
 
 static int

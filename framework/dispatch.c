@@ -28,9 +28,19 @@
 #include "wecom_server.h"
 #include "wecom_xml.h"
 
-/* Per worker. */
-static struct wecom_runner	*runner;
-static struct kore_event	 runner_evt;
+/*
+ * Per worker: threads for threaded apps' handlers, and threads of their
+ * own for the push API, the relay and upkeep, so that a slow WeCom
+ * behind those never holds up a callback. Each hands finished jobs back
+ * through its eventfd.
+ */
+struct pool {
+	struct kore_event	 evt;		/* first: Kore hands it back */
+	struct wecom_runner	*runner;
+};
+
+static struct pool	handlers;
+static struct pool	chores;
 /* Read by the parent, before any chroot; the conf points at it. */
 static char			*ca;
 
@@ -52,14 +62,14 @@ static void	dispatch_answer(struct http_request *, struct wecom_app *,
 static void	dispatch_reply(struct http_request *, struct wecom_app *,
 		    const char *, size_t);
 static void	dispatch_unclaim(const unsigned char *);
-static int	dispatch_stale(const struct wecom_app *,
-		    const struct wecom_query *);
 static void	dispatch_deadline(void *, u_int64_t);
 static void	dispatch_done(void *, int);
+static int	dispatch_pool(struct pool *, const struct wecom_conf *, long);
 static void	dispatch_finished(struct wecom_job *);
 static void	dispatch_detach(struct http_request *);
 static void	dispatch_timer_stop(struct wecom_job *);
-static int	dispatch_park(struct http_request *, struct wecom_job *);
+static int	dispatch_park(struct http_request *, struct wecom_job *,
+		    struct wecom_runner *);
 static void	chore_done(struct wecom_job *);
 
 /*
@@ -103,13 +113,23 @@ wecom_dispatch_preload(struct wecom_conf *conf)
 int
 wecom_dispatch_init(const struct wecom_conf *conf, struct wecom_app_list *apps)
 {
-	if ((runner = wecom_runner_new(conf, (int)conf->handler_threads,
-	    wecom_observe_api)) == NULL)
+	if (dispatch_pool(&handlers, conf, conf->handler_threads) != WECOM_OK ||
+	    dispatch_pool(&chores, conf, conf->api_threads) != WECOM_OK)
 		return (WECOM_ERROR);
-	runner_evt.type = KORE_TYPE_TASK;
-	runner_evt.handle = dispatch_done;
-	kore_platform_schedule_read(wecom_runner_fd(runner), &runner_evt);
-	wecom_upkeep_init(conf, apps, runner);
+	wecom_upkeep_init(conf, apps, chores.runner);
+
+	return (WECOM_OK);
+}
+
+static int
+dispatch_pool(struct pool *p, const struct wecom_conf *conf, long threads)
+{
+	if ((p->runner = wecom_runner_new(conf, (int)threads,
+	    (int)conf->handler_queue, wecom_observe_api)) == NULL)
+		return (WECOM_ERROR);
+	p->evt.type = KORE_TYPE_TASK;
+	p->evt.handle = dispatch_done;
+	kore_platform_schedule_read(wecom_runner_fd(p->runner), &p->evt);
 
 	return (WECOM_OK);
 }
@@ -126,12 +146,8 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 	size_t			 plainlen, rlen;
 	unsigned char		 key[WECOM_DEDUPE_KEY_LEN];
 
-	if (dispatch_stale(app, q)) {
-		wecom_metrics_inc(wecom_observe_metrics(), app->index,
-		    WECOM_M_STALE);
-		return (wecom_server_refuse(req, 403, 0,
-		    "timestamp outside timestamp_window (a replay?)"));
-	}
+	if (!wecom_callback_fresh(app, q, time(NULL)))
+		return (wecom_server_stale(req, app));
 	if (wecom_callback_open(app, x, q, body, len, &msg, &plain, &plainlen,
 	    &res) != WECOM_OK) {
 		wecom_metrics_error(wecom_observe_metrics(), app->index,
@@ -297,40 +313,29 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 	job->timer = kore_timer_add(dispatch_deadline,
 	    (u_int64_t)app->deadline_ms, job, KORE_TIMER_ONESHOT);
 
-	if (dispatch_park(req, job) != WECOM_OK) {
+	if (dispatch_park(req, job, handlers.runner) != WECOM_OK) {
 		dispatch_timer_stop(job);
 		wecom_job_free(job);
 		dispatch_unclaim(key);
-		return (wecom_server_refuse(req, 503, 0, "no handler thread"));
+		return (wecom_server_refuse(req, 503, 0,
+		    "handler threads busy (handler_queue is full)"));
 	}
 
 	return (KORE_RESULT_RETRY);
 }
 
-/* job to a handler thread; req sleeps until it is back or detached. */
+/* job to a pool's thread; req sleeps until it is back or detached. */
 static int
-dispatch_park(struct http_request *req, struct wecom_job *job)
+dispatch_park(struct http_request *req, struct wecom_job *job,
+    struct wecom_runner *r)
 {
-	if (wecom_runner_submit(runner, job) != WECOM_OK)
+	if (wecom_runner_submit(r, job) != WECOM_OK)
 		return (WECOM_ERROR);
 	req->hdlr_extra = job;
 	req->onfree = dispatch_detach;
 	http_request_sleep(req);
 
 	return (WECOM_OK);
-}
-
-static int
-dispatch_stale(const struct wecom_app *app, const struct wecom_query *q)
-{
-	long long	ts, now;
-
-	if (app->window == 0)
-		return (0);
-	ts = strtoll(q->timestamp, NULL, 10);
-	now = (long long)time(NULL);
-
-	return (ts < now - app->window || ts > now + app->window);
 }
 
 static void
@@ -341,7 +346,7 @@ dispatch_deadline(void *arg, u_int64_t now)
 	job->timer = NULL;	/* Kore frees a one-shot timer */
 	if (job->stage != JOB_WAITING)
 		return;
-	if (!wecom_runner_orphan(runner, job))
+	if (!wecom_runner_orphan(job->runner, job))
 		return;		/* finished meanwhile: the eventfd says so */
 
 	job->stage = JOB_EXPIRED;
@@ -350,16 +355,17 @@ dispatch_deadline(void *arg, u_int64_t now)
 		http_request_wakeup(job->owner);
 }
 
-/* The eventfd: finished jobs are waiting. */
+/* A pool's eventfd: finished jobs are waiting. */
 static void
 dispatch_done(void *arg, int error)
 {
+	struct pool		*p = arg;
 	struct wecom_job	*job;
 	uint64_t		 n;
 
-	while (read(wecom_runner_fd(runner), &n, sizeof(n)) == sizeof(n))
+	while (read(wecom_runner_fd(p->runner), &n, sizeof(n)) == sizeof(n))
 		;
-	while ((job = wecom_runner_done(runner)) != NULL)
+	while ((job = wecom_runner_done(p->runner)) != NULL)
 		dispatch_finished(job);
 }
 
@@ -390,7 +396,7 @@ dispatch_finished(struct wecom_job *job)
 		/* The request went away first: deliver the reply. */
 		job->orphan = 1;
 		job->popped = 0;
-		if (wecom_runner_submit(runner, job) != WECOM_OK)
+		if (wecom_runner_submit(job->runner, job) != WECOM_OK)
 			wecom_job_free(job);
 	} else {
 		/* Nobody to answer, nothing to send: retries get nothing. */
@@ -421,7 +427,7 @@ dispatch_detach(struct http_request *req)
 	dispatch_timer_stop(job);
 	if (job->stage == JOB_WAITING) {
 		/* Freed while waiting: the reply, if any, goes out later. */
-		if (wecom_runner_orphan(runner, job))
+		if (wecom_runner_orphan(job->runner, job))
 			job->stage = JOB_EXPIRED;
 		return;
 	}
@@ -460,9 +466,12 @@ wecom_dispatch_chore(struct http_request *req,
 	job->release = release;
 	job->arg = arg;
 	job->owner = req;
-	if (dispatch_park(req, job) != WECOM_OK) {
+	job->kind = "request";
+	(void)snprintf(job->what, sizeof(job->what), "%s", req->path);
+	if (dispatch_park(req, job, chores.runner) != WECOM_OK) {
 		wecom_job_free(job);
-		return (wecom_server_refuse(req, 503, 0, "no handler thread"));
+		return (wecom_server_refuse(req, 503, 0,
+		    "api threads busy (handler_queue is full)"));
 	}
 
 	return (KORE_RESULT_RETRY);

@@ -37,6 +37,8 @@ static struct wecom_app_list	*apps;
 static int	observe_allowed(struct http_request *);
 static int	observe_metrics(struct http_request *);
 static int	observe_healthz(struct http_request *);
+static int	observe_window(const struct wecom_conf *,
+		    const struct wecom_app_list *);
 
 int
 wecom_observe_init(const struct wecom_conf *conf, struct wecom_app_list *list,
@@ -73,7 +75,7 @@ wecom_observe_init(const struct wecom_conf *conf, struct wecom_app_list *list,
 	}
 
 	if (conf->dedupe_window > 0 && (dedupe = wecom_dedupe_new(
-	    (size_t)conf->dedupe_entries, (int)conf->dedupe_window,
+	    (size_t)conf->dedupe_entries, observe_window(conf, list),
 	    WECOM_DEDUPE_RUNNING_TTL_DEFAULT)) == NULL) {
 		snprintf(err, errlen, "cannot map the retry table (dedupe_entries "
 		    "from 1 to %d)", WECOM_DEDUPE_ENTRIES_MAX);
@@ -81,6 +83,26 @@ wecom_observe_init(const struct wecom_conf *conf, struct wecom_app_list *list,
 	}
 
 	return (WECOM_OK);
+}
+
+/*
+ * A callback is remembered as long as any app would still accept it:
+ * a replay within timestamp_window but past dedupe_window would run its
+ * handlers again.
+ */
+static int
+observe_window(const struct wecom_conf *conf, const struct wecom_app_list *list)
+{
+	const struct wecom_app	*app;
+	long			 w;
+
+	w = conf->dedupe_window;
+	TAILQ_FOREACH(app, list, list) {
+		if (app->window > w)
+			w = app->window;
+	}
+
+	return ((int)w);
 }
 
 struct wecom_metrics *

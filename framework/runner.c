@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "wecom.h"
+#include "wecom_activity.h"
 #include "wecom_client.h"
 #include "wecom_app.h"
 #include "wecom_msg.h"
@@ -43,6 +44,8 @@ struct wecom_runner {
 	int				 nthreads;	/* started so far */
 	int				 max;
 	int				 idle;
+	int				 queued;
+	int				 queue_max;
 };
 
 /* The thread a chore runs on, for wecom_runner_client(). */
@@ -50,6 +53,7 @@ static __thread struct runner_thread	*self;
 
 static void		*runner_main(void *);
 static int		 runner_spawn(struct wecom_runner *);
+static void		 runner_job(struct runner_thread *, struct wecom_job *);
 static void		 runner_run(struct runner_thread *, struct wecom_job *);
 static void		 runner_deliver(struct runner_thread *,
 			    struct wecom_job *);
@@ -57,7 +61,7 @@ static struct wecom_client	*runner_client(struct runner_thread *,
 				    const struct wecom_app *);
 
 struct wecom_runner *
-wecom_runner_new(const struct wecom_conf *conf, int nthreads,
+wecom_runner_new(const struct wecom_conf *conf, int nthreads, int queue_max,
     wecom_api_observer observer)
 {
 	struct wecom_runner	*r;
@@ -73,6 +77,7 @@ wecom_runner_new(const struct wecom_conf *conf, int nthreads,
 	    pthread_cond_init(&r->cond, NULL) != 0)
 		return (NULL);
 	r->max = nthreads;
+	r->queue_max = queue_max;
 
 	return (r);
 }
@@ -121,9 +126,14 @@ wecom_runner_submit(struct wecom_runner *r, struct wecom_job *job)
 	pthread_mutex_lock(&r->lock);
 	if (r->idle == 0 && r->nthreads < r->max)
 		(void)runner_spawn(r);
-	/* Without any thread the job would wait forever. */
-	if (r->nthreads > 0) {
+	/*
+	 * Without any thread the job would wait forever. An orphan's
+	 * delivery is never refused: its job was admitted already.
+	 */
+	if (r->nthreads > 0 && (job->orphan || r->queued < r->queue_max)) {
 		job->state = WECOM_JOB_QUEUED;
+		job->runner = r;
+		r->queued++;
 		TAILQ_INSERT_TAIL(&r->queue, job, list);
 		pthread_cond_signal(&r->cond);
 		rc = WECOM_OK;
@@ -193,6 +203,7 @@ runner_main(void *arg)
 	struct wecom_runner	*r = t->r;
 	struct wecom_job	*job;
 	uint64_t		 one = 1;
+	int			 skip;
 
 	self = t;
 	for (;;) {
@@ -201,13 +212,14 @@ runner_main(void *arg)
 		while ((job = TAILQ_FIRST(&r->queue)) == NULL)
 			pthread_cond_wait(&r->cond, &r->lock);
 		r->idle--;
+		r->queued--;
 		TAILQ_REMOVE(&r->queue, job, list);
+		/* A request's chore nobody waits for any more. */
+		skip = job->chore != NULL && job->answer != NULL && job->orphan;
 		pthread_mutex_unlock(&r->lock);
 
-		if (job->chore != NULL)
-			job->chore(job);
-		else if (job->reply == NULL && !job->failed)
-			runner_run(t, job);
+		if (!skip)
+			runner_job(t, job);
 
 		/* Orphaned before or while it ran: the reply goes out here. */
 		pthread_mutex_lock(&r->lock);
@@ -225,6 +237,20 @@ runner_main(void *arg)
 	}
 
 	return (NULL);
+}
+
+/* A chore, or a message's handlers, named for the sandbox. */
+static void
+runner_job(struct runner_thread *t, struct wecom_job *job)
+{
+	struct wecom_activity	was;
+
+	if (job->chore != NULL) {
+		was = wecom_activity_set(job->kind, job->what);
+		job->chore(job);
+		wecom_activity_restore(was);
+	} else if (job->reply == NULL && !job->failed)
+		runner_run(t, job);
 }
 
 static void
@@ -255,14 +281,17 @@ static void
 runner_deliver(struct runner_thread *t, struct wecom_job *job)
 {
 	struct wecom_client	*c;
+	struct wecom_activity	 was;
 
 	if ((c = runner_client(t, job->app)) == NULL) {
 		job->delivery = WECOM_JOB_SEND_FAILED;
 		return;
 	}
+	was = wecom_activity_set("app", job->app->conf->name);
 	job->delivery = wecom_reply_deliver(c, t->r->conf, job->app->conf->name,
 	    t->x, job->reply, job->reply_len) == WECOM_OK ? WECOM_JOB_SENT :
 	    WECOM_JOB_SEND_FAILED;
+	wecom_activity_restore(was);
 }
 
 /* An app without a secret has no client: its handlers get NULL. */

@@ -52,8 +52,7 @@ wecom_upkeep_init(const struct wecom_conf *c, struct wecom_app_list *list,
 	apps = list;
 	runner = r;
 
-	kore_timer_add(upkeep_tick, (u_int64_t)wecom_conf_number(c,
-	    "outbox_interval_ms", NULL, 1000, 100, 3600000), NULL, 0);
+	kore_timer_add(upkeep_tick, (u_int64_t)c->outbox_interval_ms, NULL, 0);
 }
 
 /* Main thread: one chore at a time. */
@@ -75,6 +74,7 @@ upkeep_tick(void *arg, u_int64_t now)
 		last_check = now;
 	}
 	job->chore = upkeep_chore;
+	job->kind = "upkeep";
 	job->done = wecom_upkeep_done;
 	job->arg = ch;
 	if (wecom_runner_submit(runner, job) != WECOM_OK) {
@@ -145,7 +145,7 @@ upkeep_tokens(struct wecom_job *job, struct chore *ch)
 			    err.errmsg, err.hint ? " — " : "",
 			    err.hint ? err.hint : "");
 	}
-	memset(token, 0, sizeof(token));
+	explicit_bzero(token, sizeof(token));
 	job->app = NULL;
 }
 

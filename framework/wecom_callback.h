@@ -8,6 +8,7 @@
 #define WECOM_CALLBACK_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct wecom_app;
 struct wecom_msg;
@@ -28,6 +29,8 @@ struct wecom_result {
 	size_t		 len;
 };
 
+int	wecom_callback_fresh(const struct wecom_app *,
+	    const struct wecom_query *, time_t);
 void	wecom_callback_verify_url(struct wecom_app *, const struct wecom_query *,
 	    struct wecom_result *);
 void	wecom_callback_post(struct wecom_app *, struct wecom_xml *,

@@ -4,7 +4,10 @@
  * and goes on serving; a finished job comes back through an eventfd.
  * A job whose request was already answered (its deadline passed) is
  * "orphaned": its thread sends the reply as a proactive message.
- * No Kore here: the glue in server.c does the sleeping and waking.
+ * The queue is bounded: a full one refuses new jobs (the caller answers
+ * 503) rather than growing without end. A request's chore whose client
+ * hung up before it started is dropped unrun.
+ * No Kore here: the glue in dispatch.c does the sleeping and waking.
  */
 
 #ifndef WECOM_RUNNER_H
@@ -42,6 +45,10 @@ struct wecom_job {
 	char			*reply;		/* the reply's plaintext XML */
 	size_t			 reply_len;
 	const char		*msgtype;	/* for metrics, static */
+	/* A chore's name for the sandbox's log line: "request", path. */
+	const char		*kind;
+	char			 what[64];
+	struct wecom_runner	*runner;	/* set by submit */
 	int			 state;
 	int			 orphan;	/* answered without it */
 	int			 delivery;	/* WECOM_JOB_NOT_SENT … */
@@ -57,7 +64,7 @@ struct wecom_job {
 };
 
 struct wecom_runner	*wecom_runner_new(const struct wecom_conf *,
-			    int nthreads, wecom_api_observer);
+			    int nthreads, int queue_max, wecom_api_observer);
 int			 wecom_runner_fd(const struct wecom_runner *);
 int			 wecom_runner_submit(struct wecom_runner *,
 			    struct wecom_job *);

@@ -50,6 +50,8 @@ void			 wecom_xml_free(struct wecom_xml *);
 int			 wecom_xml_parse(struct wecom_xml *, const char *,
 			    size_t);
 const char		*wecom_xml_error(const struct wecom_xml *);
+int			 wecom_xml_envelope_check(const char *, size_t,
+			    const char **why);
 
 const char	*wecom_xml_get(const struct wecom_xml *, const char *name);
 const char	*wecom_xml_get_nth(const struct wecom_xml *, const char *name,

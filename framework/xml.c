@@ -36,6 +36,8 @@ static void	xml_doctype(void *, const xmlChar *, const xmlChar *,
 		    const xmlChar *);
 static xmlEntityPtr	xml_entity(void *, const xmlChar *);
 static void	xml_fail(struct wecom_xml *, const char *);
+static const char	*xml_envelope_tag(const char *, const char *,
+			    const char **);
 static int	xml_append(struct wecom_xml *, const void *, size_t);
 static int	xml_context(struct wecom_xml *);
 static int	xml_match(const struct wecom_xml *,
@@ -93,6 +95,71 @@ wecom_xml_parse(struct wecom_xml *x, const char *buf, size_t len)
 		xml_fail(x, "no elements");
 
 	return (x->err ? WECOM_ERR_PARSE_XML : WECOM_OK);
+}
+
+/*
+ * WeCom's envelopes are a few elements of ASCII text: no attributes, no
+ * namespaces, no declarations, comments or processing instructions;
+ * only CDATA sections. Anything else is refused here, in one linear
+ * pass, before libxml2 (whose attribute checks are quadratic) sees it.
+ * Returns WECOM_OK, or WECOM_ERR_PARSE_XML with *why set.
+ */
+#define ENVELOPE_TAGS_MAX	32
+#define CDATA_OPEN		"<![CDATA["
+
+int
+wecom_xml_envelope_check(const char *buf, size_t len, const char **why)
+{
+	const char	*p, *end, *close;
+	size_t		 tags;
+
+	*why = NULL;
+	end = buf + len;
+	for (p = buf; p < end; p++) {
+		if ((unsigned char)*p >= 0x80 || ((unsigned char)*p < 0x20 &&
+		    *p != '\t' && *p != '\n' && *p != '\r')) {
+			*why = "envelope: not ASCII text";
+			return (WECOM_ERR_PARSE_XML);
+		}
+	}
+	for (p = buf, tags = 0; p < end && *why == NULL; p++) {
+		if (*p != '<') {
+			continue;
+		} else if ((size_t)(end - p) >= sizeof(CDATA_OPEN) - 1 &&
+		    memcmp(p, CDATA_OPEN, sizeof(CDATA_OPEN) - 1) == 0) {
+			close = memmem(p, (size_t)(end - p), "]]>", 3);
+			if (close == NULL)
+				*why = "envelope: unterminated CDATA";
+			else
+				p = close + 2;
+		} else if (++tags > ENVELOPE_TAGS_MAX) {
+			*why = "envelope: too many elements";
+		} else {
+			p = xml_envelope_tag(p + 1, end, why);
+		}
+	}
+
+	return (*why == NULL ? WECOM_OK : WECOM_ERR_PARSE_XML);
+}
+
+/* A tag's name: no attribute, namespace, declaration or comment. */
+static const char *
+xml_envelope_tag(const char *p, const char *end, const char **why)
+{
+	if (p < end && (*p == '!' || *p == '?')) {
+		*why = "envelope: declaration, comment or instruction";
+		return (p);
+	}
+	for (; p < end && *p != '>'; p++) {
+		if (strchr("<=:\"'", *p) != NULL) {
+			*why = "envelope: attributes or namespaces";
+			return (p);
+		}
+	}
+	if (p == end)
+		*why = "envelope: unterminated tag";
+
+	return (p);
 }
 
 const char *

@@ -4,8 +4,8 @@
 # clang is needed here; `make fuzz` does the fuzzing.
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
-targets="decrypt xml config api"
-echo "1..4"
+targets="decrypt xml config api envelope"
+echo "1..5"
 n=0
 for t in $targets; do
 	n=$((n + 1))
