@@ -23,14 +23,8 @@ static TAILQ_HEAD(, app_code)	codes = TAILQ_HEAD_INITIALIZER(codes);
 
 static const struct app_code	*app_code_find(const char *);
 static int			 app_bind(struct wecom_app_list *,
-				    const struct wecom_conf *,
 				    const struct wecom_app_conf *, size_t, char *,
 				    size_t);
-static int			 app_settings(struct wecom_app *,
-				    const struct wecom_conf *, char *, size_t);
-static int			 app_number(const struct wecom_app *,
-				    const char *, long, long, long, long *,
-				    char *, size_t);
 
 void
 wecom_app_register(const char *name, wecom_app_init init)
@@ -57,7 +51,7 @@ wecom_apps_setup(struct wecom_app_list *apps, const struct wecom_conf *conf,
 		/* A send-only app has no callback to serve. */
 		if (ac->path == NULL)
 			continue;
-		if (app_bind(apps, conf, ac, n++, err, errlen) != WECOM_OK)
+		if (app_bind(apps, ac, n++, err, errlen) != WECOM_OK)
 			return (WECOM_ERROR);
 	}
 
@@ -126,9 +120,10 @@ wecom_ctx_app_conf(const struct wecom_ctx *ctx, const char *key)
 	return (wecom_app_conf(ctx->app, key));
 }
 
+/* threaded, deadline_ms and timestamp_window were checked at load. */
 static int
-app_bind(struct wecom_app_list *apps, const struct wecom_conf *conf,
-    const struct wecom_app_conf *ac, size_t index, char *err, size_t errlen)
+app_bind(struct wecom_app_list *apps, const struct wecom_app_conf *ac,
+    size_t index, char *err, size_t errlen)
 {
 	const struct app_code	*code;
 	struct wecom_app	*app;
@@ -149,8 +144,9 @@ app_bind(struct wecom_app_list *apps, const struct wecom_conf *conf,
 	TAILQ_INSERT_TAIL(apps, app, list);
 	app->conf = ac;
 	app->index = index;
-	if (app_settings(app, conf, err, errlen) != WECOM_OK)
-		return (WECOM_ERROR);
+	app->threaded = ac->threaded;
+	app->deadline_ms = ac->deadline_ms;
+	app->window = ac->timestamp_window;
 
 	/* Self-built apps sign with the CorpID; suites with their suiteid. */
 	if ((rid = wecom_conf_get(ac->section, "receiveid")) == NULL)
@@ -164,50 +160,6 @@ app_bind(struct wecom_app_list *apps, const struct wecom_conf *conf,
 	if (code->init(app) != WECOM_OK) {
 		snprintf(err, errlen, "[app %s]: init of '%s' failed",
 		    ac->name, code->name);
-		return (WECOM_ERROR);
-	}
-
-	return (WECOM_OK);
-}
-
-/* threaded, deadline_ms and timestamp_window, from the app's section. */
-static int
-app_settings(struct wecom_app *app, const struct wecom_conf *conf, char *err,
-    size_t errlen)
-{
-	const char	*v;
-
-	if ((v = wecom_app_conf(app, "threaded")) != NULL) {
-		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
-			snprintf(err, errlen, "[app %s]: threaded must be yes "
-			    "or no", app->conf->name);
-			return (WECOM_ERROR);
-		}
-		app->threaded = strcmp(v, "yes") == 0;
-	}
-	if (app_number(app, "deadline_ms", 3000, 100, 4500, &app->deadline_ms,
-	    err, errlen) != WECOM_OK ||
-	    app_number(app, "timestamp_window", conf->timestamp_window, 0,
-	    86400 * 365, &app->window, err, errlen) != WECOM_OK)
-		return (WECOM_ERROR);
-
-	return (WECOM_OK);
-}
-
-static int
-app_number(const struct wecom_app *app, const char *key, long def, long min,
-    long max, long *out, char *err, size_t errlen)
-{
-	const char	*v;
-	char		*end;
-
-	*out = def;
-	if ((v = wecom_app_conf(app, key)) == NULL)
-		return (WECOM_OK);
-	*out = strtol(v, &end, 10);
-	if (end == v || *end != '\0' || *out < min || *out > max) {
-		snprintf(err, errlen, "[app %s]: %s must be a whole number "
-		    "from %ld to %ld", app->conf->name, key, min, max);
 		return (WECOM_ERROR);
 	}
 

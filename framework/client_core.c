@@ -62,12 +62,10 @@ wecom_client_new_robot(const struct wecom_conf *conf,
 		return (NULL);
 	}
 	c->conf = conf;
-	c->max_attempts = (int)wecom_conf_number(conf, "retry_attempts",
-	    "WECOM_RETRY_ATTEMPTS", CLIENT_RETRY_ATTEMPTS, 1, 20);
-	c->base_ms = wecom_conf_number(conf, "retry_base_ms",
-	    "WECOM_RETRY_BASE_MS", CLIENT_RETRY_BASE_MS, 1, 60000);
-	c->total_ms = wecom_conf_number(conf, "retry_max_ms",
-	    "WECOM_RETRY_MAX_MS", CLIENT_RETRY_TOTAL_MS, 1, 600000);
+	/* Checked at load, the WECOM_RETRY_* overrides applied. */
+	c->max_attempts = (int)conf->retry_attempts;
+	c->base_ms = conf->retry_base_ms;
+	c->total_ms = conf->retry_max_ms;
 	/* Lives as long as the conf: borrowed, not copied per client. */
 	c->ca_blob = conf->ca_pem;
 	c->ca_len = conf->ca_len;

@@ -16,10 +16,7 @@
 #define CLIENT_HASH_HEX		64	/* SHA-256 of corpid "\n" secret */
 #define CLIENT_RESP_MAX		(4 * 1024 * 1024)
 
-/* Defaults of the retry policy; env WECOM_RETRY_* and the API change them. */
-#define CLIENT_RETRY_ATTEMPTS	4
-#define CLIENT_RETRY_BASE_MS	250
-#define CLIENT_RETRY_TOTAL_MS	30000
+/* The longest pause between two attempts. */
 #define CLIENT_RETRY_CAP_MS	8000
 
 struct client_token {

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,65 @@
 
 #include "wecom_crypto.h"
 #include "wecom_config.h"
+#include "wecom_dedupe.h"
 
 #define LINE_MAX_LEN	4096
 #define SECRET_MAX	1024
+
+/* WeCom's agentid is a 32-bit int in its JSON. */
+#define AGENTID_MAX		2147483647LL
+/* WeCom waits 5 s for an answer: a threaded app must answer before. */
+#define DEADLINE_MS_DEFAULT	3000
+#define DEADLINE_MS_MIN		100
+#define DEADLINE_MS_MAX		4500
+#define WINDOW_MAX		(365LL * 86400)
+
+/*
+ * Every number of [global]: its bounds, its default, the environment
+ * variable that overrides the file, and where wecom_conf_load() puts
+ * it. All of them are checked at load, none is replaced in silence.
+ */
+enum num_type { NUM_LONG, NUM_SIZE };
+
+struct conf_num {
+	const char	*key;
+	const char	*env;
+	long long	 def, min, max;
+	enum num_type	 type;
+	size_t		 off;
+};
+
+#define NUM(f, t, env, def, min, max)					\
+	{ #f, env, def, min, max, t, offsetof(struct wecom_conf, f) }
+
+static const struct conf_num	globals[] = {
+	NUM(connect_timeout_ms, NUM_LONG, NULL, 5000, 100, 600000),
+	NUM(timeout_ms, NUM_LONG, NULL, 15000, 100, 600000),
+	NUM(body_max, NUM_SIZE, NULL, 256 * 1024, 4096, 64 * 1024 * 1024),
+	/* Replay protection: WeCom's timestamps are its own clock's. */
+	NUM(timestamp_window, NUM_LONG, NULL, 300, 0, WINDOW_MAX),
+	NUM(handler_threads, NUM_LONG, NULL, 4, 1, 256),
+	NUM(handler_queue, NUM_LONG, NULL, 256, 1, 65536),
+	NUM(api_threads, NUM_LONG, NULL, 2, 1, 64),
+	/* WeCom's retries come within seconds of each other. 0: off. */
+	NUM(dedupe_window, NUM_LONG, NULL, 60, 0, 86400),
+	NUM(dedupe_entries, NUM_LONG, NULL, 512, 16,
+	    WECOM_DEDUPE_ENTRIES_MAX),
+	NUM(retry_attempts, NUM_LONG, "WECOM_RETRY_ATTEMPTS", 4, 1, 20),
+	NUM(retry_base_ms, NUM_LONG, "WECOM_RETRY_BASE_MS", 250, 1, 60000),
+	NUM(retry_max_ms, NUM_LONG, "WECOM_RETRY_MAX_MS", 30000, 1, 600000),
+	NUM(outbox_max_age, NUM_LONG, "WECOM_OUTBOX_MAX_AGE", 14400, 1,
+	    30 * 86400),
+	NUM(outbox_batch, NUM_LONG, "WECOM_OUTBOX_BATCH", 200, 1, 1000000),
+	NUM(outbox_interval_ms, NUM_LONG, NULL, 1000, 100, 3600000),
+	NUM(outbox_backoff_ms, NUM_LONG, "WECOM_OUTBOX_BACKOFF_MS", 30000, 1,
+	    3600000),
+	{ NULL, NULL, 0, 0, 0, NUM_LONG, 0 }
+};
+
+/* The other keys of [global]. */
+static const char *const	globals_other[] = { "api_base", "state_dir",
+	"metrics_path", "healthz_path", "metrics_allow", "ca_file", NULL };
 
 struct parse {
 	struct wecom_conf		*conf;
@@ -38,9 +95,19 @@ static int	conf_resolve(struct parse *, struct wecom_conf_kv *);
 static int	conf_read_secret(struct parse *, struct wecom_conf_kv *,
 		    const char *);
 static int	conf_global(struct parse *);
+static int	conf_global_known(const char *);
+static int	conf_global_numbers(struct parse *,
+		    const struct wecom_conf_section *);
 static int	conf_app(struct parse *, struct wecom_conf_section *);
+static int	conf_app_settings(struct parse *,
+		    const struct wecom_conf_section *, struct wecom_app_conf *);
 static int	conf_number(struct parse *, const struct wecom_conf_section *,
-		    const char *, long long, long long, long long *);
+		    const char *, const char *, long long, long long,
+		    long long *);
+static int	conf_parse_number(const char *, long long, long long,
+		    long long *);
+static const struct wecom_conf_kv	*conf_kv(
+			    const struct wecom_conf_section *, const char *);
 static const char	*conf_need(struct parse *,
 			    const struct wecom_conf_section *, const char *);
 static char	*conf_trim(char *);
@@ -159,47 +226,33 @@ wecom_conf_section(const struct wecom_conf *conf, const char *type,
 	return (NULL);
 }
 
-/*
- * A [global] number: the environment variable env (if set and not empty)
- * overrides the file; a missing or out-of-range value gives def. The
- * knobs read this way were checked by wecom_conf_load() already.
- */
-long
-wecom_conf_number(const struct wecom_conf *conf, const char *key,
-    const char *env, long def, long min, long max)
-{
-	const char	*v;
-	char		*end;
-	long		 n;
-
-	v = wecom_conf_get(wecom_conf_section(conf, "global", ""), key);
-	if (env != NULL && getenv(env) != NULL && *getenv(env) != '\0')
-		v = getenv(env);
-	if (v == NULL)
-		return (def);
-	n = strtol(v, &end, 10);
-	if (end == v || *end != '\0' || n < min || n > max)
-		return (def);
-
-	return (n);
-}
-
 /* The last value of key in the section, or NULL. */
 const char *
 wecom_conf_get(const struct wecom_conf_section *s, const char *key)
 {
 	const struct wecom_conf_kv	*kv;
-	const char			*v;
 
-	v = NULL;
+	if ((kv = conf_kv(s, key)) == NULL)
+		return (NULL);
+
+	return (kv->value);
+}
+
+/* The last line of key in the section: the one that counts. */
+static const struct wecom_conf_kv *
+conf_kv(const struct wecom_conf_section *s, const char *key)
+{
+	const struct wecom_conf_kv	*kv, *last;
+
+	last = NULL;
 	if (s == NULL)
 		return (NULL);
 	TAILQ_FOREACH(kv, &s->keys, list) {
 		if (strcmp(kv->key, key) == 0)
-			v = kv->value;
+			last = kv;
 	}
 
-	return (v);
+	return (last);
 }
 
 static int
@@ -357,32 +410,17 @@ conf_read_secret(struct parse *ps, struct wecom_conf_kv *kv, const char *path)
 static int
 conf_global(struct parse *ps)
 {
-	static const char *const	 known[] = { "api_base", "state_dir",
-	    "connect_timeout_ms", "timeout_ms", "body_max", "retry_attempts",
-	    "retry_base_ms", "retry_max_ms", "timestamp_window",
-	    "handler_threads", "dedupe_window", "dedupe_entries",
-	    "metrics_path", "healthz_path", "metrics_allow", "outbox_max_age",
-	    "outbox_batch", "outbox_interval_ms", "outbox_backoff_ms", "ca_file",
-	    NULL };
-	static const char *const	 later[] = { "retry_attempts",
-	    "retry_base_ms", "retry_max_ms", "outbox_max_age", "outbox_batch",
-	    "outbox_interval_ms", "outbox_backoff_ms", NULL };
 	struct wecom_conf		*conf = ps->conf;
 	const struct wecom_conf_section	*s;
 	const struct wecom_conf_kv	*kv;
 	const char			*env;
-	long long			 n;
-	size_t				 i;
 
 	s = wecom_conf_section(conf, "global", "");
 	conf->api_base = WECOM_API_BASE_DEFAULT;
 	conf->state_dir = WECOM_STATE_DIR_DEFAULT;
 	if (s != NULL) {
 		TAILQ_FOREACH(kv, &s->keys, list) {
-			for (i = 0; known[i] != NULL; i++)
-				if (strcmp(known[i], kv->key) == 0)
-					break;
-			if (known[i] == NULL)
+			if (!conf_global_known(kv->key))
 				return (conf_fail(ps, kv->line,
 				    "[global]: unknown key '%s'", kv->key));
 		}
@@ -399,34 +437,43 @@ conf_global(struct parse *ps)
 		    "start with https:// or http://", conf->api_base == env ?
 		    " (from environment variable WECOM_API_BASE)" : ""));
 
-	if (conf_number(ps, s, "connect_timeout_ms", 5000, 100, &n) != 0)
-		return (WECOM_CONF_ERROR);
-	conf->connect_timeout_ms = (long)n;
-	if (conf_number(ps, s, "timeout_ms", 15000, 100, &n) != 0)
-		return (WECOM_CONF_ERROR);
-	conf->timeout_ms = (long)n;
-	if (conf_number(ps, s, "body_max", 256 * 1024, 4096, &n) != 0)
-		return (WECOM_CONF_ERROR);
-	conf->body_max = (size_t)n;
-	/* Replay protection: WeCom's timestamps are its own clock's. */
-	if (conf_number(ps, s, "timestamp_window", 300, 0, &n) != 0)
-		return (WECOM_CONF_ERROR);
-	conf->timestamp_window = (long)n;
-	if (conf_number(ps, s, "handler_threads", 4, 1, &n) != 0)
-		return (WECOM_CONF_ERROR);
-	conf->handler_threads = (long)n;
-	/* WeCom's retries come within seconds of each other. 0: off. */
-	if (conf_number(ps, s, "dedupe_window", 60, 0, &n) != 0)
-		return (WECOM_CONF_ERROR);
-	conf->dedupe_window = (long)n;
-	if (conf_number(ps, s, "dedupe_entries", 512, 16, &n) != 0)
-		return (WECOM_CONF_ERROR);
-	conf->dedupe_entries = (long)n;
+	return (conf_global_numbers(ps, s));
+}
 
-	/* Read later with wecom_conf_number(); a typo must still stop us. */
-	for (i = 0; later[i] != NULL; i++) {
-		if (conf_number(ps, s, later[i], 1, 1, &n) != 0)
+static int
+conf_global_known(const char *key)
+{
+	const struct conf_num	*g;
+	size_t			 i;
+
+	for (g = globals; g->key != NULL; g++)
+		if (strcmp(g->key, key) == 0)
+			return (1);
+	for (i = 0; globals_other[i] != NULL; i++)
+		if (strcmp(globals_other[i], key) == 0)
+			return (1);
+
+	return (0);
+}
+
+/* Each number of the table, checked, or else its default. */
+static int
+conf_global_numbers(struct parse *ps, const struct wecom_conf_section *s)
+{
+	const struct conf_num	*g;
+	long long		 n;
+	char			*p;
+
+	for (g = globals; g->key != NULL; g++) {
+		n = g->def;
+		if (conf_number(ps, s, g->key, g->env, g->min, g->max, &n) !=
+		    WECOM_CONF_OK)
 			return (WECOM_CONF_ERROR);
+		p = (char *)ps->conf + g->off;
+		if (g->type == NUM_SIZE)
+			*(size_t *)(void *)p = (size_t)n;
+		else
+			*(long *)(void *)p = (long)n;
 	}
 
 	return (WECOM_CONF_OK);
@@ -438,7 +485,6 @@ conf_app(struct parse *ps, struct wecom_conf_section *s)
 	struct wecom_app_conf		*app;
 	const struct wecom_app_conf	*o;
 	const struct wecom_conf_kv	*kv;
-	long long			 agentid;
 	const char			*v;
 
 	if ((app = calloc(1, sizeof(*app))) == NULL)
@@ -465,9 +511,8 @@ conf_app(struct parse *ps, struct wecom_conf_section *s)
 	    conf_need(ps, s, "aeskey") == NULL || conf_need(ps, s, "path") ==
 	    NULL))
 		return (WECOM_CONF_ERROR);
-	if (conf_number(ps, s, "agentid", 0, 0, &agentid) != 0)
+	if (conf_app_settings(ps, s, app) != WECOM_CONF_OK)
 		return (WECOM_CONF_ERROR);
-	app->agentid = agentid;
 
 	TAILQ_FOREACH(kv, &s->keys, list) {
 		v = kv->value;
@@ -512,28 +557,90 @@ conf_need(struct parse *ps, const struct wecom_conf_section *s,
 	return (v);
 }
 
+/* agentid and what the server does with the app's callbacks. */
+static int
+conf_app_settings(struct parse *ps, const struct wecom_conf_section *s,
+    struct wecom_app_conf *app)
+{
+	const struct wecom_conf_kv	*kv;
+	long long			 n;
+
+	n = 0;
+	if (conf_number(ps, s, "agentid", NULL, 0, AGENTID_MAX, &n) !=
+	    WECOM_CONF_OK)
+		return (WECOM_CONF_ERROR);
+	app->agentid = n;
+	n = DEADLINE_MS_DEFAULT;
+	if (conf_number(ps, s, "deadline_ms", NULL, DEADLINE_MS_MIN,
+	    DEADLINE_MS_MAX, &n) != WECOM_CONF_OK)
+		return (WECOM_CONF_ERROR);
+	app->deadline_ms = (long)n;
+	n = ps->conf->timestamp_window;
+	if (conf_number(ps, s, "timestamp_window", NULL, 0, WINDOW_MAX, &n) !=
+	    WECOM_CONF_OK)
+		return (WECOM_CONF_ERROR);
+	app->timestamp_window = (long)n;
+
+	if ((kv = conf_kv(s, "threaded")) != NULL) {
+		if (strcmp(kv->value, "yes") != 0 &&
+		    strcmp(kv->value, "no") != 0)
+			return (conf_fail(ps, kv->line, "[app %s]: key "
+			    "'threaded' must be yes or no", s->name));
+		app->threaded = strcmp(kv->value, "yes") == 0;
+	}
+
+	return (WECOM_CONF_OK);
+}
+
+/*
+ * The number under key in s, or in the environment variable env when
+ * that is set: a whole number from min to max, or an error naming the
+ * file, the line, the section and the key. Absent: *out is unchanged,
+ * the caller's default.
+ */
 static int
 conf_number(struct parse *ps, const struct wecom_conf_section *s,
-    const char *key, long long def, long long min, long long *out)
+    const char *key, const char *env, long long min, long long max,
+    long long *out)
 {
-	const struct wecom_conf_kv	*kv, *last;
-	char				*end;
+	const struct wecom_conf_kv	*kv;
+	const char			*v;
+	char				 from[128];
+	int				 line;
 
-	*out = def;
-	last = NULL;
-	if (s != NULL) {
-		TAILQ_FOREACH(kv, &s->keys, list)
-			if (strcmp(kv->key, key) == 0)
-				last = kv;
+	from[0] = '\0';
+	kv = conf_kv(s, key);
+	v = kv != NULL ? kv->value : NULL;
+	line = kv != NULL ? kv->line : s != NULL ? s->line : 0;
+	if (env != NULL && getenv(env) != NULL && *getenv(env) != '\0') {
+		v = getenv(env);
+		snprintf(from, sizeof(from), " (from environment variable %s)",
+		    env);
 	}
-	if (last == NULL)
+	if (v == NULL || conf_parse_number(v, min, max, out) == WECOM_CONF_OK)
 		return (WECOM_CONF_OK);
 
+	return (conf_fail(ps, line, "[%s%s%s]: key '%s'%s must be a whole "
+	    "number from %lld to %lld", s != NULL ? s->type : "global",
+	    s != NULL && *s->name != '\0' ? " " : "", s != NULL ? s->name : "",
+	    key, from, min, max));
+}
+
+/* Decimal digits, perhaps a leading '-': the one parser of numbers. */
+static int
+conf_parse_number(const char *v, long long min, long long max,
+    long long *out)
+{
+	long long	 n;
+	char		*end;
+
+	if (!isdigit((unsigned char)v[v[0] == '-']))
+		return (WECOM_CONF_ERROR);
 	errno = 0;
-	*out = strtoll(last->value, &end, 10);
-	if (errno != 0 || end == last->value || *end != '\0' || *out < min)
-		return (conf_fail(ps, last->line,
-		    "key '%s': expected a whole number >= %lld", key, min));
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return (WECOM_CONF_ERROR);
+	*out = n;
 
 	return (WECOM_CONF_OK);
 }

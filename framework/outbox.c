@@ -84,13 +84,6 @@ static void	fail_record(struct drain *, int, struct outbox_record *,
 static void	count_queue(const struct outbox_dirs *, size_t *, long *);
 static void	sync_dirs(struct drain *);
 
-static long
-max_age_s(const struct wecom_conf *conf)
-{
-	return (wecom_conf_number(conf, "outbox_max_age",
-	    "WECOM_OUTBOX_MAX_AGE", WECOM_OUTBOX_MAX_AGE, 1, 30L * 86400));
-}
-
 static void
 olog(struct drain *dr, int pri, const char *fmt, ...)
 {
@@ -218,8 +211,8 @@ wecom_outbox_put(const struct wecom_conf *conf,
 		r.fb_tag = dup_or_null(opts->fallback_to.totag, &nomem);
 	}
 	/* A resend within the max age must fall inside WeCom's window. */
-	r.dup_interval = (int)(max_age_s(conf) < WECOM_DUP_INTERVAL_MAX ?
-	    max_age_s(conf) : WECOM_DUP_INTERVAL_MAX);
+	r.dup_interval = (int)(conf->outbox_max_age < WECOM_DUP_INTERVAL_MAX ?
+	    conf->outbox_max_age : WECOM_DUP_INTERVAL_MAX);
 	if (key != NULL)
 		memcpy(r.key, key, strlen(key) + 1);
 	else
@@ -311,9 +304,9 @@ drain_init(struct drain *dr, const struct wecom_conf *conf,
 	dr->log = log;
 	dr->arg = arg;
 	dr->st = st;
-	dr->max_age_ms = max_age_s(conf) * 1000;
-	dr->backoff_ms = wecom_conf_number(conf, "outbox_backoff_ms",
-	    "WECOM_OUTBOX_BACKOFF_MS", WECOM_OUTBOX_BACKOFF_MS, 1, 3600000);
+	/* Checked at load, the environment override applied. */
+	dr->max_age_ms = (int64_t)conf->outbox_max_age * 1000;
+	dr->backoff_ms = conf->outbox_backoff_ms;
 	TAILQ_INIT(&dr->dests);
 }
 
@@ -333,8 +326,7 @@ wecom_outbox_drain(const struct wecom_conf *conf, long budget_ms, int max,
 		st = &local;
 	drain_init(&dr, conf, log, arg, st);
 	if (max == 0)
-		max = (int)wecom_conf_number(conf, "outbox_batch",
-		    "WECOM_OUTBOX_BATCH", WECOM_OUTBOX_BATCH, 1, 1000000);
+		max = (int)conf->outbox_batch;
 
 	if (outbox_dirs_init(&dr.d, conf->state_dir, 1) != WECOM_API_OK) {
 		olog(&dr, LOG_ERR, "cannot create %s/outbox: %s",

@@ -50,10 +50,19 @@ struct wecom_app_conf {
 	const char			*aeskey;	/* NULL in a send-only */
 	const char			*secret;	/* NULL: no API calls */
 	const char			*path;		/* app (no callbacks) */
+	int				 threaded;	/* threaded = yes */
+	long				 deadline_ms;	/* then answer empty */
+	long				 timestamp_window;	/* s, 0: off */
 	const struct wecom_conf_section	*section;
 	TAILQ_ENTRY(wecom_app_conf)	 list;
 };
 
+/*
+ * The numbers are checked against their ranges at load (see the table
+ * in config.c): a value out of range stops start-up, none is replaced.
+ * WECOM_RETRY_ATTEMPTS, _BASE_MS, _MAX_MS and WECOM_OUTBOX_MAX_AGE,
+ * _BATCH, _BACKOFF_MS override the file, and are checked the same way.
+ */
 struct wecom_conf {
 	char				*file;
 	const char			*api_base;
@@ -62,9 +71,18 @@ struct wecom_conf {
 	long				 timeout_ms;
 	size_t				 body_max;
 	long				 timestamp_window;	/* s, 0: off */
-	long				 handler_threads;
+	long				 handler_threads;	/* per worker */
+	long				 handler_queue;		/* jobs waiting */
+	long				 api_threads;		/* push, relay */
 	long				 dedupe_window;		/* s, 0: off */
 	long				 dedupe_entries;
+	long				 retry_attempts;	/* requests */
+	long				 retry_base_ms;
+	long				 retry_max_ms;		/* in all */
+	long				 outbox_max_age;	/* s */
+	long				 outbox_batch;
+	long				 outbox_interval_ms;
+	long				 outbox_backoff_ms;
 	/*
 	 * Set by the server's parent: the CA bundle read before a chroot,
 	 * for every client made from this conf. NULL: curl's default.
@@ -86,7 +104,5 @@ const struct wecom_conf_section	*wecom_conf_section(const struct wecom_conf *,
 				    const char *type, const char *name);
 const char	*wecom_conf_get(const struct wecom_conf_section *,
 		    const char *key);
-long		 wecom_conf_number(const struct wecom_conf *, const char *key,
-		    const char *env, long def, long min, long max);
 
 #endif

@@ -34,11 +34,6 @@
 /* A key: [A-Za-z0-9_.-], at most this long, not starting with '.'. */
 #define WECOM_OUTBOX_KEY_MAX		64
 
-/* Defaults of [global] outbox_max_age, outbox_backoff_ms, outbox_batch. */
-#define WECOM_OUTBOX_MAX_AGE		14400	/* s: WeCom's dup window */
-#define WECOM_OUTBOX_BACKOFF_MS		30000	/* first retry, doubling */
-#define WECOM_OUTBOX_BATCH		200	/* records per timer drain */
-
 /* WeCom's largest duplicate_check_interval, seconds. */
 #define WECOM_DUP_INTERVAL_MAX		14400
 

@@ -35,7 +35,47 @@ static char	dir[] = "/tmp/wecom-test-config-XXXXXX";
 static char	conf_file[64];
 
 static const char *const envvars[] = { "WECOM_API_BASE", "WECOM_CONF",
-    "WECOM_TEST_SECRET", NULL };
+    "WECOM_TEST_SECRET", "WECOM_RETRY_ATTEMPTS", "WECOM_RETRY_BASE_MS",
+    "WECOM_RETRY_MAX_MS", "WECOM_OUTBOX_MAX_AGE", "WECOM_OUTBOX_BATCH",
+    "WECOM_OUTBOX_BACKOFF_MS", NULL };
+
+/* Every number of the config and the values it may take. */
+struct range {
+	const char	*key;
+	long long	 min, max;
+};
+
+static const struct range	global_ranges[] = {
+	{ "connect_timeout_ms",	100,	600000 },
+	{ "timeout_ms",		100,	600000 },
+	{ "body_max",		4096,	64 * 1024 * 1024 },
+	{ "timestamp_window",	0,	365 * 86400 },
+	{ "handler_threads",	1,	256 },
+	{ "handler_queue",	1,	65536 },
+	{ "api_threads",	1,	64 },
+	{ "dedupe_window",	0,	86400 },
+	{ "dedupe_entries",	16,	1024 * 1024 },
+	{ "retry_attempts",	1,	20 },
+	{ "retry_base_ms",	1,	60000 },
+	{ "retry_max_ms",	1,	600000 },
+	{ "outbox_max_age",	1,	30 * 86400 },
+	{ "outbox_batch",	1,	1000000 },
+	{ "outbox_interval_ms",	100,	3600000 },
+	{ "outbox_backoff_ms",	1,	3600000 },
+	{ NULL,			0,	0 }
+};
+
+static const struct range	app_ranges[] = {
+	{ "agentid",		0,	2147483647 },
+	{ "deadline_ms",	100,	4500 },
+	{ "timestamp_window",	0,	365 * 86400 },
+	{ NULL,			0,	0 }
+};
+
+/* [app main] of six lines; a seventh line may follow. */
+#define APP_MAIN							\
+	"[app main]\ncorpid = ww1\nagentid = 1\ntoken = t\n"		\
+	"aeskey = " AESKEY "\npath = /cb\n"
 
 /* Write text to a file under the temp dir; the path stays valid. */
 static const char *
@@ -486,13 +526,262 @@ refuses_non_numeric_timeouts_and_agentid(void **state)
 	refuses("[global]\nconnect_timeout_ms = abc\n", 2,
 	    "'connect_timeout_ms'", NULL);
 	refuses("[global]\nconnect_timeout_ms = 50\n", 2,
-	    "'connect_timeout_ms'", ">= 100", NULL);
+	    "'connect_timeout_ms'", "from 100 to", NULL);
 	refuses("[global]\nbody_max = 99999999999999999999999\n", 2,
 	    "'body_max'", NULL);
 	refuses("[app main]\ncorpid = ww1\nagentid = 10000x2\ntoken = t\n"
 	    "aeskey = " AESKEY "\npath = /cb\n", 3, "'agentid'", NULL);
 	refuses("[app main]\ncorpid = ww1\nagentid = -5\ntoken = t\n"
 	    "aeskey = " AESKEY "\npath = /cb\n", 3, "'agentid'", NULL);
+}
+
+/* A [global] number as stored in its member of struct wecom_conf. */
+static long long
+global_value(const struct wecom_conf *conf, const char *key)
+{
+#define MEMBER(f)	{ #f, offsetof(struct wecom_conf, f) }
+	static const struct {
+		const char	*key;
+		size_t		 off;
+	} members[] = {
+		MEMBER(connect_timeout_ms), MEMBER(timeout_ms),
+		MEMBER(timestamp_window), MEMBER(handler_threads),
+		MEMBER(handler_queue), MEMBER(api_threads),
+		MEMBER(dedupe_window), MEMBER(dedupe_entries),
+		MEMBER(retry_attempts), MEMBER(retry_base_ms),
+		MEMBER(retry_max_ms), MEMBER(outbox_max_age),
+		MEMBER(outbox_batch), MEMBER(outbox_interval_ms),
+		MEMBER(outbox_backoff_ms),
+	};
+#undef MEMBER
+	size_t	i;
+
+	if (strcmp(key, "body_max") == 0)
+		return ((long long)conf->body_max);
+	for (i = 0; i < sizeof(members) / sizeof(members[0]); i++)
+		if (strcmp(members[i].key, key) == 0)
+			return (*(const long *)(const void *)
+			    ((const char *)conf + members[i].off));
+	fail_msg("no member for [global] %s", key);
+	return (-1);
+}
+
+static long long
+app_value(const struct wecom_app_conf *app, const char *key)
+{
+	if (strcmp(key, "agentid") == 0)
+		return (app->agentid);
+	if (strcmp(key, "deadline_ms") == 0)
+		return (app->deadline_ms);
+	if (strcmp(key, "timestamp_window") == 0)
+		return (app->timestamp_window);
+	fail_msg("no member for [app] %s", key);
+	return (-1);
+}
+
+/* min - 1 and max + 1 are refused, naming the line, key and bounds. */
+static void
+refuses_out_of_range(const char *head, int line, const char *section,
+    const struct range *r)
+{
+	char	text[512], key[64], bounds[64];
+	int	i;
+
+	snprintf(key, sizeof(key), "key '%s'", r->key);
+	snprintf(bounds, sizeof(bounds), "from %lld to %lld", r->min, r->max);
+	for (i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text), "%s%s = %lld\n", head, r->key,
+		    i == 0 ? r->min - 1 : r->max + 1);
+		refuses(text, line, section, key, bounds, NULL);
+	}
+}
+
+static void
+refuses_every_global_number_just_outside_its_range(void **state)
+{
+	const struct range	*r;
+
+	for (r = global_ranges; r->key != NULL; r++)
+		refuses_out_of_range("[global]\n", 2, "[global]", r);
+}
+
+static void
+accepts_every_global_number_at_its_bounds(void **state)
+{
+	struct wecom_conf	 conf;
+	const struct range	*r;
+	char			 text[512];
+	long long		 v, got;
+	int			 i;
+
+	for (r = global_ranges; r->key != NULL; r++) {
+		for (i = 0; i < 2; i++) {
+			v = i == 0 ? r->min : r->max;
+			snprintf(text, sizeof(text), "[global]\n%s = %lld\n",
+			    r->key, v);
+			loads(&conf, text);
+			got = global_value(&conf, r->key);
+			wecom_conf_free(&conf);
+			if (got != v)
+				fail_msg("%s = %lld came back as %lld", r->key,
+				    v, got);
+		}
+	}
+}
+
+static void
+refuses_every_app_number_just_outside_its_range(void **state)
+{
+	const struct range	*r;
+
+	/* The last agentid counts: line 7 replaces line 3. */
+	for (r = app_ranges; r->key != NULL; r++)
+		refuses_out_of_range(APP_MAIN, 7, "[app main]", r);
+}
+
+static void
+accepts_every_app_number_at_its_bounds(void **state)
+{
+	struct wecom_conf		 conf;
+	const struct wecom_app_conf	*app;
+	const struct range		*r;
+	char				 text[512];
+	long long			 v, got;
+	int				 i;
+
+	for (r = app_ranges; r->key != NULL; r++) {
+		for (i = 0; i < 2; i++) {
+			v = i == 0 ? r->min : r->max;
+			snprintf(text, sizeof(text), APP_MAIN "%s = %lld\n",
+			    r->key, v);
+			loads(&conf, text);
+			app = wecom_conf_app(&conf, "main");
+			got = app ? app_value(app, r->key) : -1;
+			wecom_conf_free(&conf);
+			if (got != v)
+				fail_msg("[app] %s = %lld came back as %lld",
+				    r->key, v, got);
+		}
+	}
+}
+
+/* What a user saw: 50 became 4, and 50 ms became 1000. */
+static void
+refuses_retry_attempts_50_and_outbox_interval_ms_50(void **state)
+{
+	struct wecom_conf	conf;
+	char			err[512], want[256];
+	int			rc;
+
+	rc = load(&conf, "[global]\nretry_attempts = 50\n", err, sizeof(err));
+	wecom_conf_free(&conf);
+	assert_int_equal(rc, WECOM_CONF_ERROR);
+	snprintf(want, sizeof(want), "%s:2: [global]: key 'retry_attempts' "
+	    "must be a whole number from 1 to 20", conf_file);
+	assert_string_equal(err, want);
+
+	refuses("[global]\nstate_dir = /tmp\n\noutbox_interval_ms = 50\n", 4,
+	    "[global]", "key 'outbox_interval_ms'", "from 100 to 3600000",
+	    NULL);
+}
+
+static void
+defaults_every_number(void **state)
+{
+	static const struct {
+		const char	*key;
+		long long	 def;
+	} defs[] = {
+		{ "connect_timeout_ms", 5000 }, { "timeout_ms", 15000 },
+		{ "body_max", 262144 }, { "timestamp_window", 300 },
+		{ "handler_threads", 4 }, { "handler_queue", 256 },
+		{ "api_threads", 2 }, { "dedupe_window", 60 },
+		{ "dedupe_entries", 512 }, { "retry_attempts", 4 },
+		{ "retry_base_ms", 250 }, { "retry_max_ms", 30000 },
+		{ "outbox_max_age", 14400 }, { "outbox_batch", 200 },
+		{ "outbox_interval_ms", 1000 }, { "outbox_backoff_ms", 30000 },
+	};
+	struct wecom_conf		 conf;
+	const struct wecom_app_conf	*app;
+	long long			 got;
+	size_t				 i;
+
+	loads(&conf, APP_MAIN);
+	for (i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		got = global_value(&conf, defs[i].key);
+		if (got != defs[i].def) {
+			wecom_conf_free(&conf);
+			fail_msg("%s: default %lld, not %lld", defs[i].key,
+			    got, defs[i].def);
+		}
+	}
+	app = wecom_conf_app(&conf, "main");
+	assert_non_null(app);
+	assert_int_equal(app->deadline_ms, 3000);
+	assert_int_equal(app->timestamp_window, 300);
+	assert_int_equal(app->threaded, 0);
+	wecom_conf_free(&conf);
+
+	/* An app's timestamp_window defaults to the [global] one. */
+	loads(&conf, "[global]\ntimestamp_window = 0\n" APP_MAIN
+	    "threaded = yes\n");
+	app = wecom_conf_app(&conf, "main");
+	assert_non_null(app);
+	assert_int_equal(app->timestamp_window, 0);
+	assert_int_equal(app->threaded, 1);
+	wecom_conf_free(&conf);
+}
+
+static void
+refuses_numbers_in_other_notations(void **state)
+{
+	static const char *const bad[] = { "+5", "5 ms", "0x10", "1e3",
+	    "\" 5\"", "-", "5.0", "" };
+	char	text[128];
+	size_t	i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[global]\n\nretry_attempts = %s\n",
+		    bad[i]);
+		refuses(text, 3, "key 'retry_attempts'", "whole number", NULL);
+	}
+}
+
+/*
+ * WECOM_RETRY_* and WECOM_OUTBOX_* override the file and are checked
+ * like it: the message names the variable, not only the key.
+ */
+static void
+checks_the_environment_overrides_like_the_file(void **state)
+{
+	struct wecom_conf	conf;
+
+	setenv("WECOM_RETRY_ATTEMPTS", "3", 1);
+	loads(&conf, "[global]\nretry_attempts = 5\n");
+	assert_int_equal(conf.retry_attempts, 3);
+	wecom_conf_free(&conf);
+
+	setenv("WECOM_RETRY_ATTEMPTS", "21", 1);
+	refuses("[global]\nretry_attempts = 5\n", 2, "key 'retry_attempts'",
+	    "WECOM_RETRY_ATTEMPTS", "from 1 to 20", NULL);
+	unsetenv("WECOM_RETRY_ATTEMPTS");
+
+	setenv("WECOM_OUTBOX_BACKOFF_MS", "0", 1);
+	refuses("[global]\nstate_dir = /tmp\n", 1, "key 'outbox_backoff_ms'",
+	    "WECOM_OUTBOX_BACKOFF_MS", "from 1 to 3600000", NULL);
+	setenv("WECOM_OUTBOX_BATCH", "7", 1);
+	setenv("WECOM_OUTBOX_BACKOFF_MS", "200", 1);
+	loads(&conf, APP_MAIN);
+	assert_int_equal(conf.outbox_batch, 7);
+	assert_int_equal(conf.outbox_backoff_ms, 200);
+	wecom_conf_free(&conf);
+}
+
+static void
+refuses_a_threaded_that_is_not_yes_or_no(void **state)
+{
+	refuses(APP_MAIN "threaded = true\n", 7, "[app main]",
+	    "key 'threaded'", "yes or no", NULL);
 }
 
 static void
@@ -598,6 +887,25 @@ main(void)
 		    clean_env),
 		cmocka_unit_test_setup(
 		    refuses_non_numeric_retry_and_outbox_settings, clean_env),
+		cmocka_unit_test_setup(
+		    refuses_every_global_number_just_outside_its_range,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    accepts_every_global_number_at_its_bounds, clean_env),
+		cmocka_unit_test_setup(
+		    refuses_every_app_number_just_outside_its_range, clean_env),
+		cmocka_unit_test_setup(accepts_every_app_number_at_its_bounds,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    refuses_retry_attempts_50_and_outbox_interval_ms_50,
+		    clean_env),
+		cmocka_unit_test_setup(defaults_every_number, clean_env),
+		cmocka_unit_test_setup(refuses_numbers_in_other_notations,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    checks_the_environment_overrides_like_the_file, clean_env),
+		cmocka_unit_test_setup(refuses_a_threaded_that_is_not_yes_or_no,
+		    clean_env),
 		cmocka_unit_test_setup(refuses_bad_token_and_path, clean_env),
 		cmocka_unit_test_setup(
 		    accepts_a_send_only_app_without_callback_keys, clean_env),

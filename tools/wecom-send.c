@@ -17,6 +17,7 @@
 #include "wecom_client.h"
 #include "wecom_outbox.h"
 
+/* Text on stdin: more is refused, never cut. */
 #define INPUT_MAX	(1024 * 1024)
 
 enum kind { K_TEXT, K_MARKDOWN, K_IMAGE, K_FILE, K_VOICE, K_VIDEO,
@@ -85,7 +86,9 @@ static const struct option longopts[] = {
 
 static void	usage(FILE *, int) __attribute__((noreturn));
 static void	parse(struct opts *, int, char **);
-static char	*read_text(int, char **);
+static int	read_text(int, char **, char **);
+static int	read_args(int, char **, char **);
+static int	read_stdin(char **);
 static void	*read_file(const char *, size_t *);
 static int	exit_code(int);
 static int	report(const struct wecom_api_error *);
@@ -158,8 +161,9 @@ usage(FILE *fp, int code)
 "Exit status:\n"
 "   0  sent\n"
 "  64  usage error (EX_USAGE)\n"
-"  65  bad input: empty text, invalid JSON (EX_DATAERR)\n"
-"  66  a file to send cannot be read (EX_NOINPUT)\n"
+"  65  bad input: empty text, text on stdin over 1 MiB or with a NUL byte,\n"
+"      invalid JSON (EX_DATAERR)\n"
+"  66  a file to send, or stdin, cannot be read (EX_NOINPUT)\n"
 "  69  WeCom unavailable after retries: network, HTTP 5xx, busy (EX_UNAVAILABLE)\n"
 "  70  internal error (EX_SOFTWARE)\n"
 "  74  state directory not usable (EX_IOERR)\n"
@@ -297,37 +301,91 @@ parse(struct opts *o, int argc, char **argv)
 	}
 }
 
-/* TEXT from the arguments, or else stdin; trailing newlines dropped. */
-static char *
-read_text(int argc, char **argv)
+/*
+ * TEXT from the arguments, or else stdin. Not EX_OK: there is no text,
+ * and stderr says why.
+ */
+static int
+read_text(int argc, char **argv, char **out)
+{
+	*out = NULL;
+	if (argc > 0)
+		return (read_args(argc, argv, out));
+
+	return (read_stdin(out));
+}
+
+/* The arguments joined by blanks, as echo(1) does. */
+static int
+read_args(int argc, char **argv, char **out)
 {
 	char	*buf;
-	size_t	 len, n;
+	size_t	 len, off, n;
 	int	 i;
 
 	len = 0;
-	if (argc > 0) {
-		for (i = 0; i < argc; i++)
-			len += strlen(argv[i]) + 1;
-		if ((buf = calloc(1, len + 1)) == NULL)
-			return (NULL);
-		for (i = 0; i < argc; i++) {
-			if (i > 0)
-				strcat(buf, " ");
-			strcat(buf, argv[i]);
-		}
-		return (buf);
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	if ((buf = malloc(len)) == NULL) {
+		fprintf(stderr, "wecom-send: out of memory\n");
+		return (EX_OSERR);
 	}
-	if ((buf = malloc(INPUT_MAX + 1)) == NULL)
-		return (NULL);
-	while (len < INPUT_MAX &&
-	    (n = fread(buf + len, 1, INPUT_MAX - len, stdin)) > 0)
-		len += n;
-	buf[len] = '\0';
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
+	for (i = 0, off = 0; i < argc; i++) {
+		n = strlen(argv[i]);
+		memcpy(buf + off, argv[i], n);
+		off += n;
+		buf[off++] = i + 1 < argc ? ' ' : '\0';
+	}
+	*out = buf;
 
-	return (buf);
+	return (EX_OK);
+}
+
+/*
+ * All of stdin, trailing newlines dropped, or nothing: text beyond
+ * INPUT_MAX, or with a NUL byte that would end it early, is refused,
+ * never sent in part.
+ */
+static int
+read_stdin(char **out)
+{
+	char	*buf, *nul;
+	size_t	 len, n;
+
+	/* One byte more than allowed tells too long from just right. */
+	if ((buf = malloc(INPUT_MAX + 1)) == NULL) {
+		fprintf(stderr, "wecom-send: out of memory\n");
+		return (EX_OSERR);
+	}
+	len = 0;
+	while (len <= INPUT_MAX &&
+	    (n = fread(buf + len, 1, INPUT_MAX + 1 - len, stdin)) > 0)
+		len += n;
+	if (ferror(stdin)) {
+		fprintf(stderr, "wecom-send: cannot read stdin: %s; nothing "
+		    "sent\n", strerror(errno));
+		free(buf);
+		return (EX_NOINPUT);
+	}
+	if (len > INPUT_MAX) {
+		fprintf(stderr, "wecom-send: stdin: more than %d bytes "
+		    "(1 MiB) of text; nothing sent\n", INPUT_MAX);
+		free(buf);
+		return (EX_DATAERR);
+	}
+	if ((nul = memchr(buf, '\0', len)) != NULL) {
+		fprintf(stderr, "wecom-send: stdin: a NUL byte at offset %zu: "
+		    "not text (send files with --file); nothing sent\n",
+		    (size_t)(nul - buf));
+		free(buf);
+		return (EX_DATAERR);
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	*out = buf;
+
+	return (EX_OK);
 }
 
 static void *
@@ -419,9 +477,8 @@ main(int argc, char **argv)
 	if (!o.flush && o.recall == NULL && o.create_chat == NULL &&
 	    (o.kind == K_TEXT || o.kind == K_MARKDOWN ||
 	    o.kind == K_TEXTCARD || o.kind == K_NEWS)) {
-		if ((o.text = read_text(argc - optind, argv + optind)) == NULL)
-			rc = EX_OSERR;
-		else if (o.text[0] == '\0' && o.kind != K_NEWS) {
+		rc = read_text(argc - optind, argv + optind, &o.text);
+		if (rc == EX_OK && o.text[0] == '\0' && o.kind != K_NEWS) {
 			fprintf(stderr, "wecom-send: nothing to send\n");
 			rc = EX_DATAERR;
 		}

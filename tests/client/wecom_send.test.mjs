@@ -36,6 +36,51 @@ test('reads the text from stdin when no TEXT is given', async () => {
   assert.equal((await last('message/send')).body.text.content, 'from stdin');
 });
 
+// Every request the fake has seen, of any API.
+const total = async () => Object.values(await t.counts()).reduce((a, b) => a + b, 0);
+const MiB = 1024 * 1024;
+
+test('more than 1 MiB on stdin is refused whole: exit 65, a message, nothing sent', async () => {
+  const before = await total();
+  const r = await t.send(['--to', 'zhangsan'], { input: 'x'.repeat(MiB + 1) });
+  assert.equal(r.code, 65, r.stderr);
+  assert.match(r.stderr, /^wecom-send: stdin: more than 1048576 bytes \(1 MiB\).*nothing sent$/m);
+  assert.equal(r.stdout, '');
+  assert.equal(await total(), before);
+});
+
+test('exactly 1 MiB on stdin is taken', async () => {
+  const r = await t.send(['--to', 'zhangsan', '--truncate'], { input: 'x'.repeat(MiB) });
+  assert.equal(r.code, 0, r.stderr);
+  const c = (await last('message/send')).body.text.content;
+  const kept = Buffer.byteLength(c.replace(/\n…\(truncated: \d+ more bytes\)$/, ''));
+  assert.equal(Number(/truncated: (\d+) more bytes/.exec(c)[1]) + kept, MiB);
+});
+
+test('a NUL byte on stdin is refused: exit 65, a message naming its offset, nothing sent', async () => {
+  const before = await total();
+  const input = Buffer.concat([Buffer.from('disk full'), Buffer.from([0]), Buffer.from('on db1\n')]);
+  const r = await t.send(['--to', 'zhangsan'], { input });
+  assert.equal(r.code, 65, r.stderr);
+  assert.match(r.stderr, /^wecom-send: stdin: a NUL byte at offset 9\b.*nothing sent$/m);
+  assert.equal(r.stdout, '');
+  assert.equal(await total(), before);
+});
+
+test('--spool refuses the same input and queues nothing', async () => {
+  const queued = () => {
+    try { return fs.readdirSync(path.join(t.state, 'outbox', 'new')).length; } catch { return 0; }
+  };
+  const before = queued();
+  for (const input of ['x'.repeat(MiB + 1), 'a\0b']) {
+    const r = await t.send(['--spool', '--to', 'zhangsan'], { input });
+    assert.equal(r.code, 65, r.stderr);
+    assert.match(r.stderr, /nothing sent/);
+    assert.equal(r.stdout, '');
+  }
+  assert.equal(queued(), before);
+});
+
 test('sends to departments and tags with safe, id_trans and duplicate check', async () => {
   const r = await t.send(['--party', '2', '--tag', '1', '--safe', '--id-trans',
     '--dup-check', '600', 'to ops']);
