@@ -146,6 +146,26 @@ capture_env(void)
 }
 
 /*
+ * In the child: the worker's client sockets, listeners and files must
+ * not reach the command (a capture that hangs on to a client's socket
+ * keeps its connection open). close_range() needs Linux 5.9; before
+ * that, one close() per possible descriptor.
+ */
+static void
+close_above_stderr(void)
+{
+	long	max;
+	int	fd;
+
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
+		return;
+	if ((max = sysconf(_SC_OPEN_MAX)) == -1 || max > 65536)
+		max = 65536;
+	for (fd = STDERR_FILENO + 1; fd < max; fd++)
+		(void)close(fd);
+}
+
+/*
  * fork and exec /bin/sh -c cmd in its own process group, so a timeout
  * kills the whole pipeline and not just the shell. The child only
  * makes async-signal-safe calls: we are one thread of many.
@@ -188,6 +208,7 @@ run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
 		    dup2(devnull, STDOUT_FILENO) == -1 ||
 		    dup2(fds[1], STDERR_FILENO) == -1)
 			_exit(126);
+		close_above_stderr();
 		execve("/bin/sh", argv, env);
 		_exit(127);
 	}

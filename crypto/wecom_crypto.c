@@ -375,6 +375,8 @@ crypto_key_decode(const char *aeskey, unsigned char *key)
 		memcpy(key, buf, WECOM_KEY_BYTES);
 		rc = WECOM_OK;
 	}
+	/* Both copies are the key: the encoded one as much as the bytes. */
+	OPENSSL_cleanse(in, sizeof(in));
 	OPENSSL_cleanse(buf, sizeof(buf));
 
 	return (rc);

@@ -73,7 +73,7 @@ req_reset(struct client_req *req)
 	json_decref(req->json);
 	free(req->resp.data);
 	if (req->token != NULL) {
-		memset(req->token, 0, strlen(req->token));
+		explicit_bzero(req->token, strlen(req->token));
 		free(req->token);
 	}
 	req->easy = NULL;
@@ -106,7 +106,7 @@ client_req_prepare(struct wecom_client *c, struct client_req *req,
 		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	rc = curl_easy_setopt(req->easy, CURLOPT_URL, url);
-	memset(url, 0, strlen(url));	/* may hold a token or secret */
+	explicit_bzero(url, strlen(url));	/* may hold a token or secret */
 	free(url);
 	if (rc != CURLE_OK || req_options(c, req) != WECOM_API_OK)
 		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
@@ -142,11 +142,12 @@ req_url(const struct wecom_client *c, const struct client_req *req,
 	    req->query ? req->query : "", req->query && etok ? "&" : "",
 	    etok ? "access_token=" : "", etok ? etok : "");
 	if (n < 0 || (size_t)n >= len) {
+		explicit_bzero(url, len);
 		free(url);
 		url = NULL;
 	}
 	if (etok != NULL) {
-		memset(etok, 0, strlen(etok));
+		explicit_bzero(etok, strlen(etok));
 		free(etok);
 	}
 
@@ -423,7 +424,7 @@ client_call(struct wecom_client *c, struct client_req *req,
 			break;
 		client_sleep_ms(delay);
 	}
-	memset(token, 0, sizeof(token));
+	explicit_bzero(token, sizeof(token));
 	/* Counts this call's requests, not those of a gettoken inside it. */
 	if (attempts > 0)
 		err->attempts = attempts;

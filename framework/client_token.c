@@ -230,7 +230,7 @@ token_read(const struct wecom_client *c, struct client_token *t)
 	return (rc);
 }
 
-/* mkstemp + fchmod 0600 + rename: readers see the old or the new file. */
+/* mkostemp + fchmod 0600 + rename: readers see the old or the new file. */
 static int
 token_write(const struct wecom_client *c, const struct client_token *t,
     struct wecom_api_error *err)
@@ -246,7 +246,7 @@ token_write(const struct wecom_client *c, const struct client_token *t,
 	strcat(tmp, ".XXXXXX");
 	n = snprintf(buf, sizeof(buf), "v1 %lld %lld %s\n",
 	    (long long)t->fetched_at, (long long)t->expires_in, t->value);
-	if ((fd = mkstemp(tmp)) == -1)
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return (client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot create a token file in %s: %s",
 		    c->conf->state_dir, strerror(errno)));

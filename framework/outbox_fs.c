@@ -115,7 +115,7 @@ outbox_write(const char *dir, const char *name, const char *data, size_t len,
 	if (path_join(tmp, sizeof(tmp), dir, TMP_PREFIX "XXXXXX") == -1 ||
 	    path_join(path, sizeof(path), dir, name) == -1)
 		return (WECOM_API_ERR_IO);
-	if ((fd = mkstemp(tmp)) == -1)
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return (WECOM_API_ERR_IO);
 
 	rc = WECOM_API_ERR_IO;

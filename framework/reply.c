@@ -1,8 +1,8 @@
 /*
  * Passive replies. A handler's reply is built at once into the plaintext
  * XML WeCom expects; the server encrypts and signs it after the chain.
- * The layout is WeCom's fixed template; libxml2 escapes any text that
- * cannot go into CDATA (its writer cost more than the whole decryption).
+ * The layout is WeCom's fixed template, written by hand: libxml2's
+ * writer cost more than the whole decryption.
  */
 
 #include <stdarg.h>
@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <libxml/entities.h>
 
 #include "wecom.h"
 #include "wecom_app.h"
@@ -29,6 +27,8 @@ static int	reply_simple(struct wecom_ctx *, const char *, const char *,
 static int	reply_begin(struct reply *, struct wecom_ctx *, const char *);
 static int	reply_end(struct reply *, struct wecom_ctx *);
 static void	reply_elem(struct reply *, const char *, const char *);
+static void	reply_cdata(struct reply *, const char *);
+static int	reply_char(const unsigned char *);
 static void	reply_open(struct reply *, const char *);
 static void	reply_close(struct reply *, const char *);
 static void	reply_add(struct reply *, const char *, size_t);
@@ -200,32 +200,77 @@ reply_end(struct reply *r, struct wecom_ctx *ctx)
 	return (WECOM_OK);
 }
 
-/*
- * Text goes in CDATA as in WeCom's own replies, numbers bare; text that
- * would end the CDATA early is escaped instead.
- */
+/* Text goes in CDATA as in WeCom's own replies, numbers bare. */
 static void
 reply_elem(struct reply *r, const char *name, const char *value)
 {
-	xmlChar	*esc;
-
 	if (value == NULL)
 		value = "";
 	reply_open(r, name);
-	if (*value != '\0' && value[strspn(value, "0123456789")] == '\0') {
+	if (*value != '\0' && value[strspn(value, "0123456789")] == '\0')
 		reply_add(r, value, strlen(value));
-	} else if (strstr(value, "]]>") == NULL) {
-		reply_add(r, "<![CDATA[", 9);
-		reply_add(r, value, strlen(value));
-		reply_add(r, "]]>", 3);
-	} else if ((esc = xmlEncodeSpecialChars(NULL, BAD_CAST value)) !=
-	    NULL) {
-		reply_add(r, (const char *)esc, strlen((const char *)esc));
-		xmlFree(esc);
-	} else {
-		r->rc = -1;
-	}
+	else
+		reply_cdata(r, value);
 	reply_close(r, name);
+}
+
+/*
+ * A handler may pass any bytes (a command's stderr): what XML 1.0
+ * cannot carry becomes U+FFFD, or WeCom refuses the whole reply. "]]>"
+ * is split across two sections.
+ */
+static void
+reply_cdata(struct reply *r, const char *s)
+{
+	const unsigned char	*p, *run;
+	int			 n;
+
+	reply_add(r, "<![CDATA[", 9);
+	for (p = run = (const unsigned char *)s; *p != '\0';) {
+		if (p[0] == ']' && p[1] == ']' && p[2] == '>') {
+			reply_add(r, (const char *)run, p + 2 - run);
+			reply_add(r, "]]><![CDATA[", 12);
+			run = p += 2;
+		} else if ((n = reply_char(p)) > 0)
+			p += n;
+		else {
+			reply_add(r, (const char *)run, p - run);
+			reply_add(r, "\xef\xbf\xbd", 3);
+			run = p += -n;
+		}
+	}
+	reply_add(r, (const char *)run, p - run);
+	reply_add(r, "]]>", 3);
+}
+
+/*
+ * The length of the XML 1.0 character at p, or minus the length of
+ * what must be replaced: a control other than \t \n \r, U+FFFE or
+ * U+FFFF, or a maximal ill-formed UTF-8 subpart (Unicode's advice:
+ * one U+FFFD each). Never reads past a NUL.
+ */
+static int
+reply_char(const unsigned char *p)
+{
+	unsigned char	lo, hi;
+	int		i, n;
+
+	if (*p < 0x80)
+		return (*p >= 0x20 || *p == '\t' || *p == '\n' || *p == '\r' ?
+		    1 : -1);
+	if (*p < 0xc2 || *p > 0xf4)
+		return (-1);
+	n = *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
+	lo = *p == 0xe0 ? 0xa0 : *p == 0xf0 ? 0x90 : 0x80;
+	hi = *p == 0xed ? 0x9f : *p == 0xf4 ? 0x8f : 0xbf;
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf) {
+		if (p[i] < lo || p[i] > hi)
+			return (-i);
+	}
+	if (p[0] == 0xef && p[1] == 0xbf && p[2] >= 0xbe)
+		return (-3);
+
+	return (n);
 }
 
 static void

@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <libxml/parser.h>
+
 #include "wecom_crypto.h"
 #include "wecom.h"
 #include "wecom_app.h"
@@ -185,6 +187,14 @@ refuses_bad_registrations(void **state)
 	    WECOM_ERROR);
 }
 
+/* What a command's stderr may hold, and what the member should see. */
+#define R	"\xef\xbf\xbd"
+#define BYTES_IN	"a\x01" "b\xff" "c\xc3(" "d\xe2\x82" "x\xed\xa0\x80" \
+	"e\xef\xbf\xbf" "f\xf4\x90\x80\x80" "g\xc0\xaf" "h\t\n\x1b[0m" \
+	"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80 ]]> \x7f" "z\xe4\xb8"
+#define BYTES_OUT	"a" R "b" R "c" R "(d" R "x" R R R "e" R "f" R R R R \
+	"g" R R "h\t\n" R "[0m\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80 ]]> \x7f" "z" R
+
 static int
 reply_all(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 {
@@ -209,6 +219,8 @@ reply_all(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 		assert_int_equal(wecom_reply_news(ctx, a, 2), WECOM_OK);
 	} else if (strcmp(c, "button") == 0)
 		wecom_reply_update_button(ctx, "Done");
+	else if (strcmp(c, "bytes") == 0)
+		wecom_reply_text(ctx, BYTES_IN);
 	return (WECOM_NEXT);
 }
 
@@ -220,8 +232,8 @@ builds_every_reply_type(void **state)
 		const char	*in;
 		const char	*want;
 	} cases[] = {
-		{ TEXT("text"), "<MsgType><![CDATA[text]]></MsgType><Content>a "
-		    "]]&gt; b &amp; &lt;c&gt;</Content>" },
+		{ TEXT("text"), "<MsgType><![CDATA[text]]></MsgType><Content>"
+		    "<![CDATA[a ]]]]><![CDATA[> b & <c>]]></Content>" },
 		{ TEXT("image"), "<Image><MediaId><![CDATA[M1]]></MediaId>"
 		    "</Image>" },
 		{ TEXT("voice"), "<Voice><MediaId><![CDATA[M2]]></MediaId>" },
@@ -246,6 +258,40 @@ builds_every_reply_type(void **state)
 		free(r);
 	}
 	assert_null(route(f, TEXT("nothing")));
+}
+
+/*
+ * WeCom refuses a reply that is not well-formed, and so does the late
+ * delivery's own parser: both must read the member's text back.
+ */
+static void
+makes_any_bytes_well_formed_xml(void **state)
+{
+	struct fixture	*f = *state;
+	xmlDocPtr	 doc;
+	xmlNodePtr	 n;
+	xmlChar		*text;
+	char		*r;
+
+	wecom_on_msg(f->app, "text", reply_all, NULL);
+	r = route(f, TEXT("bytes"));
+	assert_non_null(r);
+	doc = xmlReadMemory(r, (int)strlen(r), NULL, "UTF-8", XML_PARSE_NONET |
+	    XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc == NULL)
+		fail_msg("libxml2 refuses the reply: %s", r);
+	for (n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next)
+		if (xmlStrcmp(n->name, BAD_CAST "Content") == 0)
+			break;
+	assert_non_null(n);
+	text = xmlNodeGetContent(n);
+	assert_string_equal((const char *)text, BYTES_OUT);
+	xmlFree(text);
+	xmlFreeDoc(doc);
+
+	assert_int_equal(wecom_xml_parse(f->x, r, strlen(r)), WECOM_OK);
+	assert_string_equal(wecom_xml_get(f->x, "Content"), BYTES_OUT);
+	free(r);
 }
 
 static void
@@ -336,6 +382,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(refuses_bad_registrations,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(builds_every_reply_type,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(makes_any_bytes_well_formed_xml,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    answers_tencents_sample_post_end_to_end, setup, teardown),

@@ -1,6 +1,8 @@
 // The monitor bot (apps/monitor.c): photo through a real capture command
 // and a real upload to the fake WeCom API, status from /proc, the allow
 // list, failures that say what failed, and a slow capture answered late.
+// The capture inherits nothing of the server's but stdio, and whatever
+// bytes it writes to stderr come back as well-formed XML.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -14,6 +16,14 @@ const FIXTURE = join(h.ROOT, 'tests', 'fixtures', 'tiny.jpg');
 const JPEG = readFileSync(FIXTURE);
 const JPEG_MD5 = createHash('md5').update(JPEG).digest('hex');
 const CP = `cp ${FIXTURE} %s`;
+// Bytes XML 1.0 cannot carry: a control, a stray byte, a cut sequence.
+const GARBLE = "printf 'bad \\001\\377\\303( end' >&2; exit 3; : %s";
+// Fails, naming them, if the capture got a descriptor above 2. No
+// redirection before the check: dash keeps copies of what it redirects.
+// The glob's own directory descriptor is closed again: -e skips it.
+const FDS = 'leaked=; for f in /proc/$$/fd/*; do n=${f##*/}; ' +
+  '[ "$n" -gt 2 ] && [ -e "$f" ] && leaked="$leaked $n"; done; ' +
+  `[ -z "$leaked" ] || { echo "inherited$leaked" >&2; exit 4; }; ${CP}`;
 
 let srv, fake, capdir;
 
@@ -65,6 +75,9 @@ before(async () => {
       app('monhang', `allow = zhangsan\ncapture = sleep 21.37; ${CP}\ncapture_timeout_ms = 500\n`),
       app('monslow', `allow = zhangsan\ncapture = sleep 2; ${CP}\ndeadline_ms = 1000\n`),
       app('monnobody', `capture = ${CP}\n`),
+      app('monfds', `allow = zhangsan\ncapture = ${FDS}\n`),
+      app('mongarble', `allow = zhangsan\ncapture = ${GARBLE}\n`),
+      app('monlategarble', `allow = zhangsan\ncapture = sleep 2; ${GARBLE}\ndeadline_ms = 1000\n`),
     ],
   });
 });
@@ -195,4 +208,31 @@ test('a capture slower than deadline_ms: an empty 200 at once, the image follows
   assert.ok(sent, 'an image was sent with message/send');
   assert.equal(sent.body.touser, 'zhangsan');
   assertFixtureImage(sent.body.image.media_id);
+});
+
+test('the capture command inherits no descriptor above 2 (client sockets, listeners, files)', async () => {
+  const r = await h.callback(srv, 'monfds', text('photo'));
+  assert.equal(r.msg.get('MsgType'), 'image', r.msg.get('Content'));
+  assertFixtureImage(r.msg.get('Image/MediaId'));
+});
+
+test('stderr that is not valid XML text is answered as U+FFFD, well-formed', async () => {
+  const r = await h.callback(srv, 'mongarble', text('photo'));
+  assert.doesNotMatch(r.reply, /[\x00-\x08\x0b\x0c\x0e-\x1f]/, 'no C0 control in the reply');
+  assert.match(content(r), /exited with status 3\. bad \uFFFD\uFFFD\uFFFD\( end\n/);
+});
+
+test('the same stderr in a late reply still reaches the member as a message', async () => {
+  const r = await h.callback(srv, 'monlategarble', text('photo'));
+  assert.equal(r.body.length, 0, 'empty 200');
+  const end = Date.now() + 10000;
+  let sent;
+  while (!sent && Date.now() < end) {
+    sent = fake.state.messages.find((m) => m.api === 'message/send' && m.body.msgtype === 'text' &&
+      /bad/.test(m.body.text.content));
+    if (!sent) await h.sleep(100);
+  }
+  assert.ok(sent, 'the failure was sent with message/send');
+  assert.equal(sent.body.touser, 'zhangsan');
+  assert.match(sent.body.text.content, /exited with status 3\. bad \uFFFD\uFFFD\uFFFD\( end\n/);
 });
