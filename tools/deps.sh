@@ -12,11 +12,12 @@ command -v npm >/dev/null 2>&1 || missing="$missing npm"
 echo "installing:$missing"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
-# The tests start their own Alertmanager: its packaged service must not
-# start (and hold port 9093) while installing. policy-rc.d says so.
+# The tests start their own Alertmanager and nginx: their packaged
+# services must not start (and hold ports 9093 and 80) while installing.
+# policy-rc.d says so.
 policy=""
 case "$missing" in
-*prometheus-alertmanager*)
+*prometheus-alertmanager*|*nginx*)
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d \
 		    >/dev/null && $SUDO chmod 755 /usr/sbin/policy-rc.d &&
