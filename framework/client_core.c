@@ -79,7 +79,6 @@ wecom_client_free(struct wecom_client *c)
 	if (c == NULL)
 		return;
 	explicit_bzero(&c->token, sizeof(c->token));
-	client_own_free(c);
 	free(c->ca_copy);
 	free(c);
 }

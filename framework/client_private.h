@@ -28,7 +28,6 @@ struct client_token {
 struct wecom_client {
 	const struct wecom_conf		*conf;
 	const struct wecom_app_conf	*app;		/* NULL: robots only */
-	struct wecom_app_conf		*own;		/* a relay's credentials */
 	char				 hash[CLIENT_HASH_HEX + 1];
 	struct client_token		 token;		/* memory cache */
 	const void			*ca_blob;	/* the conf's, or */
@@ -102,9 +101,6 @@ char	*client_escape(const char *);
 void	client_err_clear(struct wecom_api_error *);
 int	client_err_set(struct wecom_api_error *, int code, long errcode,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* client_relay.c */
-void	client_own_free(struct wecom_client *);
 
 /* client_token.c */
 int	client_token_hash(const char *corpid, const char *secret,

@@ -1,6 +1,6 @@
 /*
- * What the relay needs from the client: credentials that are not in
- * the config, the token's remaining life, and a call passed through.
+ * What the relay needs from the client: the token's remaining life,
+ * and a call passed through.
  */
 
 #include <stdlib.h>
@@ -8,53 +8,6 @@
 #include <time.h>
 
 #include "client_private.h"
-
-struct wecom_client *
-wecom_client_new_creds(const struct wecom_conf *conf, const char *corpid,
-    const char *secret, struct wecom_api_error *err)
-{
-	struct wecom_client	*c;
-	struct wecom_app_conf	*a;
-
-	client_err_clear(err);
-	if (corpid == NULL || *corpid == '\0' || secret == NULL ||
-	    *secret == '\0') {
-		client_err_set(err, WECOM_API_ERR_ARG, 0,
-		    "a corpid and a secret are needed");
-		return (NULL);
-	}
-	if ((c = wecom_client_new_robot(conf, err)) == NULL)
-		return (NULL);
-	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    (a->corpid = strdup(corpid)) == NULL ||
-	    (a->secret = strdup(secret)) == NULL ||
-	    client_token_hash(corpid, secret, c->hash) != WECOM_API_OK) {
-		c->own = a;
-		wecom_client_free(c);
-		client_err_set(err, WECOM_API_ERR_NOMEM, 0, "out of memory");
-		return (NULL);
-	}
-	a->name = "relay";
-	c->own = a;
-	c->app = a;
-
-	return (c);
-}
-
-void
-client_own_free(struct wecom_client *c)
-{
-	struct wecom_app_conf	*a = c->own;
-
-	if (a == NULL)
-		return;
-	if (a->secret != NULL)
-		explicit_bzero((char *)a->secret, strlen(a->secret));
-	free((char *)a->secret);
-	free((char *)a->corpid);
-	free(a);
-	c->own = NULL;
-}
 
 int
 wecom_token_ttl(struct wecom_client *c, char *out, size_t outsz,

@@ -55,13 +55,9 @@ wecom_observe_init(const struct wecom_conf *conf, struct wecom_app_list *list,
 		metrics_path = wecom_conf_get(g, "metrics_path");
 	if (wecom_conf_get(g, "healthz_path") != NULL)
 		healthz_path = wecom_conf_get(g, "healthz_path");
-	if (wecom_netlist_parse(&allow, wecom_conf_get(g, "metrics_allow") ?
-	    wecom_conf_get(g, "metrics_allow") : "127.0.0.1/32,::1/128") != 0) {
-		snprintf(err, errlen, "[global] metrics_allow: expected "
-		    "addresses or networks like 127.0.0.1/32, ::1 (at most %d)",
-		    WECOM_NETLIST_MAX);
+	if (wecom_netlist_conf(&allow, g, "metrics_allow",
+	    "127.0.0.1/32,::1/128", err, errlen) != WECOM_CONF_OK)
 		return (WECOM_ERROR);
-	}
 
 	n = 0;
 	TAILQ_FOREACH(app, list, list) {

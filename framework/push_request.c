@@ -8,11 +8,13 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libxml/uri.h>
+#include <openssl/evp.h>
 
 #include "wecom_push.h"
 #include "wecom_push_alert.h"
@@ -39,15 +41,21 @@ static int	form_parse(struct wecom_push *, struct fields *, char *);
 static int	form_decode(char *);
 static int	json_fields(struct wecom_push *, struct fields *, json_t *);
 static int	json_field(struct wecom_push *, struct fields *, int, json_t *);
+static int	json_join(struct wecom_push *, struct fields *, json_t *);
 static int	build(struct wecom_push *, const struct wecom_conf *,
 		    const struct wecom_apikey *, const struct fields *);
 static int	target(struct wecom_push *, const struct wecom_conf *,
 		    const struct wecom_apikey *, const struct fields *);
+static int	limits(struct wecom_push *);
+static int	too_many(struct wecom_push *, const char *, const char *,
+		    size_t);
 static int	scope(struct wecom_push *, const struct wecom_apikey *);
 static int	message(struct wecom_push *, const struct fields *);
 static int	in_list(const char *, const char *);
 static int	set_id(struct wecom_push *, const struct wecom_apikey *,
 		    const char *);
+static int	id_digest(const char *, const char *, unsigned char *);
+static int	id_digest_field(EVP_MD_CTX *, const char *);
 
 int
 wecom_push_json(struct wecom_push *p, const struct wecom_conf *conf,
@@ -113,6 +121,7 @@ wecom_push_clear(struct wecom_push *p)
 	wecom_msg_free(p->msg);
 	json_decref(p->doc);
 	free(p->text);
+	free(p->to_list);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -226,10 +235,6 @@ json_fields(struct wecom_push *p, struct fields *f, json_t *o)
 static int
 json_field(struct wecom_push *p, struct fields *f, int i, json_t *v)
 {
-	json_t	*a, *item;
-	size_t	 n;
-	char	*s;
-
 	if (i == F_SAFE && (json_is_integer(v) || json_is_boolean(v))) {
 		f->v[i] = json_is_true(v) || json_integer_value(v) == 1 ?
 		    "1" : "0";
@@ -242,19 +247,38 @@ json_field(struct wecom_push *p, struct fields *f, int i, json_t *v)
 	if (i != F_TO || !json_is_array(v))
 		return (fail(p, 400, "%s: expected a string", field_name[i]));
 
-	/* ["a", "b"] → "a|b", kept alive in the document. */
-	if ((a = json_string("")) == NULL ||
-	    json_object_set_new(p->doc, "\001to", a) != 0)
-		return (fail(p, 400, "to: out of memory"));
-	json_array_foreach(v, n, item) {
-		if (!json_is_string(item) || asprintf(&s, "%s%s%s",
-		    json_string_value(a), n ? "|" : "",
-		    json_string_value(item)) == -1)
+	return (json_join(p, f, v));
+}
+
+/*
+ * ["a", "b"] → "a|b" in p->to_list: measured, then copied once.
+ * Growing the string name by name held the event loop for seconds on
+ * a 256 KiB list.
+ */
+static int
+json_join(struct wecom_push *p, struct fields *f, json_t *v)
+{
+	json_t	*item;
+	size_t	 i, len, n;
+	char	*c;
+
+	len = 1;
+	json_array_foreach(v, i, item) {
+		if (!json_is_string(item))
 			return (fail(p, 400, "to: expected strings"));
-		json_string_set(a, s);
-		free(s);
+		len += strlen(json_string_value(item)) + 1;
 	}
-	f->v[F_TO] = json_string_value(a);
+	if ((c = p->to_list = malloc(len)) == NULL)
+		return (fail(p, 400, "to: out of memory"));
+	json_array_foreach(v, i, item) {
+		if (i > 0)
+			*c++ = '|';
+		n = strlen(json_string_value(item));
+		memcpy(c, json_string_value(item), n);
+		c += n;
+	}
+	*c = '\0';
+	f->v[F_TO] = p->to_list;
 
 	return (0);
 }
@@ -265,7 +289,8 @@ build(struct wecom_push *p, const struct wecom_conf *conf,
 {
 	const char	*safe = f->v[F_SAFE];
 
-	if (target(p, conf, key, f) != 0 || scope(p, key) != 0 ||
+	if (target(p, conf, key, f) != 0 || limits(p) != 0 ||
+	    scope(p, key) != 0 ||
 	    set_id(p, key, f->v[F_ID]) != 0 || message(p, f) != 0)
 		return (p->status);
 	if (safe != NULL && strcmp(safe, "0") != 0 && strcmp(safe, "1") != 0)
@@ -326,6 +351,37 @@ target(struct wecom_push *p, const struct wecom_conf *conf,
 	return (0);
 }
 
+/* WeCom's limits for one message, refused here rather than cut. */
+static int
+limits(struct wecom_push *p)
+{
+	const struct wecom_target	*to = &p->to.to;
+
+	if (too_many(p, to->touser, "to", WECOM_PUSH_USERS_MAX) != 0 ||
+	    too_many(p, to->toparty, "toparty", WECOM_PUSH_PARTIES_MAX) != 0 ||
+	    too_many(p, to->totag, "totag", WECOM_PUSH_TAGS_MAX) != 0)
+		return (p->status);
+
+	return (0);
+}
+
+/* More than max names in "a|b|c"? */
+static int
+too_many(struct wecom_push *p, const char *list, const char *field,
+    size_t max)
+{
+	size_t	n;
+
+	if (list == NULL)
+		return (0);
+	for (n = 1; (list = strchr(list, '|')) != NULL; list++)
+		if (++n > max)
+			return (fail(p, 400, "%s: more than %zu (WeCom's "
+			    "limit for one message)", field, max));
+
+	return (0);
+}
+
 static int
 scope(struct wecom_push *p, const struct wecom_apikey *key)
 {
@@ -359,10 +415,18 @@ in_list(const char *list, const char *name)
 	return (0);
 }
 
-/* A caller's id is scoped to its key: two keys cannot collide. */
+/*
+ * A caller's id is scoped to its key: the outbox key is "api-" and the
+ * hex of a SHA-256 over the key's name and the id, each after its
+ * length. Joined with '-', "team" "ops-42" and "team-ops" "42" were
+ * one message, and the second caller got the first one's answer.
+ */
 static int
 set_id(struct wecom_push *p, const struct wecom_apikey *key, const char *id)
 {
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	size_t		i;
+
 	if (id == NULL)
 		return (0);
 	if (*id == '\0' || strlen(id) > WECOM_PUSH_ID_MAX ||
@@ -370,13 +434,49 @@ set_id(struct wecom_push *p, const struct wecom_apikey *key, const char *id)
 	    "0123456789_.-")] != '\0')
 		return (fail(p, 400, "id: 1 to %d of A-Z a-z 0-9 _ . -",
 		    WECOM_PUSH_ID_MAX));
-	if ((size_t)snprintf(p->id, sizeof(p->id), "api-%.20s-%s", key->name,
-	    id) >= sizeof(p->id) || p->id[strspn(p->id, "ABCDEFGHIJKLMNOPQRS"
-	    "TUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")] != '\0')
-		return (fail(p, 400, "id: this key's name does not make an "
-		    "outbox key; rename the [apikey] section"));
+	if (id_digest(key->name, id, md) != 0)
+		return (fail(p, 500, "id: SHA-256 failed"));
+	/* 30 of the 32 bytes: "api-" and 60 hex digits fill an outbox key. */
+	memcpy(p->id, "api-", 4);
+	for (i = 0; i < (WECOM_OUTBOX_KEY_MAX - 4) / 2; i++)
+		snprintf(p->id + 4 + i * 2, 3, "%02x", md[i]);
 
 	return (0);
+}
+
+/* SHA-256 of name and id, each after its length: 0 or -1. */
+static int
+id_digest(const char *name, const char *id, unsigned char *md)
+{
+	EVP_MD_CTX	*ctx;
+	unsigned int	 mdlen;
+	int		 ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return (-1);
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    id_digest_field(ctx, name) == 0 && id_digest_field(ctx, id) == 0 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+
+	return (ok ? 0 : -1);
+}
+
+/* A field as 8 bytes of length, big-endian, then its bytes. */
+static int
+id_digest_field(EVP_MD_CTX *ctx, const char *s)
+{
+	unsigned char	be[8];
+	size_t		len;
+	uint64_t	n;
+	int		i;
+
+	len = strlen(s);
+	for (n = len, i = 7; i >= 0; i--, n >>= 8)
+		be[i] = n & 0xff;
+
+	return (EVP_DigestUpdate(ctx, be, sizeof(be)) == 1 &&
+	    EVP_DigestUpdate(ctx, s, len) == 1 ? 0 : -1);
 }
 
 /* Text and markdown from content (and a title); any type as WeCom's own. */

@@ -8,9 +8,9 @@
  *	/relay/KEY/cgi-bin/API		with the relay key, from anywhere
  *
  * gettoken is answered from this host's token cache (one fetch for the
- * whole fleet); message/send, webhook/send and media/upload go to WeCom
- * once each, as they came, on a handler thread, and WeCom's answer goes
- * back as it is.
+ * whole fleet), for the corpid and secret of an [app] section only;
+ * message/send, webhook/send and media/upload go to WeCom once each, as
+ * they came, on a handler thread, and WeCom's answer goes back as it is.
  *
  *	[relay]
  *	key     = file:/etc/wecom/relay.key
@@ -44,18 +44,19 @@ static const char *const relay_apis[] = {
 };
 
 struct relay_job {
-	const char		*api;
-	char			*query;
-	char			*corpid;
-	char			*secret;
-	char			*ctype;
-	char			*body;
-	size_t			 len;
-	int			 rc;
-	long			 ttl;
-	char			 token[WECOM_TOKEN_MAX + 1];
-	struct wecom_forward	 fw;
-	struct wecom_api_error	 err;
+	const char			*api;
+	const struct wecom_app_conf	*app;		/* gettoken's */
+	const char			*why;		/* a refusal, and */
+	long				 errcode;	/* WeCom's code */
+	char				*query;
+	char				*ctype;
+	char				*body;
+	size_t				 len;
+	int				 rc;
+	long				 ttl;
+	char				 token[WECOM_TOKEN_MAX + 1];
+	struct wecom_forward		 fw;
+	struct wecom_api_error		 err;
 };
 
 /* Read in the parent; read-only in the workers. */
@@ -69,8 +70,10 @@ static char			 corps[RELAY_CORPS_MAX];
 static const char	*relay_api(struct http_request *, char *, size_t);
 static int	relay_allowed(struct http_request *, const char *);
 static int	relay_start(struct http_request *, const char *);
-static int	relay_read(struct http_request *, const char *,
-		    struct relay_job *, const char **);
+static int	relay_gettoken(struct http_request *, struct relay_job *);
+static int	relay_corp(const char *);
+static int	relay_app(struct relay_job *, const char *, const char *);
+static int	relay_read(struct http_request *, struct relay_job *);
 static void	relay_chore(struct wecom_job *);
 static int	relay_answer(void *, struct wecom_job *);
 static void	relay_release(void *);
@@ -100,12 +103,9 @@ wecom_relay_init(const struct wecom_conf *c, char *err, size_t errlen)
 		SHA256((const unsigned char *)v, strlen(v), key_hash);
 		has_key = 1;
 	}
-	if ((v = wecom_conf_get(s, "allow")) != NULL &&
-	    wecom_netlist_parse(&allow, v) != 0) {
-		snprintf(err, errlen, "[relay] allow: expected addresses or "
-		    "networks like 10.0.0.0/8 (at most %d)", WECOM_NETLIST_MAX);
+	if (wecom_netlist_conf(&allow, s, "allow", "", err, errlen) !=
+	    WECOM_CONF_OK)
 		return (WECOM_ERROR);
-	}
 	if (!has_key && allow.n == 0) {
 		snprintf(err, errlen, "[relay] needs a key or allow");
 		return (WECOM_ERROR);
@@ -201,59 +201,129 @@ static int
 relay_start(struct http_request *req, const char *api)
 {
 	struct relay_job	*job;
-	const char		*why;
-	int			 status;
+	int			 status, rc;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return (relay_json(req, 503, 503, "relay: out of memory"));
 	job->api = api;
-	if ((status = relay_read(req, api, job, &why)) != 0) {
-		relay_release(job);
+	status = strcmp(api, "gettoken") == 0 ? relay_gettoken(req, job) :
+	    relay_read(req, job);
+	if (status != 0) {
 		if (status == 405)
 			http_response_header(req, "allow",
 			    strcmp(api, "gettoken") == 0 ? "GET" : "POST");
-		return (relay_json(req, status, status, why));
+		rc = relay_json(req, status, job->errcode ? job->errcode :
+		    status, job->why);
+		relay_release(job);
+		return (rc);
 	}
 
 	return (wecom_dispatch_chore(req, relay_chore, relay_answer,
 	    relay_release, job));
 }
 
-/* What goes to WeCom, copied: 0 or a status with why. */
+/*
+ * gettoken, for the apps of the config only: a guessed secret is
+ * refused here as WeCom refuses it, with no lock file left behind for
+ * it and no call that could get this host's IP banned (errcode 40001).
+ */
 static int
-relay_read(struct http_request *req, const char *api, struct relay_job *job,
-    const char **why)
+relay_gettoken(struct http_request *req, struct relay_job *job)
+{
+	const char	*q = req->query_string ? req->query_string : "";
+	char		*corpid, *secret;
+	int		 status;
+
+	job->why = "relay: gettoken is a GET";
+	if (req->method != HTTP_METHOD_GET)
+		return (405);
+	corpid = wecom_form_get(q, "corpid");
+	secret = wecom_form_get(q, "corpsecret");
+	if (corpid == NULL || secret == NULL) {
+		job->why = "relay: corpid and corpsecret are needed";
+		status = 400;
+	} else if (!relay_corp(corpid)) {
+		job->why = "relay: this corpid is not relayed here "
+		    "([relay] corpids)";
+		status = 403;
+	} else
+		status = relay_app(job, corpid, secret);
+	free(corpid);
+	if (secret != NULL)
+		explicit_bzero(secret, strlen(secret));
+	free(secret);
+
+	return (status);
+}
+
+/* Whether corpid is one of [relay] corpids, kept as " ww1 ww2 ". */
+static int
+relay_corp(const char *corpid)
+{
+	char	pad[80];
+
+	if (strlen(corpid) > sizeof(pad) - 3)
+		return (0);
+	(void)snprintf(pad, sizeof(pad), " %s ", corpid);
+
+	return (strstr(corps, pad) != NULL);
+}
+
+/*
+ * The [app] with this corpid and secret: 0, or 200 with WeCom's own
+ * errcode. Every secret of the corp is compared, by its SHA-256 and in
+ * constant time, so that neither a secret nor its length leaks.
+ */
+static int
+relay_app(struct relay_job *job, const char *corpid, const char *secret)
+{
+	const struct wecom_app_conf	*a;
+	unsigned char			 given[SHA256_DIGEST_LENGTH];
+	unsigned char			 h[SHA256_DIGEST_LENGTH];
+	int				 corp;
+
+	SHA256((const unsigned char *)secret, strlen(secret), given);
+	corp = 0;
+	TAILQ_FOREACH(a, &conf->apps, list) {
+		if (a->corpid == NULL || a->secret == NULL ||
+		    *a->secret == '\0' || strcmp(a->corpid, corpid) != 0)
+			continue;
+		corp = 1;
+		SHA256((const unsigned char *)a->secret, strlen(a->secret), h);
+		if (CRYPTO_memcmp(h, given, sizeof(h)) == 0)
+			job->app = a;
+	}
+	explicit_bzero(given, sizeof(given));
+	explicit_bzero(h, sizeof(h));
+	if (job->app != NULL)
+		return (0);
+	job->errcode = corp ? 40001 : 40013;
+	job->why = corp ? "invalid credential, hint: this relay serves "
+	    "gettoken for the secrets of its [app] sections only" :
+	    "invalid corpid, hint: no [app] section of this corp has a "
+	    "secret on this relay";
+
+	return (200);
+}
+
+/* What goes to WeCom, copied: 0 or a status with job->why. */
+static int
+relay_read(struct http_request *req, struct relay_job *job)
 {
 	const char	*q = req->query_string ? req->query_string : "";
 	const char	*ctype;
-	char		 pad[80];
 
-	*why = "relay: out of memory";
-	if (strcmp(api, "gettoken") == 0) {
-		*why = "relay: gettoken is a GET";
-		if (req->method != HTTP_METHOD_GET)
-			return (405);
-		job->corpid = wecom_form_get(q, "corpid");
-		job->secret = wecom_form_get(q, "corpsecret");
-		*why = "relay: corpid and corpsecret are needed";
-		if (job->corpid == NULL || job->secret == NULL)
-			return (400);
-		(void)snprintf(pad, sizeof(pad), " %s ", job->corpid);
-		*why = "relay: this corpid is not relayed here ([relay] corpids)";
-		return (strstr(corps, pad) == NULL || strlen(job->corpid) >
-		    sizeof(pad) - 3 ? 403 : 0);
-	}
-
-	*why = "relay: this API takes a POST";
+	job->why = "relay: this API takes a POST";
 	if (req->method != HTTP_METHOD_POST)
 		return (405);
 	/* The query goes into a URL as it is: printable ASCII only. */
-	*why = "relay: the query string has characters URLs do not";
+	job->why = "relay: the query string has characters URLs do not";
 	if (*q == '\0' || q[strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
 	    "klmnopqrstuvwxyz0123456789-._~%&=+")] != '\0')
 		return (400);
 	if (!http_request_header(req, "content-type", &ctype))
 		ctype = "application/json";
+	job->why = "relay: out of memory";
 	job->len = req->http_body != NULL ? req->content_length : 0;
 	if ((job->query = strdup(q)) == NULL ||
 	    (job->ctype = strdup(ctype)) == NULL ||
@@ -272,16 +342,15 @@ relay_chore(struct wecom_job *wj)
 	struct relay_job	*job = wj->arg;
 	struct wecom_client	*c;
 
-	if (job->corpid != NULL)
-		c = wecom_client_new_creds(conf, job->corpid, job->secret,
-		    &job->err);
+	if (job->app != NULL)
+		c = wecom_client_new(conf, job->app->name, &job->err);
 	else
 		c = wecom_client_new_robot(conf, &job->err);
 	if (c == NULL) {
 		job->rc = job->err.code;
 		return;
 	}
-	if (job->corpid != NULL)
+	if (job->app != NULL)
 		job->rc = wecom_token_ttl(c, job->token, sizeof(job->token),
 		    &job->ttl, &job->err);
 	else
@@ -296,7 +365,7 @@ relay_answer(void *arg, struct wecom_job *wj)
 	struct http_request	*req = arg;
 	struct relay_job	*job = wj->arg;
 
-	if (job->rc == WECOM_API_OK && job->corpid == NULL) {
+	if (job->rc == WECOM_API_OK && job->app == NULL) {
 		http_response_header(req, "content-type",
 		    "application/json; charset=utf-8");
 		http_response(req, (int)job->fw.status, job->fw.body,
@@ -320,10 +389,6 @@ relay_release(void *arg)
 	struct relay_job	*job = arg;
 
 	explicit_bzero(job->token, sizeof(job->token));
-	if (job->secret != NULL)
-		explicit_bzero(job->secret, strlen(job->secret));
-	free(job->secret);
-	free(job->corpid);
 	free(job->query);
 	free(job->ctype);
 	free(job->body);
@@ -331,13 +396,15 @@ relay_release(void *arg)
 	free(job);
 }
 
-/* An answer in WeCom's shape, so that the caller's SDK can read it. */
+/*
+ * A refusal in WeCom's shape, so that the caller's SDK can read it;
+ * logged, even as a 200 (a guessed secret), for whoever watches.
+ */
 static int
 relay_json(struct http_request *req, int status, long errcode,
     const char *why)
 {
-	if (status >= 300)
-		wecom_server_log(req, status, why);
+	wecom_server_log(req, status, why);
 
 	return (wecom_server_json(req, status, json_pack("{s:I, s:s}",
 	    "errcode", (json_int_t)errcode, "errmsg", why)));

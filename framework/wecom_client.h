@@ -213,9 +213,6 @@ struct wecom_forward {
 	char		*body;
 	size_t		 len;
 };
-struct wecom_client	*wecom_client_new_creds(const struct wecom_conf *,
-			    const char *corpid, const char *secret,
-			    struct wecom_api_error *);
 int	wecom_token_ttl(struct wecom_client *, char *out, size_t outsz,
 	    long *seconds, struct wecom_api_error *);
 int	wecom_api_forward(struct wecom_client *, const char *path,

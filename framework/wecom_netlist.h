@@ -3,6 +3,8 @@
 #ifndef WECOM_NETLIST_H
 #define WECOM_NETLIST_H
 
+#include "wecom_config.h"
+
 #define WECOM_NETLIST_MAX	16
 
 struct wecom_net {
@@ -17,6 +19,9 @@ struct wecom_netlist {
 };
 
 int	wecom_netlist_parse(struct wecom_netlist *, const char *);
+int	wecom_netlist_conf(struct wecom_netlist *,
+	    const struct wecom_conf_section *, const char *key,
+	    const char *def, char *err, size_t errlen);
 int	wecom_netlist_match(const struct wecom_netlist *, int family,
 	    const void *addr);
 

@@ -28,6 +28,10 @@
 #define WECOM_APIKEY_MIN	16	/* characters in a key */
 #define WECOM_PUSH_ID_MAX	40	/* a caller's idempotency id */
 #define WECOM_PUSH_CONTENT_MAX	16384	/* bytes; split into parts */
+/* WeCom's limits for one message/send. */
+#define WECOM_PUSH_USERS_MAX	1000
+#define WECOM_PUSH_PARTIES_MAX	100
+#define WECOM_PUSH_TAGS_MAX	100
 
 struct wecom_apikey {
 	const char			*name;
@@ -59,6 +63,7 @@ struct wecom_push {
 	/* What the strings above point into. */
 	json_t			*doc;
 	char			*text;
+	char			*to_list;	/* "to": [...], joined */
 };
 
 /* Each returns 0, or the HTTP status with p->why set. */

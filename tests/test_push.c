@@ -14,7 +14,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+
 #include "wecom_config.h"
+#include "wecom_netlist.h"
 #include "wecom_push.h"
 
 #define WIDE	"wide-key-0123456789"
@@ -30,7 +33,13 @@
 	"[apikey wide]\nkey = wide-key-0123456789\nto = zhangsan\n" \
 	"[apikey narrow]\nkey = narrow-key-0123456789\napp = other\n" \
 	"apps = other\nrobots = oncall\ntoparty = 2\n" \
-	"[apikey bot]\nkey = robot-key-0123456789\nrobot = oncall\n"
+	"[apikey bot]\nkey = robot-key-0123456789\nrobot = oncall\n" \
+	"[apikey team]\nkey = team-key-0123456789\nto = a\n" \
+	"[apikey team-ops]\nkey = team-ops-key-0123456789\nto = a\n" \
+	"[apikey monitoring-team-alpha]\nkey = alpha-key-0123456789\n" \
+	"to = a\n" \
+	"[apikey monitoring-team-alpha2]\nkey = alpha2-key-0123456789\n" \
+	"to = a\n"
 
 struct fx {
 	struct wecom_conf	 conf;
@@ -207,6 +216,174 @@ test_refusals_name_the_field(void **state)
 	}
 }
 
+/* The outbox key a request with this key and id gets. */
+static void
+outbox_key(struct fx *f, const char *k, const char *id, char *out)
+{
+	char	body[128];
+
+	snprintf(body, sizeof(body), "{\"content\":\"x\",\"id\":\"%s\"}", id);
+	assert_int_equal(send_json(f, k, body), 0);
+	assert_true(strlen(f->p.id) > 0 && strlen(f->p.id) <=
+	    WECOM_OUTBOX_KEY_MAX);
+	assert_int_equal(f->p.id[strspn(f->p.id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.-")], '\0');
+	assert_int_not_equal(f->p.id[0], '.');
+	snprintf(out, WECOM_OUTBOX_KEY_MAX + 1, "%s", f->p.id);
+	wecom_push_clear(&f->p);
+}
+
+static void
+test_two_keys_never_share_an_outbox_key(void **state)
+{
+	struct fx	*f = *state;
+	char		 a[WECOM_OUTBOX_KEY_MAX + 1];
+	char		 b[WECOM_OUTBOX_KEY_MAX + 1];
+
+	outbox_key(f, "team-key-0123456789", "ops-42", a);
+	outbox_key(f, "team-ops-key-0123456789", "42", b);
+	assert_string_not_equal(a, b);
+	/* Names alike in their first 20 characters. */
+	outbox_key(f, "alpha-key-0123456789", "x", a);
+	outbox_key(f, "alpha2-key-0123456789", "x", b);
+	assert_string_not_equal(a, b);
+	/* The same key and id: the same message. */
+	outbox_key(f, "alpha-key-0123456789", "x", b);
+	assert_string_equal(a, b);
+}
+
+/* {"content": "x", field: …}: n names "u0", "u1" … as a list or "a|b". */
+static char *
+recipients(const char *field, size_t n, int list)
+{
+	char	*s;
+	size_t	 i, len, off;
+
+	len = n * 16 + 64;
+	if ((s = malloc(len)) == NULL)
+		return (NULL);
+	off = snprintf(s, len, "{\"content\":\"x\",\"%s\":%s", field,
+	    list ? "[" : "\"");
+	for (i = 0; i < n && off < len; i++)
+		off += snprintf(s + off, len - off, list ? "%s\"u%zu\"" :
+		    "%su%zu", i == 0 ? "" : list ? "," : "|", i);
+	if (off < len)
+		off += snprintf(s + off, len - off, list ? "]}" : "\"}");
+	assert_true(off < len);
+
+	return (s);
+}
+
+/* The answer to a request with n recipients in field. */
+static int
+send_many(struct fx *f, const char *field, size_t n, int list)
+{
+	char	*body;
+	int	 rc;
+
+	body = recipients(field, n, list);
+	assert_non_null(body);
+	rc = send_json(f, WIDE, body);
+	free(body);
+
+	return (rc);
+}
+
+static void
+test_recipients_within_wecom_limits(void **state)
+{
+	struct fx	*f = *state;
+
+	/* u0 … u999: 3890 characters and 999 bars. */
+	assert_int_equal(send_many(f, "to", 1000, 1), 0);
+	assert_int_equal(strlen(f->p.to.to.touser), 3890 + 999);
+	assert_int_equal(send_many(f, "to", 1001, 1), 400);
+	assert_non_null(strstr(f->p.why, "to: more than 1000"));
+	assert_int_equal(send_many(f, "to", 1001, 0), 400);
+	assert_non_null(strstr(f->p.why, "to: more than 1000"));
+	assert_int_equal(send_many(f, "toparty", 100, 0), 0);
+	assert_int_equal(send_many(f, "toparty", 101, 0), 400);
+	assert_non_null(strstr(f->p.why, "toparty: more than 100"));
+	assert_int_equal(send_many(f, "totag", 101, 0), 400);
+	assert_non_null(strstr(f->p.why, "totag: more than 100"));
+	/* Over 256 KiB of names: answered, and refused for the count. */
+	assert_int_equal(send_many(f, "to", 32000, 1), 400);
+	assert_non_null(strstr(f->p.why, "to: more than 1000"));
+	wecom_push_clear(&f->p);
+}
+
+/* Whether list parses, and the prefix length of its first network. */
+static int
+net(const char *list)
+{
+	struct wecom_netlist	nl;
+
+	if (wecom_netlist_parse(&nl, list) != 0)
+		return (-1);
+	return (nl.n > 0 ? nl.net[0].bits : -2);
+}
+
+static void
+test_netlists_strictly_parsed(void **state)
+{
+	static const char *const bad[] = {
+		"10.0.0.0/", "10.0.0.0/33", "10.0.0.0/ 8", "10.0.0.0/8x",
+		"10.0.0.0/+8", "10.0.0.0/-1", "10.0.0.0/8/8", "::1/129",
+		"::1/", "10.0.0.0/4294967304", "10.0.0.0/0x8", "/8", "10.0.0/8",
+		"127.0.0.1, 10.0.0.0/",
+	};
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (net(bad[i]) != -1)
+			fail_msg("'%s' parsed", bad[i]);
+	assert_int_equal(net("10.0.0.0/8"), 8);
+	assert_int_equal(net("10.1.2.3"), 32);
+	assert_int_equal(net("0.0.0.0/0"), 0);
+	assert_int_equal(net("192.168.1.0/24, ::1"), 24);
+	assert_int_equal(net("::1"), 128);
+	assert_int_equal(net("fd00::/8"), 8);
+	assert_int_equal(net("::/128"), 128);
+	assert_int_equal(net(""), -2);
+}
+
+static void
+test_netlist_errors_name_the_line_and_entry(void **state)
+{
+	struct fx		 f;
+	struct wecom_netlist	 nl;
+	char			 err[256];
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(load(&f, "[relay]\nkey = relay-key-0123456789\n"
+	    "allow = 127.0.0.1\nallow = 127.0.0.1 10.0.0.0/\n", err,
+	    sizeof(err)), 0);
+	assert_int_equal(wecom_netlist_conf(&nl, wecom_conf_section(&f.conf,
+	    "relay", ""), "allow", "", err, sizeof(err)), WECOM_CONF_ERROR);
+	assert_string_equal(err, "line 4: [relay] allow: '10.0.0.0/': not an "
+	    "address or a network like 10.0.0.0/8 or fd00::/8");
+	assert_int_equal(nl.n, 0);
+	assert_int_equal(wecom_netlist_conf(&nl, NULL, "allow", "::1/128",
+	    err, sizeof(err)), WECOM_CONF_OK);
+	assert_int_equal(nl.n, 1);
+	wecom_apikeys_free(&f.keys);
+	wecom_conf_free(&f.conf);
+}
+
+static void
+test_netlist_matches(void **state)
+{
+	struct wecom_netlist	nl;
+	unsigned char		a[4] = { 10, 1, 2, 3 }, b[4] = { 11, 0, 0, 1 };
+
+	(void)state;
+	assert_int_equal(wecom_netlist_parse(&nl, "10.0.0.0/8"), 0);
+	assert_true(wecom_netlist_match(&nl, AF_INET, a));
+	assert_false(wecom_netlist_match(&nl, AF_INET, b));
+}
+
 static void
 test_form_decoding(void **state)
 {
@@ -239,6 +416,11 @@ main(void)
 		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_refusals_name_the_field),
 		cmocka_unit_test(test_form_decoding),
+		cmocka_unit_test(test_two_keys_never_share_an_outbox_key),
+		cmocka_unit_test(test_recipients_within_wecom_limits),
+		cmocka_unit_test(test_netlists_strictly_parsed),
+		cmocka_unit_test(test_netlist_errors_name_the_line_and_entry),
+		cmocka_unit_test(test_netlist_matches),
 	};
 
 	return (cmocka_run_group_tests(tests, setup, teardown));

@@ -11,6 +11,11 @@ import { startFake, CORPID } from '../fake_wecom/server.mjs';
 const KEY = 'push-key-0123456789abcdef';
 const NARROW = 'narrow-key-0123456789abcdef';
 const ROBOTKEY = 'robot-only-key-0123456789';
+// Names that once made the same outbox key for ids ops-42 and 42, or x.
+const TEAM = 'team-key-0123456789abcdef';
+const TEAMOPS = 'team-ops-key-0123456789abcdef';
+const ALPHA = 'alpha-key-0123456789abcdef';
+const ALPHA2 = 'alpha2-key-0123456789abcdef';
 let srv, fake;
 
 const sections = () => `outbox_backoff_ms = 200
@@ -45,6 +50,22 @@ to = lisi
 key = ${ROBOTKEY}
 robot = oncall
 robots = oncall
+
+[apikey team]
+key = ${TEAM}
+to = lisi
+
+[apikey team-ops]
+key = ${TEAMOPS}
+to = wangwu
+
+[apikey monitoring-team-alpha]
+key = ${ALPHA}
+to = lisi
+
+[apikey monitoring-team-alpha2]
+key = ${ALPHA2}
+to = wangwu
 `;
 
 const fakeGet = async (what) => {
@@ -74,7 +95,8 @@ const bearer = (k = KEY) => ({ authorization: `Bearer ${k}` });
 
 before(async () => {
   fake = await startFake();
-  srv = await h.startServer({ workers: 2, apiBase: fake.base, globalExtra: sections() });
+  // A body of 512 KiB: large recipient lists reach the push API.
+  srv = await h.startServer({ workers: 2, apiBase: fake.base, bodyMax: 512 * 1024, globalExtra: sections() });
 });
 
 after(async () => {
@@ -202,6 +224,48 @@ test('the same id twice is sent once and answered the same', async () => {
   assert.equal(b.json.msgid, a.json.msgid);
   assert.equal(b.json.id, a.json.id);
   assert.equal((await sent()).length, before + 1);
+});
+
+test('an id is the key\'s own: keys whose names and ids run together never share a message', async () => {
+  const pairs = [[[TEAM, 'ops-42'], [TEAMOPS, '42']], [[ALPHA, 'x'], [ALPHA2, 'x']]];
+  for (const [[k1, id1], [k2, id2]] of pairs) {
+    const a = await call('/api/v1/send', { json: { content: `from ${id1}`, id: id1 }, headers: bearer(k1) });
+    const b = await call('/api/v1/send', { json: { content: `from the other ${id2}`, id: id2 }, headers: bearer(k2) });
+    assert.equal(a.status, 200, a.raw);
+    assert.equal(b.status, 200, b.raw);
+    assert.notEqual(b.json.id, a.json.id, 'two outbox records');
+    assert.notEqual(b.json.msgid, a.json.msgid, 'two messages');
+    assert.ok(!b.json.invaliduser, b.raw);
+    const m = (await sent()).find((x) => x.msgid === b.json.msgid);
+    assert.equal(m.body.text.content, `from the other ${id2}`);
+    assert.equal(m.body.touser, 'wangwu');
+    assert.match(b.json.id, /^[A-Za-z0-9_.-]{1,64}$/);
+  }
+  const again = await call('/api/v1/send', { json: { content: 'from x', id: 'x' }, headers: bearer(ALPHA) });
+  assert.equal(again.status, 200, again.raw);
+  assert.equal((await sent()).filter((x) => x.body?.text?.content === 'from x').length, 1, 'still sent once per key');
+});
+
+test('recipients: at most 1000 users, 100 parties or tags, refused by name; 256 KiB of names is answered', async () => {
+  const names = (n) => Array.from({ length: n }, (_, i) => `u${i}`);
+  let r = await call('/api/v1/send', { json: { content: 'x', to: Array(1000).fill('lisi') }, headers: bearer() });
+  assert.equal(r.status, 200, r.raw.slice(0, 200));
+  const cases = [
+    [{ to: names(1001) }, /^to: more than 1000/],
+    [{ to: names(1001).join('|') }, /^to: more than 1000/],
+    [{ toparty: names(101).join('|') }, /^toparty: more than 100/],
+    [{ totag: names(101).join('|') }, /^totag: more than 100/],
+  ];
+  for (const [json, re] of cases) {
+    r = await call('/api/v1/send', { json: { content: 'x', ...json }, headers: bearer() });
+    assert.equal(r.status, 400, r.raw.slice(0, 200));
+    assert.match(r.json.message, re);
+  }
+  const big = JSON.stringify({ content: 'x', to: names(32000) });
+  assert.ok(big.length > 256 * 1024, `${big.length} bytes`);
+  r = await call('/api/v1/send', { body: big, headers: { ...bearer(), 'content-type': 'application/json' } });
+  assert.equal(r.status, 400, r.raw.slice(0, 200));
+  assert.match(r.json.message, /^to: more than 1000/);
 });
 
 test('WeCom refuses: 502 with its errcode and a hint; nothing is retried', async () => {

@@ -5,11 +5,14 @@
 // Prometheus Alertmanager whose wechat_configs api_url points at it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import * as h from './harness.mjs';
 import { startFake, CORPID } from '../fake_wecom/server.mjs';
 import { startAlertmanager, alertmanagerAvailable, BINARY } from '../alertmanager/am.mjs';
 
 const RELAY_KEY = 'relay-key-0123456789abcdef';
+// Relayed, but no [app] section of this corp has a secret here.
+const NOAPP = 'wwnoapp000000001';
 let srv, fake;
 
 const relayed = (api, q = '') => `/relay/${RELAY_KEY}/cgi-bin/${api}${q}`;
@@ -28,7 +31,7 @@ secret = app-secret-1
 [relay]
 key = ${RELAY_KEY}
 allow = 10.1.2.0/24
-corpids = ${CORPID}
+corpids = ${CORPID} ${NOAPP}
 `,
   });
 });
@@ -70,11 +73,42 @@ test('gettoken: from the shared cache, one fetch for every caller', async () => 
   assert.equal((await fakeJson('stats')).counts.gettoken, 1);
 });
 
-test('gettoken refusals: WeCom\'s 40001 passed back; a corp not relayed, bad requests', async () => {
-  let r = await h.request(srv, { path: relayed('gettoken', tokenQuery('wrong-secret')) });
+test('gettoken with guessed secrets: WeCom\'s 40001 and 40013 answered here, nothing written, WeCom never asked', async () => {
+  const files = readdirSync(srv.dir).sort();
+  const calls = (await fakeJson('stats')).counts.gettoken ?? 0;
+  for (let i = 0; i < 20; i++) {
+    const r = await h.request(srv, { path: relayed('gettoken', tokenQuery(`guess-${i}-${'x'.repeat(i * 3)}`)) });
+    assert.equal(r.status, 200);
+    assert.equal(json(r).errcode, 40001, r.body.toString());
+    assert.match(json(r).errmsg, /^invalid credential/);
+    assert.equal(json(r).access_token, undefined);
+  }
+  // The secret of the app, with a corpid that has no app here.
+  const r = await h.request(srv, { path: relayed('gettoken', tokenQuery('app-secret-1', NOAPP)) });
   assert.equal(r.status, 200);
-  assert.equal(json(r).errcode, 40001);
-  r = await h.request(srv, { path: relayed('gettoken', tokenQuery('app-secret-1', 'wwother00000001')) });
+  assert.equal(json(r).errcode, 40013, r.body.toString());
+  assert.match(json(r).errmsg, /^invalid corpid/);
+  assert.deepEqual(readdirSync(srv.dir).sort(), files, 'no file in state_dir');
+  assert.equal((await fakeJson('stats')).counts.gettoken ?? 0, calls, 'no gettoken call to WeCom');
+  assert.equal(json(await h.request(srv, { path: relayed('gettoken', tokenQuery()) })).errcode, 0,
+    'the configured secret still gets its token');
+});
+
+test('[relay] allow with a bad network: the server does not start, and says where', async () => {
+  for (const allow of ['10.0.0.0/', '10.0.0.0/33', '10.0.0.0/8x', '::1/129']) {
+    let started;
+    try {
+      await assert.rejects(async () => {
+        started = await h.startServer({ globalExtra: `[relay]\nkey = ${RELAY_KEY}\nallow = 127.0.0.1 ${allow}\n` });
+      }, (e) => /wecom\.conf: line \d+: \[relay\] allow: '(\S+)': /.exec(e.message)?.[1] === allow, allow);
+    } finally {
+      if (started) await started.stop();
+    }
+  }
+});
+
+test('gettoken refusals: a corp not relayed, bad requests', async () => {
+  let r = await h.request(srv, { path: relayed('gettoken', tokenQuery('app-secret-1', 'wwother00000001')) });
   assert.equal(r.status, 403);
   assert.match(json(r).errmsg, /corpid/);
   r = await h.request(srv, { path: relayed('gettoken', '?corpid=x') });
