@@ -5,7 +5,7 @@
 #   make SANITIZE=1 test   the same under ASan + UBSan
 
 PREFIX	?= /usr/local
-VERSION	= 0.1.0
+VERSION	= $(shell cat VERSION)
 CC	?= cc
 CFLAGS	?= -O2 -g
 ifeq ($(SANITIZE),1)
@@ -16,15 +16,31 @@ endif
 
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
 	pkg-config libcmocka-dev perl valgrind curl
-# Only for `make test`: the relay is checked against a real Alertmanager.
+# Only for `make test`: the relay is checked against a real Alertmanager,
+# the shipped nginx files against the real nginx.
 TEST_PKGS = prometheus-alertmanager nginx openssl
+
+# The layers, bottom-up (docs/architecture.md; tools/layers.conf is what
+# `make lint` enforces): each folder may use only those before it.
+UTIL_SRC     = $(wildcard framework/util/*.c)
+CRYPTO_SRC   = $(wildcard crypto/*.c)
+CONF_SRC     = $(wildcard framework/conf/*.c)
+CLIENT_SRC   = $(wildcard framework/client/*.c)
+OUTBOX_SRC   = $(wildcard framework/outbox/*.c)
+CALLBACK_SRC = $(wildcard framework/callback/*.c)
+PUSH_SRC     = $(wildcard framework/push/*.c)
+KORE_SRC     = $(wildcard framework/kore/*.c)
+APPS_SRC     = $(wildcard apps/*.c)
+LAYER_DIRS   = framework/util crypto framework/conf framework/client \
+	       framework/outbox framework/callback framework/push framework/kore
 
 WARN	= -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wshadow -Wsign-compare -Wno-unused-parameter
 # The packaged kore was built with these: struct http_request depends on them.
 KORE_DEFS = -DKORE_USE_PGSQL -DKORE_USE_TASKS -I/usr/include/postgresql
 # Kept apart from CFLAGS so that `make CFLAGS=...` cannot drop them.
-REQ_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -Icrypto -Iframework -I$(BUILD)/gen \
+REQ_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -Iinclude/wecom \
+	  $(LAYER_DIRS:%=-I%) -I$(BUILD)/gen -DWECOM_VERSION='"$(VERSION)"' \
 	  $(shell pkg-config --cflags libxml-2.0 libcurl jansson 2>/dev/null) $(WARN)
 LIBS	= $(shell pkg-config --libs libxml-2.0 libcurl jansson openssl 2>/dev/null)
 
@@ -36,26 +52,11 @@ endif
 
 ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 
-# Layers: crypto (OpenSSL only), core (no Kore), kore glue, apps.
-CRYPTO_SRC = crypto/wecom_crypto.c
-CORE_SRC   = framework/config.c framework/xml.c framework/message.c \
-	     framework/router.c framework/reply.c framework/app.c \
-	     framework/callback.c framework/runner.c framework/deliver.c \
-	     framework/activity.c
-KORE_SRC   = framework/server.c framework/dispatch.c framework/observe.c \
-	     framework/upkeep.c framework/sandbox.c
-APPS_SRC   = $(wildcard apps/*.c)
-TOOLS      =
-TESTS      = $(BUILD)/tests/test_crypto $(BUILD)/tests/test_config \
-	     $(BUILD)/tests/test_xml $(BUILD)/tests/test_router
-
-# The fragments below define rules of their own: all stays the default.
-.DEFAULT_GOAL := all
-
--include framework/client.mk
--include framework/shm.mk
--include framework/outbox.mk
--include framework/push.mk
+# libwecom.a: everything below the Kore glue.
+CORE_SRC   = $(UTIL_SRC) $(CONF_SRC) $(CLIENT_SRC) $(OUTBOX_SRC) \
+	     $(CALLBACK_SRC) $(PUSH_SRC)
+TOOLS      = $(BUILD)/wecom-send
+TESTS      = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
 CRYPTO_OBJ = $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ   = $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -67,7 +68,7 @@ MODULE	= $(BUILD)/wecom.so
 TEST_MODULE = $(BUILD)/wecom-test.so
 TEST_APPS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/apps/*.c))
 
-.PHONY: all deps run test clean bench fuzz install
+.PHONY: all deps run test clean bench fuzz install lint
 
 all: $(MODULE) $(TEST_MODULE) $(TOOLS) $(TESTS)
 
@@ -82,7 +83,7 @@ $(BUILD)/gen/syscalls.h:
 	echo '#include <sys/syscall.h>' | $(CC) -dM -E - | \
 	    sed -n 's/^#define __NR_\([a-z0-9_]*\) .*/	{ __NR_\1, "\1" },/p' > $@
 
-$(BUILD)/framework/sandbox.o: $(BUILD)/gen/syscalls.h
+$(BUILD)/framework/kore/sandbox.o: $(BUILD)/gen/syscalls.h
 
 $(BUILD)/libwecom.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -97,6 +98,19 @@ $(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libwecom.a
 $(TEST_MODULE): $(KORE_OBJ) $(TEST_APPS_OBJ) $(BUILD)/libwecom.a
 	$(CC) -shared $(LDSAN) -o $@ $(KORE_OBJ) $(TEST_APPS_OBJ) \
 	    $(BUILD)/libwecom.a $(LIBS)
+
+$(BUILD)/wecom-send: tools/wecom-send.c $(BUILD)/libwecom.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libwecom.a $(LIBS) $(LDSAN)
+
+# The acceptance test queues through the C API, as handlers do.
+$(BUILD)/tests/outbox_put: tests/outbox/put.c $(BUILD)/libwecom.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libwecom.a $(LIBS) $(LDSAN)
+
+# The architecture rules of tools/layers.conf, on the objects just built.
+lint: all
+	perl tools/lint.pl --build $(BUILD)
 
 $(BUILD)/bench/ceiling.so: bench/ceiling.c
 	@mkdir -p $(dir $@)
@@ -147,8 +161,7 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 $(BUILD)/libwecom-kore.a: $(KORE_SRC:%.c=$(BUILD)/%.o)
 	ar rcs $@ $^
 
-HEADERS = framework/wecom.h framework/wecom_client.h framework/wecom_config.h \
-	  crypto/wecom_crypto.h
+HEADERS = $(wildcard include/wecom/*.h)
 
 install: $(MODULE) $(BUILD)/wecom-send $(BUILD)/libwecom.a \
 	    $(BUILD)/libwecom-kore.a

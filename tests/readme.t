@@ -8,7 +8,7 @@ awk '/^```c$/ { n++; on = (n == 1); next } /^```$/ { on = 0 } on' README.md \
     > "$tmp/hello.c"
 if grep -q WECOM_APP "$tmp/hello.c" &&
     cc -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-    -Iframework -c "$tmp/hello.c" -o "$tmp/hello.o" 2> "$tmp/err"; then
+    -Iinclude/wecom -c "$tmp/hello.c" -o "$tmp/hello.o" 2> "$tmp/err"; then
 	echo "ok 1 - the README's complete handler file compiles"
 else
 	sed 's/^/# /' "$tmp/err"

@@ -1,5 +1,5 @@
 /*
- * framework/config.c: the INI parser, the checks on [global] and
+ * framework/conf/config.c: the INI parser, the checks on [global] and
  * [app NAME], env: and file: values, and the environment overrides.
  * Every config file is written to a fresh mkdtemp directory.
  */

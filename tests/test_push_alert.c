@@ -1,5 +1,5 @@
 /*
- * framework/push_alert.c: Alertmanager webhooks as WeCom markdown. The
+ * framework/push/push_alert.c: Alertmanager webhooks as WeCom markdown. The
  * payloads are what Alertmanager 0.27 sends to a webhook_config; the big
  * ones are built with jansson.
  */

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as h from './harness.mjs';
 
-// The enums of framework/wecom.h, by name: WECOM_MSG_TEXT → 1 …
+// The enums of include/wecom/wecom.h, by name: WECOM_MSG_TEXT → 1 …
 function enums() {
   const src = readFileSync(join(h.ROOT, 'framework', 'wecom.h'), 'utf8');
   const out = {};

@@ -1,4 +1,4 @@
-// The trusted-IP relay (framework/relay.c) on the real server, forwarding
+// The trusted-IP relay (framework/kore/relay.c) on the real server, forwarding
 // to the fake WeCom API: who may use it, gettoken from the shared cache,
 // message/send, webhook/send and media/upload passed through, WeCom's
 // refusals passed back, the key kept out of the log — and a real

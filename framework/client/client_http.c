@@ -12,7 +12,7 @@
 
 #include "client_private.h"
 
-#define USER_AGENT	"wecom-kore/1.0"
+#define USER_AGENT	"wecom-kore/" WECOM_VERSION	/* from VERSION */
 
 static size_t	req_write(char *, size_t, size_t, void *);
 static char	*req_url(const struct wecom_client *,
