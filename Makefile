@@ -86,6 +86,7 @@ $(BUILD)/gen/syscalls.h:
 $(BUILD)/framework/kore/sandbox.o: $(BUILD)/gen/syscalls.h
 
 $(BUILD)/libwecom.a: $(LIB_OBJ)
+	rm -f $@
 	ar rcs $@ $^
 
 $(MODULE): $(KORE_OBJ) $(BUILD)/libwecom.a
@@ -159,6 +160,7 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 # The Kore glue alone, for handler modules built out of tree.
 $(BUILD)/libwecom-kore.a: $(KORE_SRC:%.c=$(BUILD)/%.o)
+	rm -f $@
 	ar rcs $@ $^
 
 HEADERS = $(wildcard include/wecom/*.h)

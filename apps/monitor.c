@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The monitor bot, for a Raspberry Pi or any Linux box: "photo" (拍照)
  * or a menu click with EventKey "photo" runs the section's capture
@@ -166,59 +167,73 @@ close_above_stderr(void)
 }
 
 /*
- * fork and exec /bin/sh -c cmd in its own process group, so a timeout
- * kills the whole pipeline and not just the shell. The child only
- * makes async-signal-safe calls: we are one thread of many.
+ * In the child, between fork and exec; never returns. Only async-signal-
+ * safe calls: we are one thread of many. Its own process group lets a
+ * timeout kill the whole pipeline and not just the shell.
+ */
+static void
+capture_child(const char *cmd, char **env, int errfd)
+{
+	char		*argv[] = { "sh", "-c", (char *)cmd, NULL };
+	sigset_t	 none;
+	int		 devnull;
+
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if ((devnull = open("/dev/null", O_RDWR)) == -1 ||
+	    dup2(devnull, STDIN_FILENO) == -1 ||
+	    dup2(devnull, STDOUT_FILENO) == -1 ||
+	    dup2(errfd, STDERR_FILENO) == -1)
+		_exit(126);
+	close_above_stderr();
+	execve("/bin/sh", argv, env);
+	_exit(127);
+}
+
+/*
+ * What there is to read of the command's stderr: the start is kept in
+ * cr->err, the rest is read and dropped so that the command never
+ * blocks on a full pipe. Returns 0 at EOF.
  */
 static int
-run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
+read_stderr(int fd, struct capture_result *cr, size_t *have)
+{
+	char	buf[256];
+	size_t	room;
+	ssize_t	r;
+
+	if ((r = read(fd, buf, sizeof(buf))) == 0)
+		return (0);
+	room = sizeof(cr->err) - 1 - *have;
+	if (r > 0 && room > 0) {
+		if ((size_t)r > room)
+			r = room;
+		memcpy(cr->err + *have, buf, r);
+		*have += r;
+	}
+
+	return (1);
+}
+
+/*
+ * Wait for the command, reading its stderr meanwhile, and kill its
+ * process group once timeout_ms have passed.
+ */
+static int
+wait_capture(pid_t pid, int errfd, long timeout_ms, struct capture_result *cr)
 {
 	struct timespec	 t0;
 	struct pollfd	 pfd;
-	sigset_t	 none;
-	char		*argv[] = { "sh", "-c", (char *)cmd, NULL };
-	char		**env;
-	char		 buf[256];
-	pid_t		 pid, w;
 	size_t		 have;
 	ssize_t		 r;
-	int		 fds[2], devnull;
+	pid_t		 w;
 
-	memset(cr, 0, sizeof(*cr));
-	if ((env = capture_env()) == NULL)
-		return (WECOM_ERROR);
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		free(env);
-		return (WECOM_ERROR);
-	}
-
-	if ((pid = fork()) == -1) {
-		close(fds[0]);
-		close(fds[1]);
-		free(env);
-		return (WECOM_ERROR);
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if ((devnull = open("/dev/null", O_RDWR)) == -1 ||
-		    dup2(devnull, STDIN_FILENO) == -1 ||
-		    dup2(devnull, STDOUT_FILENO) == -1 ||
-		    dup2(fds[1], STDERR_FILENO) == -1)
-			_exit(126);
-		close_above_stderr();
-		execve("/bin/sh", argv, env);
-		_exit(127);
-	}
-
-	free(env);
-	close(fds[1]);
-	(void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(errfd, F_SETFL, O_NONBLOCK);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	have = 0;
-	pfd.fd = fds[0];
+	pfd.fd = errfd;
 	pfd.events = POLLIN;
 
 	for (;;) {
@@ -231,26 +246,17 @@ run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 		}
-		if (poll(&pfd, 1, 20) > 0 && pfd.fd != -1) {
-			r = read(fds[0], buf, sizeof(buf));
-			if (r > 0 && have < sizeof(cr->err) - 1) {
-				if ((size_t)r > sizeof(cr->err) - 1 - have)
-					r = sizeof(cr->err) - 1 - have;
-				memcpy(cr->err + have, buf, r);
-				have += r;
-			} else if (r == 0) {
-				/* EOF: the rest is waiting for the exit. */
-				pfd.fd = -1;
-			}
-		}
+		/* At EOF the rest is waiting for the exit. */
+		if (poll(&pfd, 1, 20) > 0 && pfd.fd != -1 &&
+		    read_stderr(errfd, cr, &have) == 0)
+			pfd.fd = -1;
 	}
 	/* What the rest of the group left behind goes too. */
 	kill(-pid, SIGKILL);
 	/* The shell may exit before we read what it wrote last. */
 	while (have < sizeof(cr->err) - 1 &&
-	    (r = read(fds[0], cr->err + have, sizeof(cr->err) - 1 - have)) > 0)
+	    (r = read(errfd, cr->err + have, sizeof(cr->err) - 1 - have)) > 0)
 		have += r;
-	close(fds[0]);
 
 	cr->err[have] = '\0';
 	cr->err[strcspn(cr->err, "\n")] = '\0';
@@ -258,16 +264,118 @@ run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
 	return (w == pid ? WECOM_OK : WECOM_ERROR);
 }
 
+/* Run /bin/sh -c cmd, its stderr on a pipe to us; cr says how it ended. */
+static int
+run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
+{
+	char	**env;
+	pid_t	  pid;
+	int	  fds[2], rc;
+
+	memset(cr, 0, sizeof(*cr));
+	if ((env = capture_env()) == NULL)
+		return (WECOM_ERROR);
+	rc = WECOM_ERROR;
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		goto out;
+	if ((pid = fork()) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		goto out;
+	}
+	if (pid == 0)
+		capture_child(cmd, env, fds[1]);
+
+	close(fds[1]);
+	rc = wait_capture(pid, fds[0], timeout_ms, cr);
+	close(fds[0]);
+out:
+	free(env);
+	return (rc);
+}
+
+/* Tell the member why a capture that ran failed; WECOM_OK if it did not. */
+static int
+capture_failed(struct wecom_ctx *ctx, const struct monitor *m,
+    const struct capture_result *cr)
+{
+	if (cr->timed_out) {
+		wecom_reply_textf(ctx, "Photo failed: the capture command was "
+		    "killed after %ld ms (capture_timeout_ms).\n"
+		    "拍照失败：拍照命令超时（%ld 毫秒），已终止。",
+		    m->timeout_ms, m->timeout_ms);
+		return (WECOM_ERROR);
+	}
+	if (WIFSIGNALED(cr->status)) {
+		wecom_reply_textf(ctx, "Photo failed: the capture command was "
+		    "killed by signal %d.%s%s\n拍照失败：拍照命令被信号 %d 终止。",
+		    WTERMSIG(cr->status), cr->err[0] ? " " : "", cr->err,
+		    WTERMSIG(cr->status));
+		return (WECOM_ERROR);
+	}
+	if (WEXITSTATUS(cr->status) != 0) {
+		wecom_reply_textf(ctx, "Photo failed: the capture command "
+		    "exited with status %d.%s%s\n拍照失败：拍照命令退出码 %d。",
+		    WEXITSTATUS(cr->status), cr->err[0] ? " " : "", cr->err,
+		    WEXITSTATUS(cr->status));
+		return (WECOM_ERROR);
+	}
+
+	return (WECOM_OK);
+}
+
+/* Run the capture command into path; or tell the member what failed. */
+static int
+take_picture(struct wecom_ctx *ctx, const struct monitor *m, const char *cmd,
+    const char *path)
+{
+	struct capture_result	cr;
+	struct stat		st;
+
+	if (run_capture(cmd, m->timeout_ms, &cr) != WECOM_OK) {
+		wecom_reply_textf(ctx, "Photo failed: cannot run the capture "
+		    "command: %s.\n拍照失败：无法运行拍照命令。",
+		    strerror(errno));
+		return (WECOM_ERROR);
+	}
+	if (capture_failed(ctx, m, &cr) != WECOM_OK)
+		return (WECOM_ERROR);
+	if (stat(path, &st) == -1 || st.st_size == 0) {
+		wecom_reply_text(ctx, "Photo failed: the capture command left "
+		    "no picture.\n拍照失败：拍照命令没有生成图片。");
+		return (WECOM_ERROR);
+	}
+
+	return (WECOM_OK);
+}
+
+/* Upload the picture and answer it; or tell the member what failed. */
+static void
+send_picture(struct wecom_ctx *ctx, struct wecom_client *client,
+    const char *path)
+{
+	struct wecom_api_error	 err;
+	char			*media_id;
+
+	if (wecom_media_upload_file(client, "image", path, &media_id,
+	    &err) != WECOM_API_OK) {
+		wecom_reply_textf(ctx, "Photo failed: upload: errcode %ld, %s%s%s"
+		    "\n拍照失败：上传图片出错（errcode %ld）。", err.errcode,
+		    err.errmsg[0] ? err.errmsg : wecom_api_strerror(err.code),
+		    err.hint ? " — " : "", err.hint ? err.hint : "",
+		    err.errcode);
+		return;
+	}
+	wecom_reply_image(ctx, media_id);
+	free(media_id);
+}
+
 /* Take a picture, upload it, answer it; or say what failed. */
 static int
 photo(struct wecom_ctx *ctx, struct monitor *m)
 {
-	struct capture_result	 cr;
-	struct wecom_api_error	 err;
 	struct wecom_client	*client;
-	struct stat		 st;
 	char			 path[512], cmd[MONITOR_CMD_MAX];
-	char			*media_id;
 	unsigned int		 n;
 
 	if (m->capture == NULL) {
@@ -280,7 +388,6 @@ photo(struct wecom_ctx *ctx, struct monitor *m)
 		    "to upload with.\n拍照失败：应用未配置 secret，无法上传。");
 		return (WECOM_STOP);
 	}
-
 	n = __atomic_add_fetch(&m->seq, 1, __ATOMIC_RELAXED);
 	if (snprintf(path, sizeof(path), "%s/monitor-%ld-%u.jpg", m->dir,
 	    (long)getpid(), n) >= (int)sizeof(path) ||
@@ -289,55 +396,13 @@ photo(struct wecom_ctx *ctx, struct monitor *m)
 		    "too long or has no %s.\n拍照失败：capture 命令过长或缺少 %s。");
 		return (WECOM_STOP);
 	}
+
+	/* A picture left over from an earlier run must not pass for ours. */
+	(void)unlink(path);
+	if (take_picture(ctx, m, cmd, path) == WECOM_OK)
+		send_picture(ctx, client, path);
 	(void)unlink(path);
 
-	if (run_capture(cmd, m->timeout_ms, &cr) != WECOM_OK) {
-		wecom_reply_textf(ctx, "Photo failed: cannot run the capture "
-		    "command: %s.\n拍照失败：无法运行拍照命令。",
-		    strerror(errno));
-		goto out;
-	}
-	if (cr.timed_out) {
-		wecom_reply_textf(ctx, "Photo failed: the capture command was "
-		    "killed after %ld ms (capture_timeout_ms).\n"
-		    "拍照失败：拍照命令超时（%ld 毫秒），已终止。",
-		    m->timeout_ms, m->timeout_ms);
-		goto out;
-	}
-	if (WIFSIGNALED(cr.status)) {
-		wecom_reply_textf(ctx, "Photo failed: the capture command was "
-		    "killed by signal %d.%s%s\n拍照失败：拍照命令被信号 %d 终止。",
-		    WTERMSIG(cr.status), cr.err[0] ? " " : "", cr.err,
-		    WTERMSIG(cr.status));
-		goto out;
-	}
-	if (WEXITSTATUS(cr.status) != 0) {
-		wecom_reply_textf(ctx, "Photo failed: the capture command "
-		    "exited with status %d.%s%s\n拍照失败：拍照命令退出码 %d。",
-		    WEXITSTATUS(cr.status), cr.err[0] ? " " : "", cr.err,
-		    WEXITSTATUS(cr.status));
-		goto out;
-	}
-	if (stat(path, &st) == -1 || st.st_size == 0) {
-		wecom_reply_text(ctx, "Photo failed: the capture command left "
-		    "no picture.\n拍照失败：拍照命令没有生成图片。");
-		goto out;
-	}
-
-	if (wecom_media_upload_file(client, "image", path, &media_id,
-	    &err) != WECOM_API_OK) {
-		wecom_reply_textf(ctx, "Photo failed: upload: errcode %ld, %s%s%s"
-		    "\n拍照失败：上传图片出错（errcode %ld）。", err.errcode,
-		    err.errmsg[0] ? err.errmsg : wecom_api_strerror(err.code),
-		    err.hint ? " — " : "", err.hint ? err.hint : "",
-		    err.errcode);
-		goto out;
-	}
-	wecom_reply_image(ctx, media_id);
-	free(media_id);
-
-out:
-	(void)unlink(path);
 	return (WECOM_STOP);
 }
 

@@ -34,21 +34,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	req.curl_rc = CURLE_OK;
 	req.http_status = 200 + (len % 3 == 0 ? 0 : (len % 7) * 50);
 
-	rc = client_req_finish(&req, &err);
+	rc = wecom_client_req_finish(&req, &err);
 	if (rc == REQ_DONE && req.json == NULL)
 		abort();
 	if (rc == REQ_DONE) {
-		(void)client_result_take(&res, req.json);
-		(void)client_media_id(req.json, &media_id, &err);
+		(void)wecom_client_result_take(&res, req.json);
+		(void)wecom_client_media_id(req.json, &media_id, &err);
 	} else if (req.json != NULL) {
-		(void)client_result_invalid(&res, req.json);
+		(void)wecom_client_result_invalid(&res, req.json);
 	}
 	if (rc != REQ_DONE && err.errmsg[0] == '\0' && err.code == 0)
 		abort();
 
 	free(media_id);
 	wecom_send_result_free(&res);
-	client_req_free(&req);
+	wecom_client_req_free(&req);
 
 	return (0);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * framework/client_*: the pure parts of the API client — splitting
  * long content, the errcode hints, building message bodies, and how a
@@ -187,16 +188,16 @@ judge(CURLcode crc, long status, const char *body,
 	int			act;
 
 	memset(err, 0, sizeof(*err));
-	assert_int_equal(client_req_init(&req, REQ_GET, "message/send", NULL,
-	    1), WECOM_API_OK);
+	assert_int_equal(wecom_client_req_init(&req, REQ_GET, "message/send",
+	    NULL, 1), WECOM_API_OK);
 	req.curl_rc = crc;
 	req.http_status = status;
 	if (body != NULL) {
 		req.resp.data = strdup(body);
 		req.resp.len = strlen(body);
 	}
-	act = client_req_finish(&req, err);
-	client_req_free(&req);
+	act = wecom_client_req_finish(&req, err);
+	wecom_client_req_free(&req);
 	return (act);
 }
 
@@ -254,7 +255,7 @@ builds_a_text_message_body(void **state)
 	m = wecom_msg_text("disk full");
 	assert_int_equal(wecom_msg_mention(m, "zhangsan,@all", "13800000000"),
 	    WECOM_API_OK);
-	b = client_msg_body(m, "part");
+	b = wecom_client_msg_body(m, "part");
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(s, "{\"msgtype\":\"text\",\"text\":{\"content\":"
 	    "\"part\",\"mentioned_list\":[\"zhangsan\",\"@all\"],"
@@ -272,7 +273,7 @@ builds_cards_news_and_robot_images(void **state)
 	char			*s;
 
 	m = wecom_msg_textcard("T", "D", "https://u", NULL);
-	b = client_msg_body(m, NULL);
+	b = wecom_client_msg_body(m, NULL);
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(s, "{\"msgtype\":\"textcard\",\"textcard\":"
 	    "{\"description\":\"D\",\"title\":\"T\",\"url\":\"https://u\"}}");
@@ -285,7 +286,7 @@ builds_cards_news_and_robot_images(void **state)
 	    WECOM_API_OK);
 	assert_int_equal(wecom_msg_news_add(m, NULL, NULL, NULL, NULL),
 	    WECOM_API_ERR_ARG);
-	b = client_msg_body(m, NULL);
+	b = wecom_client_msg_body(m, NULL);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(b,
 	    "news"), "articles")), 1);
 	json_decref(b);
@@ -293,7 +294,7 @@ builds_cards_news_and_robot_images(void **state)
 
 	/* md5("abc") = 900150983cd24fb0d6963f7d28e17f72, base64 YWJj. */
 	m = wecom_msg_image_data("abc", 3);
-	b = client_msg_body(m, NULL);
+	b = wecom_client_msg_body(m, NULL);
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(s, "{\"image\":{\"base64\":\"YWJj\",\"md5\":"
 	    "\"900150983cd24fb0d6963f7d28e17f72\"},\"msgtype\":\"image\"}");
@@ -310,7 +311,7 @@ recipient_lists_take_commas_or_bars(void **state)
 {
 	char	*s;
 
-	s = client_join("zhangsan, lisi|wangwu");
+	s = wecom_client_join("zhangsan, lisi|wangwu");
 	assert_string_equal(s, "zhangsan|lisi|wangwu");
 	free(s);
 }
@@ -320,9 +321,9 @@ token_file_name_hides_the_secret(void **state)
 {
 	char	a[CLIENT_HASH_HEX + 1], b[CLIENT_HASH_HEX + 1];
 
-	assert_int_equal(client_token_hash("wwcorp", "s3cret", a),
+	assert_int_equal(wecom_client_token_hash("wwcorp", "s3cret", a),
 	    WECOM_API_OK);
-	assert_int_equal(client_token_hash("wwcorp", "other", b),
+	assert_int_equal(wecom_client_token_hash("wwcorp", "other", b),
 	    WECOM_API_OK);
 	assert_int_equal(strlen(a), 64);
 	assert_null(strstr(a, "s3cret"));
@@ -342,11 +343,11 @@ backoff_grows_and_stays_bounded(void **state)
 	memset(&c, 0, sizeof(c));
 	c.base_ms = 100;
 	for (i = 0; i < 50; i++) {
-		d = client_backoff_ms(&c, 1);
+		d = wecom_client_backoff_ms(&c, 1);
 		assert_true(d >= 50 && d <= 100);
-		d = client_backoff_ms(&c, 3);
+		d = wecom_client_backoff_ms(&c, 3);
 		assert_true(d >= 200 && d <= 400);
-		d = client_backoff_ms(&c, 30);
+		d = wecom_client_backoff_ms(&c, 30);
 		assert_true(d >= CLIENT_RETRY_CAP_MS / 2 &&
 		    d <= CLIENT_RETRY_CAP_MS);
 	}

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * framework/conf/config.c: the INI parser, the checks on [global] and
- * [app NAME], env: and file: values, and the environment overrides.
- * Every config file is written to a fresh mkdtemp directory.
+ * framework/conf/config_ini.c and config.c: the INI reader, env: and
+ * file: values, the checks on [global] and [app NAME], and the
+ * environment overrides. Every config file is written to a fresh
+ * mkdtemp directory.
  */
 
 #include <sys/stat.h>

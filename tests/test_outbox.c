@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * framework/outbox_*: the record and its JSON, the message kept in it,
  * keys, backoff, and the atomic file operations — without HTTP. The
@@ -52,8 +53,8 @@ decodes_what_it_encoded(void **state)
 	char			*s;
 
 	fill(&r);
-	assert_non_null(s = outbox_record_encode(&r));
-	assert_int_equal(outbox_record_decode(&back, s, strlen(s)),
+	assert_non_null(s = wecom_outbox_record_encode(&r));
+	assert_int_equal(wecom_outbox_record_decode(&back, s, strlen(s)),
 	    WECOM_API_OK);
 	assert_string_equal(back.key, "k-0001");
 	assert_true(back.created == r.created);
@@ -76,8 +77,8 @@ decodes_what_it_encoded(void **state)
 	assert_string_equal(back.error.errmsg, "system busy");
 	assert_string_equal(back.error.hint, "retry later");
 	free(s);
-	outbox_record_free(&back);
-	outbox_record_free(&r);
+	wecom_outbox_record_free(&back);
+	wecom_outbox_record_free(&r);
 }
 
 static void
@@ -94,16 +95,16 @@ keeps_a_robot_by_name_and_a_failure_reason(void **state)
 	    "markdown", "content", "**x**");
 	r.failed_at = 1700000009000LL;
 	strcpy(r.failed_why, "max_age");
-	assert_non_null(s = outbox_record_encode(&r));
-	assert_int_equal(outbox_record_decode(&back, s, strlen(s)),
+	assert_non_null(s = wecom_outbox_record_encode(&r));
+	assert_int_equal(wecom_outbox_record_decode(&back, s, strlen(s)),
 	    WECOM_API_OK);
 	assert_string_equal(back.robot, "ops");
 	assert_null(back.app);
 	assert_string_equal(back.failed_why, "max_age");
 	assert_true(back.failed_at == 1700000009000LL);
 	free(s);
-	outbox_record_free(&back);
-	outbox_record_free(&r);
+	wecom_outbox_record_free(&back);
+	wecom_outbox_record_free(&r);
 }
 
 static void
@@ -142,7 +143,7 @@ refuses_records_it_would_not_write(void **state)
 	size_t			i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(outbox_record_decode(&r, bad[i],
+		assert_int_equal(wecom_outbox_record_decode(&r, bad[i],
 		    strlen(bad[i])), WECOM_API_ERR_PROTOCOL);
 }
 
@@ -158,37 +159,37 @@ rebuilds_text_with_mentions_and_markdown_with_fallback(void **state)
 	assert_non_null(m = wecom_msg_text("hello"));
 	assert_int_equal(wecom_msg_mention(m, "zhangsan,@all", "13800000000"),
 	    WECOM_API_OK);
-	assert_int_equal(outbox_record_set_msg(&r, m), WECOM_API_OK);
-	assert_non_null(back = outbox_record_msg(&r));
-	a = client_msg_body(m, client_msg_content(m));
-	b = client_msg_body(back, client_msg_content(back));
+	assert_int_equal(wecom_outbox_record_set_msg(&r, m), WECOM_API_OK);
+	assert_non_null(back = wecom_outbox_record_msg(&r));
+	a = wecom_client_msg_body(m, wecom_client_msg_content(m));
+	b = wecom_client_msg_body(back, wecom_client_msg_content(back));
 	assert_true(json_equal(a, b));
 	/* text is rebuilt as text: long content is split again */
-	assert_string_equal(client_msg_content(back), "hello");
+	assert_string_equal(wecom_client_msg_content(back), "hello");
 	json_decref(a);
 	json_decref(b);
 	wecom_msg_free(back);
 	wecom_msg_free(m);
 
 	assert_non_null(m = wecom_msg_markdown("**x**", "x, plain"));
-	assert_int_equal(outbox_record_set_msg(&r, m), WECOM_API_OK);
-	assert_non_null(back = outbox_record_msg(&r));
+	assert_int_equal(wecom_outbox_record_set_msg(&r, m), WECOM_API_OK);
+	assert_non_null(back = wecom_outbox_record_msg(&r));
 	assert_string_equal(wecom_msg_type(back), "markdown");
-	assert_string_equal(client_msg_fallback(back), "x, plain");
+	assert_string_equal(wecom_client_msg_fallback(back), "x, plain");
 	wecom_msg_free(back);
 	wecom_msg_free(m);
 
 	assert_non_null(m = wecom_msg_textcard("t", "d", "https://e.x/", NULL));
-	assert_int_equal(outbox_record_set_msg(&r, m), WECOM_API_OK);
-	assert_non_null(back = outbox_record_msg(&r));
-	a = client_msg_body(m, NULL);
-	b = client_msg_body(back, NULL);
+	assert_int_equal(wecom_outbox_record_set_msg(&r, m), WECOM_API_OK);
+	assert_non_null(back = wecom_outbox_record_msg(&r));
+	a = wecom_client_msg_body(m, NULL);
+	b = wecom_client_msg_body(back, NULL);
 	assert_true(json_equal(a, b));
 	json_decref(a);
 	json_decref(b);
 	wecom_msg_free(back);
 	wecom_msg_free(m);
-	outbox_record_free(&r);
+	wecom_outbox_record_free(&r);
 }
 
 static void
@@ -197,19 +198,20 @@ keys_are_file_names_and_random_ones_differ(void **state)
 	char	a[WECOM_OUTBOX_KEY_MAX + 1], b[WECOM_OUTBOX_KEY_MAX + 1];
 	char	longkey[WECOM_OUTBOX_KEY_MAX + 2];
 
-	assert_int_equal(outbox_key_valid("alert-2024.06_01"), WECOM_API_OK);
-	assert_int_equal(outbox_key_valid(""), WECOM_API_ERR_ARG);
-	assert_int_equal(outbox_key_valid(".hidden"), WECOM_API_ERR_ARG);
-	assert_int_equal(outbox_key_valid("a/b"), WECOM_API_ERR_ARG);
-	assert_int_equal(outbox_key_valid("a b"), WECOM_API_ERR_ARG);
+	assert_int_equal(wecom_outbox_key_valid("alert-2024.06_01"),
+	    WECOM_API_OK);
+	assert_int_equal(wecom_outbox_key_valid(""), WECOM_API_ERR_ARG);
+	assert_int_equal(wecom_outbox_key_valid(".hidden"), WECOM_API_ERR_ARG);
+	assert_int_equal(wecom_outbox_key_valid("a/b"), WECOM_API_ERR_ARG);
+	assert_int_equal(wecom_outbox_key_valid("a b"), WECOM_API_ERR_ARG);
 	memset(longkey, 'k', sizeof(longkey) - 1);
 	longkey[sizeof(longkey) - 1] = '\0';
-	assert_int_equal(outbox_key_valid(longkey), WECOM_API_ERR_ARG);
+	assert_int_equal(wecom_outbox_key_valid(longkey), WECOM_API_ERR_ARG);
 	longkey[WECOM_OUTBOX_KEY_MAX] = '\0';
-	assert_int_equal(outbox_key_valid(longkey), WECOM_API_OK);
+	assert_int_equal(wecom_outbox_key_valid(longkey), WECOM_API_OK);
 
-	outbox_key_random(a);
-	outbox_key_random(b);
+	wecom_outbox_key_random(a);
+	wecom_outbox_key_random(b);
 	assert_int_equal(strlen(a), 32);
 	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
 	assert_string_not_equal(a, b);
@@ -225,18 +227,19 @@ backoff_doubles_with_jitter_and_is_capped(void **state)
 	/* Attempt n waits within [d/2, d], d = base · 2^(n-1). */
 	for (n = 1; n <= 5; n++) {
 		d = 1000L << (n - 1);
-		assert_int_equal(outbox_backoff_ms(1000, n, 0), d / 2);
-		assert_int_equal(outbox_backoff_ms(1000, n, (uint32_t)d / 2),
-		    d);
+		assert_int_equal(wecom_outbox_backoff_ms(1000, n, 0), d / 2);
+		assert_int_equal(wecom_outbox_backoff_ms(1000, n,
+		    (uint32_t)d / 2), d);
 		for (rnd = 0; rnd < 5000; rnd += 97) {
-			assert_true(outbox_backoff_ms(1000, n, rnd) >= d / 2);
-			assert_true(outbox_backoff_ms(1000, n, rnd) <= d);
+			assert_true(wecom_outbox_backoff_ms(1000, n, rnd) >=
+			    d / 2);
+			assert_true(wecom_outbox_backoff_ms(1000, n, rnd) <= d);
 		}
 	}
 	/* 32 times the base at most, and never beyond an hour. */
-	assert_true(outbox_backoff_ms(200, 50, UINT32_MAX) <= 32 * 200);
-	assert_true(outbox_backoff_ms(200, 50, 0) == 16 * 200);
-	assert_true(outbox_backoff_ms(600000, 50, UINT32_MAX) <=
+	assert_true(wecom_outbox_backoff_ms(200, 50, UINT32_MAX) <= 32 * 200);
+	assert_true(wecom_outbox_backoff_ms(200, 50, 0) == 16 * 200);
+	assert_true(wecom_outbox_backoff_ms(600000, 50, UINT32_MAX) <=
 	    OUTBOX_BACKOFF_CAP_MS);
 }
 
@@ -269,7 +272,7 @@ writes_atomically_0600_and_keeps_an_existing_record(void **state)
 
 	assert_non_null(mkdtemp(tmpdir));
 	snprintf(path, sizeof(path), "%s/state", tmpdir);
-	assert_int_equal(outbox_dirs_init(&d, path, 1), WECOM_API_OK);
+	assert_int_equal(wecom_outbox_dirs_init(&d, path, 1), WECOM_API_OK);
 	for (i = 0; i < OB_NDIRS; i++) {
 		assert_int_equal(stat(d.sub[i], &st), 0);
 		assert_int_equal(st.st_mode & 0777, 0700);
@@ -277,11 +280,11 @@ writes_atomically_0600_and_keeps_an_existing_record(void **state)
 	assert_int_equal(stat(d.root, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 
-	assert_int_equal(outbox_write(d.sub[OB_NEW], "k1", "first", 5,
+	assert_int_equal(wecom_outbox_write(d.sub[OB_NEW], "k1", "first", 5,
 	    1700000000000LL, OUTBOX_EXCL), WECOM_API_OK);
-	assert_int_equal(outbox_write(d.sub[OB_NEW], "k1", "second", 6, 0,
+	assert_int_equal(wecom_outbox_write(d.sub[OB_NEW], "k1", "second", 6, 0,
 	    OUTBOX_EXCL), OUTBOX_EXISTS);
-	assert_int_equal(outbox_read(d.sub[OB_NEW], "k1", &data, &len),
+	assert_int_equal(wecom_outbox_read(d.sub[OB_NEW], "k1", &data, &len),
 	    WECOM_API_OK);
 	assert_string_equal(data, "first");
 	free(data);
@@ -292,28 +295,29 @@ writes_atomically_0600_and_keeps_an_existing_record(void **state)
 	/* No temporary file is left behind, even by a refused write. */
 	assert_int_equal(count_files(d.sub[OB_NEW]), 1);
 
-	assert_int_equal(outbox_write(d.sub[OB_NEW], "k1", "third", 5, 0, 0),
-	    WECOM_API_OK);
-	assert_int_equal(outbox_read(d.sub[OB_NEW], "k1", &data, &len),
+	assert_int_equal(wecom_outbox_write(d.sub[OB_NEW], "k1", "third", 5,
+	    0, 0), WECOM_API_OK);
+	assert_int_equal(wecom_outbox_read(d.sub[OB_NEW], "k1", &data, &len),
 	    WECOM_API_OK);
 	assert_string_equal(data, "third");
 	free(data);
 
-	assert_int_equal(outbox_move(d.sub[OB_NEW], d.sub[OB_SENDING], "k1",
-	    0), WECOM_API_OK);
-	assert_int_equal(outbox_exists(d.sub[OB_NEW], "k1"), OUTBOX_MISSING);
-	assert_int_equal(outbox_exists(d.sub[OB_SENDING], "k1"),
+	assert_int_equal(wecom_outbox_move(d.sub[OB_NEW], d.sub[OB_SENDING],
+	    "k1", 0), WECOM_API_OK);
+	assert_int_equal(wecom_outbox_exists(d.sub[OB_NEW], "k1"),
+	    OUTBOX_MISSING);
+	assert_int_equal(wecom_outbox_exists(d.sub[OB_SENDING], "k1"),
 	    OUTBOX_EXISTS);
-	assert_int_equal(outbox_move(d.sub[OB_NEW], d.sub[OB_SENDING], "k1",
-	    OUTBOX_LAZY), OUTBOX_MISSING);
-	assert_int_equal(outbox_list(d.sub[OB_SENDING], &names, &n),
+	assert_int_equal(wecom_outbox_move(d.sub[OB_NEW], d.sub[OB_SENDING],
+	    "k1", OUTBOX_LAZY), OUTBOX_MISSING);
+	assert_int_equal(wecom_outbox_list(d.sub[OB_SENDING], &names, &n),
 	    WECOM_API_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(names[0], "k1");
-	outbox_list_free(names, n);
-	assert_int_equal(outbox_remove(d.sub[OB_SENDING], "k1", 0),
+	wecom_outbox_list_free(names, n);
+	assert_int_equal(wecom_outbox_remove(d.sub[OB_SENDING], "k1", 0),
 	    WECOM_API_OK);
-	assert_int_equal(outbox_remove(d.sub[OB_SENDING], "k1", 0),
+	assert_int_equal(wecom_outbox_remove(d.sub[OB_SENDING], "k1", 0),
 	    OUTBOX_MISSING);
 }
 
@@ -325,27 +329,28 @@ prunes_old_records_and_stale_temporary_files(void **state)
 	FILE			*fp;
 
 	snprintf(path, sizeof(path), "%s/state", tmpdir);
-	assert_int_equal(outbox_dirs_init(&d, path, 0), WECOM_API_OK);
-	assert_int_equal(outbox_write(d.sub[OB_DONE], "old", "x", 1,
+	assert_int_equal(wecom_outbox_dirs_init(&d, path, 0), WECOM_API_OK);
+	assert_int_equal(wecom_outbox_write(d.sub[OB_DONE], "old", "x", 1,
 	    1000000000000LL, 0), WECOM_API_OK);
-	assert_int_equal(outbox_write(d.sub[OB_DONE], "young", "x", 1, 0, 0),
-	    WECOM_API_OK);
+	assert_int_equal(wecom_outbox_write(d.sub[OB_DONE], "young", "x", 1,
+	    0, 0), WECOM_API_OK);
 	snprintf(path, sizeof(path), "%s/.tmp-killed", d.sub[OB_DONE]);
 	assert_non_null(fp = fopen(path, "w"));
 	fclose(fp);
 	/* A writer's temporary file is young: it stays... */
-	outbox_prune(d.sub[OB_DONE], outbox_now_ms() - 60000,
-	    outbox_now_ms() - 60000);
-	assert_int_equal(outbox_exists(d.sub[OB_DONE], "old"), OUTBOX_MISSING);
-	assert_int_equal(outbox_exists(d.sub[OB_DONE], "young"),
+	wecom_outbox_prune(d.sub[OB_DONE], wecom_outbox_now_ms() - 60000,
+	    wecom_outbox_now_ms() - 60000);
+	assert_int_equal(wecom_outbox_exists(d.sub[OB_DONE], "old"),
+	    OUTBOX_MISSING);
+	assert_int_equal(wecom_outbox_exists(d.sub[OB_DONE], "young"),
 	    OUTBOX_EXISTS);
-	assert_int_equal(outbox_exists(d.sub[OB_DONE], ".tmp-killed"),
+	assert_int_equal(wecom_outbox_exists(d.sub[OB_DONE], ".tmp-killed"),
 	    OUTBOX_EXISTS);
 	/* ...until it is older than the cut. */
-	outbox_prune(d.sub[OB_DONE], 0, outbox_now_ms() + 1000);
-	assert_int_equal(outbox_exists(d.sub[OB_DONE], ".tmp-killed"),
+	wecom_outbox_prune(d.sub[OB_DONE], 0, wecom_outbox_now_ms() + 1000);
+	assert_int_equal(wecom_outbox_exists(d.sub[OB_DONE], ".tmp-killed"),
 	    OUTBOX_MISSING);
-	assert_int_equal(outbox_exists(d.sub[OB_DONE], "young"),
+	assert_int_equal(wecom_outbox_exists(d.sub[OB_DONE], "young"),
 	    OUTBOX_EXISTS);
 
 	snprintf(path, sizeof(path), "rm -rf '%s'", tmpdir);

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * framework/push/push_alert.c: Alertmanager webhooks as WeCom markdown. The
- * payloads are what Alertmanager 0.27 sends to a webhook_config; the big
- * ones are built with jansson.
+ * framework/push/push_alert.c and alert_time.c: Alertmanager webhooks as
+ * WeCom markdown, their times in UTC. The payloads are what Alertmanager
+ * 0.27 sends to a webhook_config; the big ones are built with jansson.
  */
 
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The retry table: a fixed array of slots in one shared mapping, found
  * through a hash of the key (a SHA-1, so its first bytes will do) and
@@ -301,6 +302,80 @@ key_str(struct keyctx *kc, const char *s)
 	key_bytes(kc, s, len);
 }
 
+static void
+key_init(struct keyctx *kc)
+{
+	memset(kc, 0, sizeof(*kc));
+	kc->fnv[0] = 0xcbf29ce484222325ULL;
+	kc->fnv[1] = 0x84222325cbf29ce4ULL;
+	kc->ok = (kc->md = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(kc->md, sha1 != NULL ? sha1 : EVP_sha1(), NULL);
+}
+
+/* An event's fields, then every element of its document if at hand. */
+static void
+key_event(struct keyctx *kc, const struct wecom_msg *msg)
+{
+	const char	*path, *value;
+	size_t		 i, n;
+
+	key_str(kc, msg->to_user);
+	key_str(kc, msg->from_user);
+	key_u64(kc, (uint64_t)msg->create_time);
+	key_u64(kc, (uint64_t)msg->agentid);
+	key_str(kc, msg->msgtype);
+	key_str(kc, msg->event);
+	key_str(kc, msg->event_key);
+	key_str(kc, msg->change_type);
+	key_str(kc, msg->user_id);
+	key_str(kc, msg->new_user_id);
+	key_str(kc, msg->party_id);
+	key_str(kc, msg->tag_id);
+	key_str(kc, msg->job_id);
+	key_str(kc, msg->job_type);
+	key_str(kc, msg->external_user_id);
+	key_str(kc, msg->chat_id);
+	key_str(kc, msg->welcome_code);
+	key_str(kc, msg->task_id);
+	key_str(kc, msg->card_type);
+	key_str(kc, msg->response_code);
+	key_str(kc, msg->sp_no);
+	key_str(kc, msg->sp_status);
+	key_str(kc, msg->third_no);
+	key_str(kc, msg->open_kf_id);
+	key_str(kc, msg->kf_token);
+	key_str(kc, msg->scan_type);
+	key_str(kc, msg->scan_result);
+	key_str(kc, msg->content);
+	key_str(kc, msg->media_id);
+	n = msg->xml != NULL ? wecom_xml_nfields(msg->xml) : 0;
+	key_u64(kc, n);
+	for (i = 0; i < n; i++) {
+		wecom_xml_field(msg->xml, i, &path, &value);
+		key_str(kc, path);
+		key_str(kc, value);
+	}
+}
+
+static void
+key_final(struct keyctx *kc, unsigned char key[WECOM_DEDUPE_KEY_LEN])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen;
+	size_t		i;
+
+	if (kc->ok && EVP_DigestFinal_ex(kc->md, md, &mdlen) &&
+	    mdlen >= WECOM_DEDUPE_KEY_LEN) {
+		memcpy(key, md, WECOM_DEDUPE_KEY_LEN);
+	} else {
+		/* Out of memory in OpenSSL: a weaker hash of the same
+		 * bytes still matches retries, and never merges all. */
+		for (i = 0; i < WECOM_DEDUPE_KEY_LEN; i++)
+			key[i] = kc->fnv[i / 8 % 2] >> (8 * (i % 8));
+	}
+	EVP_MD_CTX_free(kc->md);
+}
+
 /*
  * A message is its MsgId. An event has none: its identity is its sender,
  * second, name and key, plus whatever tells apart two events of the
@@ -314,18 +389,9 @@ void
 wecom_dedupe_key(const char *app, const struct wecom_msg *msg,
     unsigned char key[WECOM_DEDUPE_KEY_LEN])
 {
-	struct keyctx	 kc;
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen;
-	const char	*path, *value;
-	size_t		 i, n;
+	struct keyctx	kc;
 
-	memset(&kc, 0, sizeof(kc));
-	kc.fnv[0] = 0xcbf29ce484222325ULL;
-	kc.fnv[1] = 0x84222325cbf29ce4ULL;
-	kc.ok = (kc.md = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestInit_ex(kc.md, sha1 != NULL ? sha1 : EVP_sha1(), NULL);
-
+	key_init(&kc);
 	key_str(&kc, "wecom-dedupe-1");
 	key_str(&kc, app);
 	if (msg == NULL) {
@@ -335,54 +401,9 @@ wecom_dedupe_key(const char *app, const struct wecom_msg *msg,
 		key_str(&kc, msg->msgid);
 	} else {
 		key_str(&kc, "event");
-		key_str(&kc, msg->to_user);
-		key_str(&kc, msg->from_user);
-		key_u64(&kc, (uint64_t)msg->create_time);
-		key_u64(&kc, (uint64_t)msg->agentid);
-		key_str(&kc, msg->msgtype);
-		key_str(&kc, msg->event);
-		key_str(&kc, msg->event_key);
-		key_str(&kc, msg->change_type);
-		key_str(&kc, msg->user_id);
-		key_str(&kc, msg->new_user_id);
-		key_str(&kc, msg->party_id);
-		key_str(&kc, msg->tag_id);
-		key_str(&kc, msg->job_id);
-		key_str(&kc, msg->job_type);
-		key_str(&kc, msg->external_user_id);
-		key_str(&kc, msg->chat_id);
-		key_str(&kc, msg->welcome_code);
-		key_str(&kc, msg->task_id);
-		key_str(&kc, msg->card_type);
-		key_str(&kc, msg->response_code);
-		key_str(&kc, msg->sp_no);
-		key_str(&kc, msg->sp_status);
-		key_str(&kc, msg->third_no);
-		key_str(&kc, msg->open_kf_id);
-		key_str(&kc, msg->kf_token);
-		key_str(&kc, msg->scan_type);
-		key_str(&kc, msg->scan_result);
-		key_str(&kc, msg->content);
-		key_str(&kc, msg->media_id);
-		n = msg->xml != NULL ? wecom_xml_nfields(msg->xml) : 0;
-		key_u64(&kc, n);
-		for (i = 0; i < n; i++) {
-			wecom_xml_field(msg->xml, i, &path, &value);
-			key_str(&kc, path);
-			key_str(&kc, value);
-		}
+		key_event(&kc, msg);
 	}
-
-	if (kc.ok && EVP_DigestFinal_ex(kc.md, md, &mdlen) &&
-	    mdlen >= WECOM_DEDUPE_KEY_LEN) {
-		memcpy(key, md, WECOM_DEDUPE_KEY_LEN);
-	} else {
-		/* Out of memory in OpenSSL: a weaker hash of the same
-		 * bytes still matches retries, and never merges all. */
-		for (i = 0; i < WECOM_DEDUPE_KEY_LEN; i++)
-			key[i] = kc.fnv[i / 8 % 2] >> (8 * (i % 8));
-	}
-	EVP_MD_CTX_free(kc.md);
+	key_final(&kc, key);
 }
 
 static int

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Recognising WeCom's retries across worker processes.
  *
@@ -25,6 +26,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "wecom_config.h"
+
 #define WECOM_DEDUPE_KEY_LEN	20	/* a SHA-1 digest */
 #define WECOM_DEDUPE_REPLY_MAX	2048	/* longer replies are not kept */
 
@@ -34,7 +37,7 @@
 
 /* Sizes the server should use unless configured otherwise. */
 #define WECOM_DEDUPE_ENTRIES_DEFAULT	1024
-#define WECOM_DEDUPE_ENTRIES_MAX	(1024 * 1024)
+#define WECOM_DEDUPE_ENTRIES_MAX	WECOM_CONF_DEDUPE_ENTRIES_MAX
 #define WECOM_DEDUPE_WINDOW_DEFAULT	60	/* seconds */
 #define WECOM_DEDUPE_RUNNING_TTL_DEFAULT 30	/* seconds */
 

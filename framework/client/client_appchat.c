@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * App group chats: appchat/create, then appchat/send of any message
  * kind to the chatid. Content limits and splitting as for message/send.
@@ -26,10 +27,10 @@ wecom_appchat_create(struct wecom_client *c, const char *name,
 	char			*list, *p, *tok;
 	int			 rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	*chatid_out = NULL;
-	if (userlist == NULL || (list = client_join(userlist)) == NULL)
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+	if (userlist == NULL || (list = wecom_client_join(userlist)) == NULL)
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "appchat/create needs a userlist"));
 	body = json_object();
 	users = json_array();
@@ -46,21 +47,21 @@ wecom_appchat_create(struct wecom_client *c, const char *name,
 	if (chatid != NULL)
 		json_object_set_new(body, "chatid", json_string(chatid));
 
-	if ((rc = client_req_init(&req, REQ_POST_JSON, "appchat/create", NULL,
-	    1)) != WECOM_API_OK || (rc = client_req_body(&req, body)) !=
-	    WECOM_API_OK)
-		rc = client_err_set(err, rc, 0, "out of memory");
-	else if ((rc = client_call(c, &req, err)) == WECOM_API_OK) {
+	if ((rc = wecom_client_req_init(&req, REQ_POST_JSON, "appchat/create",
+	    NULL, 1)) != WECOM_API_OK ||
+	    (rc = wecom_client_req_body(&req, body)) != WECOM_API_OK)
+		rc = wecom_client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = wecom_client_call(c, &req, err)) == WECOM_API_OK) {
 		id = json_object_get(req.json, "chatid");
 		if (!json_is_string(id))
-			rc = client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,
-			    "appchat/create answered without a chatid");
+			rc = wecom_client_err_set(err, WECOM_API_ERR_PROTOCOL,
+			    0, "appchat/create answered without a chatid");
 		else if ((*chatid_out = strdup(json_string_value(id))) ==
 		    NULL)
-			rc = client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+			rc = wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 			    "out of memory");
 	}
-	client_req_free(&req);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }
@@ -74,16 +75,16 @@ wecom_appchat_send(struct wecom_client *c, const char *chatid,
 	struct chat_ctx			ctx;
 	int				rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	if (chatid == NULL || *chatid == '\0' || m == NULL)
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "appchat/send needs a chatid and a message"));
 	if (res == NULL)
 		res = &local;
 	memset(res, 0, sizeof(*res));
 	ctx.chatid = chatid;
 	ctx.opts = opts;
-	rc = client_send_parts(c, &ctx, m, opts, chat_send, res, err);
+	rc = wecom_client_send_parts(c, &ctx, m, opts, chat_send, res, err);
 	if (res == &local)
 		wecom_send_result_free(res);
 
@@ -101,16 +102,16 @@ chat_send(struct wecom_client *c, const void *arg, json_t *body,
 	json_object_set_new(body, "chatid", json_string(ctx->chatid));
 	if (ctx->opts != NULL)
 		json_object_set_new(body, "safe", json_integer(ctx->opts->safe));
-	if ((rc = client_req_init(&req, REQ_POST_JSON, "appchat/send", NULL,
-	    1)) != WECOM_API_OK) {
+	if ((rc = wecom_client_req_init(&req, REQ_POST_JSON, "appchat/send",
+	    NULL, 1)) != WECOM_API_OK) {
 		json_decref(body);
-		return (client_err_set(err, rc, 0, "out of memory"));
+		return (wecom_client_err_set(err, rc, 0, "out of memory"));
 	}
-	if ((rc = client_req_body(&req, body)) != WECOM_API_OK)
-		rc = client_err_set(err, rc, 0, "out of memory");
-	else if ((rc = client_call(c, &req, err)) == WECOM_API_OK)
-		rc = client_result_take(res, req.json);
-	client_req_free(&req);
+	if ((rc = wecom_client_req_body(&req, body)) != WECOM_API_OK)
+		rc = wecom_client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = wecom_client_call(c, &req, err)) == WECOM_API_OK)
+		rc = wecom_client_result_take(res, req.json);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Creating a client: which app it speaks for, its retry policy and the
  * CA bundle. The retry policy comes from [global] retry_attempts,
@@ -18,24 +19,26 @@ wecom_client_new(const struct wecom_conf *conf, const char *app,
 	struct wecom_client		*c;
 	const struct wecom_app_conf	*a;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	a = app != NULL ? wecom_conf_app(conf, app) : TAILQ_FIRST(&conf->apps);
 	if (a == NULL) {
-		client_err_set(err, WECOM_API_ERR_CONFIG, 0,
+		wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
 		    "%s: no [app %s] section", conf->file ? conf->file : "?",
 		    app ? app : "…");
 		return (NULL);
 	}
 	if (a->secret == NULL || *a->secret == '\0') {
-		client_err_set(err, WECOM_API_ERR_CONFIG, 0,
+		wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
 		    "[app %s] has no secret: API calls need one", a->name);
 		return (NULL);
 	}
 	if ((c = wecom_client_new_robot(conf, err)) == NULL)
 		return (NULL);
 	c->app = a;
-	if (client_token_hash(a->corpid, a->secret, c->hash) != WECOM_API_OK) {
-		client_err_set(err, WECOM_API_ERR_NOMEM, 0, "SHA-256 failed");
+	if (wecom_client_token_hash(a->corpid, a->secret, c->hash) !=
+	    WECOM_API_OK) {
+		wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "SHA-256 failed");
 		wecom_client_free(c);
 		return (NULL);
 	}
@@ -52,13 +55,14 @@ wecom_client_new_robot(const struct wecom_conf *conf,
 	struct wecom_client	*c;
 
 	if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "curl_global_init failed");
 		return (NULL);
 	}
 	curl_ready = 1;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		client_err_set(err, WECOM_API_ERR_NOMEM, 0, "out of memory");
+		wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "out of memory");
 		return (NULL);
 	}
 	c->conf = conf;

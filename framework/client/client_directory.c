@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Directory reads: user/get, user/list, department/list. The answer is
  * handed back as WeCom's JSON text; user/get also picks out the fields
@@ -22,12 +23,12 @@ dir_get(struct wecom_client *c, const char *path, const char *query,
 	int			rc;
 
 	*out = NULL;
-	if ((rc = client_req_init(&req, REQ_GET, path, query, 1)) !=
+	if ((rc = wecom_client_req_init(&req, REQ_GET, path, query, 1)) !=
 	    WECOM_API_OK)
-		rc = client_err_set(err, rc, 0, "out of memory");
-	else if ((rc = client_call(c, &req, err)) == WECOM_API_OK)
+		rc = wecom_client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = wecom_client_call(c, &req, err)) == WECOM_API_OK)
 		*out = json_incref(req.json);
-	client_req_free(&req);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }
@@ -50,16 +51,16 @@ wecom_user_get(struct wecom_client *c, const char *userid,
 	size_t	 len;
 	int	 rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	memset(u, 0, sizeof(*u));
 	if (userid == NULL || *userid == '\0' ||
-	    (e = client_escape(userid)) == NULL)
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+	    (e = wecom_client_escape(userid)) == NULL)
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "user/get needs a userid"));
 	len = strlen(e) + 8;
 	if ((q = malloc(len)) == NULL) {
 		free(e);
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	}
 	snprintf(q, len, "userid=%s", e);
@@ -78,7 +79,7 @@ wecom_user_get(struct wecom_client *c, const char *userid,
 	if (u->userid == NULL || u->name == NULL || u->mobile == NULL ||
 	    u->email == NULL || u->json == NULL) {
 		wecom_user_free(u);
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	}
 
@@ -103,12 +104,12 @@ dir_list(struct wecom_client *c, const char *path, const char *query,
 	json_t	*ans;
 	int	 rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	*json = NULL;
 	if ((rc = dir_get(c, path, query, &ans, err)) != WECOM_API_OK)
 		return (rc);
 	if ((*json = json_dumps(ans, JSON_COMPACT)) == NULL)
-		rc = client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		rc = wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory");
 	json_decref(ans);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Errors as the caller sees them: WeCom's errcode and errmsg, our own
  * result code, and a one-line hint for the errcodes people actually
@@ -82,7 +83,7 @@ wecom_api_strerror(int code)
 }
 
 void
-client_err_clear(struct wecom_api_error *err)
+wecom_client_err_clear(struct wecom_api_error *err)
 {
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
@@ -90,10 +91,10 @@ client_err_clear(struct wecom_api_error *err)
 
 /*
  * Record a failure and return its code, so a caller can write
- * "return (client_err_set(...));". Keeps the counters already set.
+ * "return (wecom_client_err_set(...));". Keeps the counters already set.
  */
 int
-client_err_set(struct wecom_api_error *err, int code, long errcode,
+wecom_client_err_set(struct wecom_api_error *err, int code, long errcode,
     const char *fmt, ...)
 {
 	va_list		ap;

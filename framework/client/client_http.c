@@ -1,9 +1,9 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * One API request: built by client_req_prepare(), performed by anyone
- * (client_req_perform() here blocks; a curl-multi driver may do it
- * instead), judged by client_req_finish(). client_call() is the
- * blocking driver with the retry policy: bounded exponential backoff
- * with jitter for transient failures, one fresh token for a rejected one.
+ * One API request: built by wecom_client_req_prepare(), performed by
+ * anyone (wecom_client_req_perform() here blocks; a curl-multi driver
+ * may do it instead), judged by wecom_client_req_finish(). Retries and
+ * fetching the token are left to client_retry.c and client_call.c.
  */
 
 #include <stdio.h>
@@ -21,9 +21,12 @@ static int	req_options(struct wecom_client *, struct client_req *);
 static int	req_media(struct client_req *);
 static int	req_raw(struct client_req *);
 static void	req_reset(struct client_req *);
+static int	finish_curl(struct client_req *, struct wecom_api_error *);
+static int	finish_http(struct client_req *, struct wecom_api_error *);
+static int	finish_errcode(struct client_req *, struct wecom_api_error *);
 
 int
-client_req_init(struct client_req *req, int method, const char *path,
+wecom_client_req_init(struct client_req *req, int method, const char *path,
     const char *query, int with_token)
 {
 	memset(req, 0, sizeof(*req));
@@ -39,7 +42,7 @@ client_req_init(struct client_req *req, int method, const char *path,
 
 /* Takes the reference to body. */
 int
-client_req_body(struct client_req *req, json_t *body)
+wecom_client_req_body(struct client_req *req, json_t *body)
 {
 	free(req->body);
 	req->body = json_dumps(body, JSON_COMPACT);
@@ -49,7 +52,7 @@ client_req_body(struct client_req *req, json_t *body)
 }
 
 void
-client_req_free(struct client_req *req)
+wecom_client_req_free(struct client_req *req)
 {
 	req_reset(req);
 	free(req->path);
@@ -89,7 +92,7 @@ req_reset(struct client_req *req)
 }
 
 int
-client_req_prepare(struct wecom_client *c, struct client_req *req,
+wecom_client_req_prepare(struct wecom_client *c, struct client_req *req,
     const char *token, struct wecom_api_error *err)
 {
 	char	*url;
@@ -97,22 +100,22 @@ client_req_prepare(struct wecom_client *c, struct client_req *req,
 
 	req_reset(req);
 	if (token != NULL && (req->token = strdup(token)) == NULL)
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	if ((req->easy = curl_easy_init()) == NULL)
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "curl_easy_init failed"));
 	if ((url = req_url(c, req, token)) == NULL)
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	rc = curl_easy_setopt(req->easy, CURLOPT_URL, url);
 	explicit_bzero(url, strlen(url));	/* may hold a token or secret */
 	free(url);
 	if (rc != CURLE_OK || req_options(c, req) != WECOM_API_OK)
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "cannot set up the request to %s", req->path));
 	if (req->method == REQ_POST_MEDIA && req_media(req) != WECOM_API_OK)
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot attach the media of %s", req->path));
 
 	return (WECOM_API_OK);
@@ -128,7 +131,7 @@ req_url(const struct wecom_client *c, const struct client_req *req,
 	int		 n;
 
 	etok = NULL;
-	if (token != NULL && (etok = client_escape(token)) == NULL)
+	if (token != NULL && (etok = wecom_client_escape(token)) == NULL)
 		return (NULL);
 	len = strlen(base) + strlen(req->path) + 32 +
 	    (req->query ? strlen(req->query) : 0) + (etok ? strlen(etok) : 0);
@@ -260,7 +263,7 @@ req_write(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 void
-client_req_perform(struct client_req *req)
+wecom_client_req_perform(struct client_req *req)
 {
 	req->curl_rc = curl_easy_perform(req->easy);
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE,
@@ -272,24 +275,32 @@ client_req_perform(struct client_req *req)
  * Pure: only req and err are looked at and written.
  */
 int
-client_req_finish(struct client_req *req, struct wecom_api_error *err)
+wecom_client_req_finish(struct client_req *req, struct wecom_api_error *err)
 {
-	json_error_t	 jerr;
-	json_t		*ec, *em;
-	long		 code;
+	int	act;
 
 	if (err != NULL) {
 		err->http_status = req->http_status;
 		err->curl_code = req->curl_rc;
 	}
+	if (req->curl_rc != CURLE_OK)
+		return (finish_curl(req, err));
+	if ((act = finish_http(req, err)) != REQ_DONE)
+		return (act);
+
+	return (finish_errcode(req, err));
+}
+
+/* A TLS or URL problem will not go away by itself; the network may. */
+static int
+finish_curl(struct client_req *req, struct wecom_api_error *err)
+{
 	switch (req->curl_rc) {
-	case CURLE_OK:
-		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_ENGINE_INITFAILED:
-		client_err_set(err, WECOM_API_ERR_TLS, 0, "TLS: %s",
+		wecom_client_err_set(err, WECOM_API_ERR_TLS, 0, "TLS: %s",
 		    req->curl_err[0] ? req->curl_err :
 		    curl_easy_strerror(req->curl_rc));
 		if (err != NULL)
@@ -298,44 +309,61 @@ client_req_finish(struct client_req *req, struct wecom_api_error *err)
 		return (REQ_FAIL);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
-		client_err_set(err, WECOM_API_ERR_CONFIG, 0, "bad api_base: %s",
-		    curl_easy_strerror(req->curl_rc));
+		wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
+		    "bad api_base: %s", curl_easy_strerror(req->curl_rc));
 		return (REQ_FAIL);
 	default:
-		client_err_set(err, WECOM_API_ERR_UNAVAILABLE, 0, "network: %s",
-		    req->curl_err[0] ? req->curl_err :
+		wecom_client_err_set(err, WECOM_API_ERR_UNAVAILABLE, 0,
+		    "network: %s", req->curl_err[0] ? req->curl_err :
 		    curl_easy_strerror(req->curl_rc));
 		if (err != NULL)
 			err->hint = "WeCom was not reached: check DNS, the "
 			    "firewall and https_proxy/no_proxy";
 		return (REQ_BACKOFF);
 	}
+}
+
+/* REQ_DONE here only means: a JSON object came back with HTTP 200. */
+static int
+finish_http(struct client_req *req, struct wecom_api_error *err)
+{
+	json_error_t	jerr;
 
 	if (req->http_status >= 500) {
-		client_err_set(err, WECOM_API_ERR_UNAVAILABLE, 0,
+		wecom_client_err_set(err, WECOM_API_ERR_UNAVAILABLE, 0,
 		    "HTTP %ld from %s", req->http_status, req->path);
 		return (REQ_BACKOFF);
 	}
 	if (req->http_status != 200) {
-		client_err_set(err, WECOM_API_ERR_HTTP, 0, "HTTP %ld from %s",
-		    req->http_status, req->path);
+		wecom_client_err_set(err, WECOM_API_ERR_HTTP, 0,
+		    "HTTP %ld from %s", req->http_status, req->path);
 		return (REQ_FAIL);
 	}
 	req->json = json_loadb(req->resp.data ? req->resp.data : "",
 	    req->resp.len, 0, &jerr);
 	if (req->json == NULL || !json_is_object(req->json)) {
-		client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,
+		wecom_client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,
 		    "%s answered with something that is not a JSON object",
 		    req->path);
 		return (REQ_FAIL);
 	}
+
+	return (REQ_DONE);
+}
+
+/* WeCom's errcode: busy means back off, a stale token means renew it. */
+static int
+finish_errcode(struct client_req *req, struct wecom_api_error *err)
+{
+	json_t	*ec, *em;
+	long	 code;
 
 	ec = json_object_get(req->json, "errcode");
 	em = json_object_get(req->json, "errmsg");
 	code = json_is_integer(ec) ? (long)json_integer_value(ec) : 0;
 	if (code == 0)
 		return (REQ_DONE);
-	client_err_set(err, WECOM_API_ERR_REJECTED, code, "%s",
+	wecom_client_err_set(err, WECOM_API_ERR_REJECTED, code, "%s",
 	    json_is_string(em) ? json_string_value(em) : "(no errmsg)");
 	switch (code) {
 	case -1:
@@ -352,90 +380,8 @@ client_req_finish(struct client_req *req, struct wecom_api_error *err)
 	return (REQ_FAIL);
 }
 
-/* Full jitter over the upper half: never zero, never in lockstep. */
-long
-client_backoff_ms(const struct wecom_client *c, int attempt)
-{
-	long	d;
-	int	i;
-
-	d = c->base_ms;
-	for (i = 1; i < attempt && d < CLIENT_RETRY_CAP_MS; i++)
-		d *= 2;
-	if (d > CLIENT_RETRY_CAP_MS)
-		d = CLIENT_RETRY_CAP_MS;
-	if (d < 2)
-		return (d);
-
-	return (d / 2 + (long)arc4random_uniform((uint32_t)(d / 2 + 1)));
-}
-
-/*
- * The blocking driver. A rejected token is replaced once per call;
- * 40001 (wrong secret) comes back from gettoken as a plain failure, so
- * it can never loop.
- */
-int
-client_call(struct wecom_client *c, struct client_req *req,
-    struct wecom_api_error *err)
-{
-	char	 token[WECOM_TOKEN_MAX + 1];
-	int64_t	 start;
-	long	 delay;
-	struct wecom_api_error	 local;
-	int	 act, rc, tries, renewed, attempts;
-
-	if (err == NULL) {
-		client_err_clear(&local);
-		err = &local;
-	}
-	start = client_now_ms();
-	tries = renewed = attempts = 0;
-	for (;;) {
-		token[0] = '\0';
-		if (req->with_token &&
-		    (rc = client_token(c, token, sizeof(token), err)) !=
-		    WECOM_API_OK)
-			break;
-		if ((rc = client_req_prepare(c, req,
-		    req->with_token ? token : NULL, err)) != WECOM_API_OK)
-			break;
-		client_req_perform(req);
-		attempts++;
-		act = client_req_finish(req, err);
-		rc = err->code;
-		if (c->observer != NULL)
-			c->observer(c->observer_arg, req->path,
-			    act == REQ_DONE ? 0 : err->errcode != 0 ?
-			    err->errcode : -2);
-		if (act == REQ_DONE) {
-			rc = WECOM_API_OK;
-			break;
-		}
-		if (act == REQ_NEWTOKEN && req->with_token && !renewed) {
-			renewed = 1;
-			client_token_drop(c, token);
-			continue;
-		}
-		if (act != REQ_BACKOFF || ++tries >= c->max_attempts)
-			break;
-		delay = client_backoff_ms(c, tries);
-		if (client_now_ms() - start + delay > c->total_ms)
-			break;
-		client_sleep_ms(delay);
-	}
-	explicit_bzero(token, sizeof(token));
-	/* Counts this call's requests, not those of a gettoken inside it. */
-	if (attempts > 0)
-		err->attempts = attempts;
-	if (rc == WECOM_API_OK)
-		err->code = WECOM_API_OK;
-
-	return (rc);
-}
-
 char *
-client_escape(const char *s)
+wecom_client_escape(const char *s)
 {
 	char	*e, *copy;
 

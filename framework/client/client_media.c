@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * media/upload (temporary, 3 days), media/uploadimg (permanent URL) and
  * the robots' upload_media: one multipart field "media" with a filename,
@@ -50,7 +51,7 @@ media_type(const char *type, size_t *max)
  * data/len, sent as name. *out gets a reference to the answer.
  */
 int
-client_upload(struct wecom_client *c, const char *path, const char *query,
+wecom_client_upload(struct wecom_client *c, const char *path, const char *query,
     int with_token, const char *file, const char *name, const void *data,
     size_t len, json_t **out, struct wecom_api_error *err)
 {
@@ -61,12 +62,12 @@ client_upload(struct wecom_client *c, const char *path, const char *query,
 
 	*out = NULL;
 	if (file != NULL && (stat(file, &st) == -1 || !S_ISREG(st.st_mode)))
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "%s: %s", file, errno ? strerror(errno) :
 		    "not a regular file"));
-	if ((rc = client_req_init(&req, REQ_POST_MEDIA, path, query,
+	if ((rc = wecom_client_req_init(&req, REQ_POST_MEDIA, path, query,
 	    with_token)) != WECOM_API_OK)
-		return (client_err_set(err, rc, 0, "out of memory"));
+		return (wecom_client_err_set(err, rc, 0, "out of memory"));
 	if (file != NULL) {
 		if ((copy = strdup(file)) != NULL) {
 			req.media_name = strdup(basename(copy));
@@ -82,10 +83,10 @@ client_upload(struct wecom_client *c, const char *path, const char *query,
 			rc = WECOM_API_ERR_NOMEM;
 	}
 	if (rc != WECOM_API_OK)
-		rc = client_err_set(err, rc, 0, "out of memory");
-	else if ((rc = client_call(c, &req, err)) == WECOM_API_OK)
+		rc = wecom_client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = wecom_client_call(c, &req, err)) == WECOM_API_OK)
 		*out = json_incref(req.json);
-	client_req_free(&req);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }
@@ -98,10 +99,10 @@ media_string(json_t *ans, const char *key, char **out,
 
 	v = json_object_get(ans, key);
 	if (!json_is_string(v))
-		return (client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,
 		    "the upload answer has no %s", key));
 	if ((*out = strdup(json_string_value(v))) == NULL)
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 
 	return (WECOM_API_OK);
@@ -118,19 +119,19 @@ media_upload(struct wecom_client *c, const char *type, const char *file,
 	size_t		 max;
 	int		 rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	*media_id = NULL;
 	if (media_type(type, &max) != WECOM_API_OK)
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "media type must be image, voice, video or file"));
 	if (file != NULL && stat(file, &st) == 0)
 		len = (size_t)st.st_size;
 	if (len > max)
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "%s media is limited to %zu bytes (this is %zu)", type,
 		    max, len));
 	snprintf(query, sizeof(query), "type=%s", type);
-	rc = client_upload(c, "media/upload", query, 1, file, name, data,
+	rc = wecom_client_upload(c, "media/upload", query, 1, file, name, data,
 	    len, &ans, err);
 	if (rc == WECOM_API_OK)
 		rc = media_string(ans, "media_id", media_id, err);
@@ -152,7 +153,7 @@ wecom_media_upload_mem(struct wecom_client *c, const char *type,
     struct wecom_api_error *err)
 {
 	if (data == NULL || len == 0)
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "nothing to upload"));
 	return (media_upload(c, type, NULL, filename, data, len, media_id,
 	    err));
@@ -165,10 +166,10 @@ wecom_media_uploadimg_file(struct wecom_client *c, const char *path,
 	json_t	*ans;
 	int	 rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	*url = NULL;
-	rc = client_upload(c, "media/uploadimg", NULL, 1, path, NULL, NULL, 0,
-	    &ans, err);
+	rc = wecom_client_upload(c, "media/uploadimg", NULL, 1, path, NULL,
+	    NULL, 0, &ans, err);
 	if (rc == WECOM_API_OK)
 		rc = media_string(ans, "url", url, err);
 	json_decref(ans);
@@ -177,7 +178,7 @@ wecom_media_uploadimg_file(struct wecom_client *c, const char *path,
 }
 
 int
-client_media_id(json_t *ans, char **media_id, struct wecom_api_error *err)
+wecom_client_media_id(json_t *ans, char **media_id, struct wecom_api_error *err)
 {
 	return (media_string(ans, "media_id", media_id, err));
 }

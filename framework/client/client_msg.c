@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Message builders. A struct wecom_message is one msgtype and its object;
  * text and markdown keep their content apart, because long content is
@@ -320,19 +321,19 @@ wecom_msg_mention(struct wecom_message *m, const char *userids,
 }
 
 const char *
-client_msg_content(const struct wecom_message *m)
+wecom_client_msg_content(const struct wecom_message *m)
 {
 	return (m->content);
 }
 
 const char *
-client_msg_fallback(const struct wecom_message *m)
+wecom_client_msg_fallback(const struct wecom_message *m)
 {
 	return (m->fallback);
 }
 
 size_t
-client_msg_limit(const struct wecom_message *m)
+wecom_client_msg_limit(const struct wecom_message *m)
 {
 	return (strcmp(m->msgtype, "markdown") == 0 ? WECOM_MARKDOWN_MAX :
 	    WECOM_TEXT_MAX);
@@ -340,7 +341,7 @@ client_msg_limit(const struct wecom_message *m)
 
 /* {"msgtype": T, T: {..., "content": content}}, a new reference. */
 json_t *
-client_msg_body(const struct wecom_message *m, const char *content)
+wecom_client_msg_body(const struct wecom_message *m, const char *content)
 {
 	json_t	*o, *inner;
 
@@ -359,7 +360,7 @@ client_msg_body(const struct wecom_message *m, const char *content)
 
 /* "a, b|c" → "a|b|c": WeCom wants '|', people type ','. */
 char *
-client_join(const char *list)
+wecom_client_join(const char *list)
 {
 	char	*out, *q;
 

@@ -1,8 +1,15 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * Inside the API client. A request is built once (client_req_*), then
- * performed by whoever drives it — client_req_perform() blocks, a later
- * curl-multi driver in Kore's loop will not — and its finished response
- * is judged by client_req_finish(), which does not care who performed it.
+ * Inside the API client. A request is built once (wecom_client_req_*),
+ * then performed by whoever drives it — wecom_client_req_perform()
+ * blocks, a later curl-multi driver in Kore's loop will not — and its
+ * finished response is judged by wecom_client_req_finish(), which does
+ * not care who performed it.
+ *
+ * The files depend on each other one way, bottom-up: client_error.c,
+ * client_http.c (one request), client_retry.c (tries and backoff),
+ * client_token.c (the token cache, fetched through client_retry.c),
+ * client_call.c (tries with the token), then the API files on top.
  */
 
 #ifndef WECOM_CLIENT_PRIVATE_H
@@ -45,7 +52,7 @@ struct wecom_client {
 #define REQ_POST_MEDIA	2
 #define REQ_POST_RAW	3	/* the relay: bytes as a caller sent them */
 
-/* What client_req_finish() decided. */
+/* What wecom_client_req_finish() decided. */
 #define REQ_DONE	0	/* success: req->json holds the answer */
 #define REQ_FAIL	1	/* err filled, do not retry */
 #define REQ_BACKOFF	2	/* transient: retry after a delay */
@@ -83,63 +90,85 @@ struct client_req {
 	json_t			*json;
 };
 
-/* client_http.c: build, perform, judge, and the blocking driver. */
-int	client_req_init(struct client_req *, int method, const char *path,
-	    const char *query, int with_token);
-void	client_req_free(struct client_req *);
-int	client_req_body(struct client_req *, json_t *);
-int	client_req_prepare(struct wecom_client *, struct client_req *,
-	    const char *token, struct wecom_api_error *);
-void	client_req_perform(struct client_req *);
-int	client_req_finish(struct client_req *, struct wecom_api_error *);
-int	client_call(struct wecom_client *, struct client_req *,
-	    struct wecom_api_error *);
-long	client_backoff_ms(const struct wecom_client *, int attempt);
-char	*client_escape(const char *);
-
 /* client_error.c */
-void	client_err_clear(struct wecom_api_error *);
-int	client_err_set(struct wecom_api_error *, int code, long errcode,
-	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	wecom_client_err_clear(struct wecom_api_error *);
+int	wecom_client_err_set(struct wecom_api_error *, int code,
+	    long errcode, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
+/* client_http.c: build, perform, judge one request. */
+int	wecom_client_req_init(struct client_req *, int method,
+	    const char *path, const char *query, int with_token);
+void	wecom_client_req_free(struct client_req *);
+int	wecom_client_req_body(struct client_req *, json_t *);
+int	wecom_client_req_prepare(struct wecom_client *, struct client_req *,
+	    const char *token, struct wecom_api_error *);
+void	wecom_client_req_perform(struct client_req *);
+int	wecom_client_req_finish(struct client_req *,
+	    struct wecom_api_error *);
+char	*wecom_client_escape(const char *);
+
+/* client_retry.c: the steps of the retry loop, and its tokenless driver. */
+struct client_retry {
+	int64_t		start;		/* ms, monotonic */
+	int		tries;		/* transient failures so far */
+	int		attempts;	/* requests performed */
+};
+
+void	wecom_client_sleep_ms(long);
+long	wecom_client_backoff_ms(const struct wecom_client *, int attempt);
+void	wecom_client_retry_start(struct client_retry *);
+int	wecom_client_try(struct wecom_client *, struct client_req *,
+	    const char *token, struct client_retry *,
+	    struct wecom_api_error *);
+int	wecom_client_pause(const struct wecom_client *,
+	    struct client_retry *);
+int	wecom_client_retry_end(const struct client_retry *, int act,
+	    struct wecom_api_error *);
+int	wecom_client_retry(struct wecom_client *, struct client_req *,
+	    struct wecom_api_error *);
 
 /* client_token.c */
-int	client_token_hash(const char *corpid, const char *secret,
+int	wecom_client_token_hash(const char *corpid, const char *secret,
 	    char out[CLIENT_HASH_HEX + 1]);
-int	client_state_dir(const struct wecom_client *,
+int	wecom_client_state_dir(const struct wecom_client *,
 	    struct wecom_api_error *);
-int	client_token(struct wecom_client *, char *, size_t,
+int	wecom_client_token_get(struct wecom_client *, char *, size_t,
 	    struct wecom_api_error *);
-void	client_token_drop(struct wecom_client *, const char *);
-int64_t	client_now_ms(void);
-void	client_sleep_ms(long);
+void	wecom_client_token_drop(struct wecom_client *, const char *);
+
+/* client_call.c: the driver the API calls use. */
+int	wecom_client_call(struct wecom_client *, struct client_req *,
+	    struct wecom_api_error *);
 
 /* client_msg.c */
-json_t	*client_msg_body(const struct wecom_message *, const char *content);
-const char	*client_msg_content(const struct wecom_message *);
-const char	*client_msg_fallback(const struct wecom_message *);
-size_t	client_msg_limit(const struct wecom_message *);
-char	*client_join(const char *list);
+json_t	*wecom_client_msg_body(const struct wecom_message *,
+	    const char *content);
+const char	*wecom_client_msg_content(const struct wecom_message *);
+const char	*wecom_client_msg_fallback(const struct wecom_message *);
+size_t	wecom_client_msg_limit(const struct wecom_message *);
+char	*wecom_client_join(const char *list);
 
 /* client_send.c, shared by message/send, appchat/send, webhook/send. */
 typedef int	(*client_send_fn)(struct wecom_client *, const void *ctx,
 		    json_t *body, struct wecom_send_result *,
 		    struct wecom_api_error *);
-int	client_send_parts(struct wecom_client *, const void *ctx,
+int	wecom_client_send_parts(struct wecom_client *, const void *ctx,
 	    const struct wecom_message *, const struct wecom_send_opts *,
 	    client_send_fn, struct wecom_send_result *,
 	    struct wecom_api_error *);
-int	client_result_take(struct wecom_send_result *, json_t *);
-int	client_result_invalid(struct wecom_send_result *, json_t *);
+int	wecom_client_result_take(struct wecom_send_result *, json_t *);
+int	wecom_client_result_invalid(struct wecom_send_result *, json_t *);
 
 /* client_media.c */
-int	client_upload(struct wecom_client *, const char *path,
+int	wecom_client_upload(struct wecom_client *, const char *path,
 	    const char *query, int with_token, const char *file,
 	    const char *name, const void *, size_t, json_t **,
 	    struct wecom_api_error *);
-int	client_media_id(json_t *, char **, struct wecom_api_error *);
+int	wecom_client_media_id(json_t *, char **, struct wecom_api_error *);
 
 /* client_robot_limit.c */
-int	client_robot_wait(struct wecom_client *, const char *key,
+int	wecom_client_robot_wait(struct wecom_client *, const char *key,
 	    struct wecom_api_error *);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What the relay needs from the client: the token's remaining life,
  * and a call passed through.
@@ -35,20 +36,22 @@ wecom_api_forward(struct wecom_client *c, const char *path, const char *query,
 	int			rc;
 
 	memset(fw, 0, sizeof(*fw));
-	client_err_clear(err);
-	if ((rc = client_req_init(&req, REQ_POST_RAW, path, query, 0)) !=
+	wecom_client_err_clear(err);
+	if ((rc = wecom_client_req_init(&req, REQ_POST_RAW, path, query, 0)) !=
 	    WECOM_API_OK) {
-		client_req_free(&req);
-		return (client_err_set(err, rc, 0, "out of memory"));
+		wecom_client_req_free(&req);
+		return (wecom_client_err_set(err, rc, 0, "out of memory"));
 	}
 	req.raw = body;
 	req.raw_len = len;
 	req.raw_type = content_type;
-	if ((rc = client_req_prepare(c, &req, NULL, err)) == WECOM_API_OK) {
-		client_req_perform(&req);
+	if ((rc = wecom_client_req_prepare(c, &req, NULL, err)) ==
+	    WECOM_API_OK) {
+		wecom_client_req_perform(&req);
 		if (req.curl_rc != CURLE_OK || req.http_status == 0) {
-			rc = client_err_set(err, WECOM_API_ERR_UNAVAILABLE, 0,
-			    "network: %s", req.curl_err[0] ? req.curl_err :
+			rc = wecom_client_err_set(err,
+			    WECOM_API_ERR_UNAVAILABLE, 0, "network: %s",
+			    req.curl_err[0] ? req.curl_err :
 			    curl_easy_strerror(req.curl_rc));
 		} else {
 			fw->status = req.http_status;
@@ -57,7 +60,7 @@ wecom_api_forward(struct wecom_client *c, const char *path, const char *query,
 			req.resp.data = NULL;
 		}
 	}
-	client_req_free(&req);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * WeCom accepts 20 messages a minute per robot and answers 45009 to
  * the 21st. Every process on the host that sends through one robot
@@ -73,7 +74,7 @@ times_save(int fd, const int64_t *t, size_t n)
 }
 
 int
-client_robot_wait(struct wecom_client *c, const char *key,
+wecom_client_robot_wait(struct wecom_client *c, const char *key,
     struct wecom_api_error *err)
 {
 	int64_t	t[WECOM_ROBOT_PER_MINUTE + 1], now, wait;
@@ -81,15 +82,15 @@ client_robot_wait(struct wecom_client *c, const char *key,
 	size_t	n;
 	int	fd, rc;
 
-	if (client_token_hash("robot", key, hash) != WECOM_API_OK ||
-	    client_state_dir(c, err) != WECOM_API_OK ||
+	if (wecom_client_token_hash("robot", key, hash) != WECOM_API_OK ||
+	    wecom_client_state_dir(c, err) != WECOM_API_OK ||
 	    snprintf(path, sizeof(path), "%s/robot-%s", c->conf->state_dir,
 	    hash) >= (int)sizeof(path))
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot use the state dir for the robot limit"));
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0600)) == -1)
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot open %s: %s", path, strerror(errno)));
 	while (flock(fd, LOCK_EX) == -1 && errno == EINTR)
 		;
@@ -100,11 +101,12 @@ client_robot_wait(struct wecom_client *c, const char *key,
 	if (n >= WECOM_ROBOT_PER_MINUTE) {
 		wait = t[n - WECOM_ROBOT_PER_MINUTE] + WINDOW_MS - now;
 		if (wait > c->total_ms) {
-			rc = client_err_set(err, WECOM_API_ERR_UNAVAILABLE,
-			    45009, "robot limit: %d messages per minute",
+			rc = wecom_client_err_set(err,
+			    WECOM_API_ERR_UNAVAILABLE, 45009,
+			    "robot limit: %d messages per minute",
 			    WECOM_ROBOT_PER_MINUTE);
 		} else {
-			client_sleep_ms((long)wait);
+			wecom_client_sleep_ms((long)wait);
 			now = wall_ms();
 			n = times_load(fd, t, WECOM_ROBOT_PER_MINUTE, now);
 		}

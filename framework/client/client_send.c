@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * message/send and message/recall, and the part loop every sender
  * shares: content beyond WeCom's limit goes out as ordered parts (or
@@ -20,7 +21,7 @@ static int	set_list(json_t *, const char *, const char *);
 static int	has_target(const struct wecom_target *);
 
 int
-client_send_parts(struct wecom_client *c, const void *ctx,
+wecom_client_send_parts(struct wecom_client *c, const void *ctx,
     const struct wecom_message *m, const struct wecom_send_opts *opts,
     client_send_fn fn, struct wecom_send_result *res,
     struct wecom_api_error *err)
@@ -31,19 +32,21 @@ client_send_parts(struct wecom_client *c, const void *ctx,
 	json_t		 *body;
 	int		  rc;
 
-	content = client_msg_content(m);
+	content = wecom_client_msg_content(m);
 	parts = NULL;
 	n = 0;
 	if (content != NULL && (rc = wecom_split(content, strlen(content),
-	    client_msg_limit(m), opts ? opts->long_content : WECOM_LONG_SPLIT,
-	    &parts, &n)) != WECOM_API_OK)
-		return (client_err_set(err, rc, 0, "cannot split the content"));
+	    wecom_client_msg_limit(m),
+	    opts ? opts->long_content : WECOM_LONG_SPLIT, &parts, &n)) !=
+	    WECOM_API_OK)
+		return (wecom_client_err_set(err, rc, 0,
+		    "cannot split the content"));
 
 	rc = WECOM_API_OK;
 	for (i = 0; rc == WECOM_API_OK && i < (content ? n : 1); i++) {
-		if ((body = client_msg_body(m, content ? parts[i] : NULL)) ==
-		    NULL)
-			rc = client_err_set(err, WECOM_API_ERR_ARG, 0,
+		if ((body = wecom_client_msg_body(m,
+		    content ? parts[i] : NULL)) == NULL)
+			rc = wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 			    "cannot build the %s message (not UTF-8?)",
 			    wecom_msg_type(m));
 		else
@@ -64,30 +67,32 @@ wecom_message_send(struct wecom_client *c, const struct wecom_target *to,
 	struct wecom_message		*fb;
 	int				 rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	if (res == NULL)
 		res = &local;
 	memset(res, 0, sizeof(*res));
 	if (c->app == NULL)
-		return (client_err_set(err, WECOM_API_ERR_CONFIG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
 		    "message/send needs an [app] (this client is for robots)"));
 	if (m == NULL || to == NULL || !has_target(to))
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "message/send needs a message and a user, party or tag"));
 	ctx.to = to;
 	ctx.opts = opts;
-	rc = client_send_parts(c, &ctx, m, opts, send_app, res, err);
+	rc = wecom_client_send_parts(c, &ctx, m, opts, send_app, res, err);
 
 	/* Markdown does not render on the WeChat plugin: text for them. */
 	if (rc == WECOM_API_OK && opts != NULL &&
-	    has_target(&opts->fallback_to) && client_msg_fallback(m) != NULL) {
-		if ((fb = wecom_msg_text(client_msg_fallback(m))) == NULL) {
-			rc = client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+	    has_target(&opts->fallback_to) &&
+	    wecom_client_msg_fallback(m) != NULL) {
+		if ((fb = wecom_msg_text(wecom_client_msg_fallback(m))) ==
+		    NULL) {
+			rc = wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 			    "out of memory");
 		} else {
 			ctx.to = &opts->fallback_to;
-			rc = client_send_parts(c, &ctx, fb, opts, send_app,
-			    res, err);
+			rc = wecom_client_send_parts(c, &ctx, fb, opts,
+			    send_app, res, err);
 			wecom_msg_free(fb);
 		}
 	}
@@ -108,7 +113,7 @@ wecom_send_text(struct wecom_client *c, const char *touser, const char *text,
 	memset(&to, 0, sizeof(to));
 	to.touser = touser;
 	if ((m = wecom_msg_text(text)) == NULL)
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	rc = wecom_message_send(c, &to, m, NULL, NULL, err);
 	wecom_msg_free(m);
@@ -131,7 +136,7 @@ set_list(json_t *o, const char *key, const char *list)
 
 	if (list == NULL || *list == '\0')
 		return (WECOM_API_OK);
-	if ((v = client_join(list)) == NULL)
+	if ((v = wecom_client_join(list)) == NULL)
 		return (WECOM_API_ERR_NOMEM);
 	rc = json_object_set_new(o, key, json_string(v)) == 0 ?
 	    WECOM_API_OK : WECOM_API_ERR_ARG;
@@ -168,21 +173,21 @@ send_app(struct wecom_client *c, const void *arg, json_t *body,
 	}
 	if (rc != WECOM_API_OK) {
 		json_decref(body);
-		return (client_err_set(err, rc, 0, "bad recipient list"));
+		return (wecom_client_err_set(err, rc, 0, "bad recipient list"));
 	}
 
-	if ((rc = client_req_init(&req, REQ_POST_JSON, "message/send", NULL,
-	    1)) == WECOM_API_OK)
-		rc = client_req_body(&req, body);
+	if ((rc = wecom_client_req_init(&req, REQ_POST_JSON, "message/send",
+	    NULL, 1)) == WECOM_API_OK)
+		rc = wecom_client_req_body(&req, body);
 	else
 		json_decref(body);
 	if (rc != WECOM_API_OK)
-		rc = client_err_set(err, rc, 0, "out of memory");
-	else if ((rc = client_call(c, &req, err)) == WECOM_API_OK)
-		rc = client_result_take(res, req.json);
+		rc = wecom_client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = wecom_client_call(c, &req, err)) == WECOM_API_OK)
+		rc = wecom_client_result_take(res, req.json);
 	else if (req.json != NULL)
-		client_result_invalid(res, req.json);
-	client_req_free(&req);
+		wecom_client_result_invalid(res, req.json);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }
@@ -204,7 +209,7 @@ take_str(char **dst, json_t *o, const char *key)
 
 /* Adds one part's answer: its msgid, and who did not get it. */
 int
-client_result_take(struct wecom_send_result *res, json_t *ans)
+wecom_client_result_take(struct wecom_send_result *res, json_t *ans)
 {
 	json_t	*id;
 
@@ -215,12 +220,12 @@ client_result_take(struct wecom_send_result *res, json_t *ans)
 	res->nparts++;
 	res->msgid = res->msgids[0];
 
-	return (client_result_invalid(res, ans));
+	return (wecom_client_result_invalid(res, ans));
 }
 
 /* Also on 81013, which names the recipients it could not reach. */
 int
-client_result_invalid(struct wecom_send_result *res, json_t *ans)
+wecom_client_result_invalid(struct wecom_send_result *res, json_t *ans)
 {
 	int	rc;
 
@@ -257,21 +262,21 @@ wecom_message_recall(struct wecom_client *c, const char *msgid,
 	json_t			*body;
 	int			 rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	if (msgid == NULL || *msgid == '\0')
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "recall needs a msgid"));
-	if ((rc = client_req_init(&req, REQ_POST_JSON, "message/recall", NULL,
-	    1)) != WECOM_API_OK)
-		return (client_err_set(err, rc, 0, "out of memory"));
+	if ((rc = wecom_client_req_init(&req, REQ_POST_JSON,
+	    "message/recall", NULL, 1)) != WECOM_API_OK)
+		return (wecom_client_err_set(err, rc, 0, "out of memory"));
 	body = json_pack("{s:s}", "msgid", msgid);
-	if (body == NULL || (rc = client_req_body(&req, body)) !=
+	if (body == NULL || (rc = wecom_client_req_body(&req, body)) !=
 	    WECOM_API_OK)
-		rc = client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		rc = wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory");
 	else
-		rc = client_call(c, &req, err);
-	client_req_free(&req);
+		rc = wecom_client_call(c, &req, err);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }

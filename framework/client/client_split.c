@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * WeCom refuses text beyond 2048 bytes and markdown beyond 4096 (45002)
  * and some clients cut silently: we never do. Long content is split on

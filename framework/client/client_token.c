@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The access token of an app, cached in memory and in a 0600 file of
  * the state dir that every process on the host shares. Whoever needs a
@@ -38,28 +39,8 @@ static int	token_lock(const struct wecom_client *,
 static int	token_path(const struct wecom_client *, const char *,
 		    char *, size_t);
 
-int64_t
-client_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-void
-client_sleep_ms(long ms)
-{
-	struct timespec	ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 int
-client_token_hash(const char *corpid, const char *secret,
+wecom_client_token_hash(const char *corpid, const char *secret,
     char out[CLIENT_HASH_HEX + 1])
 {
 	unsigned char	 md[EVP_MAX_MD_SIZE];
@@ -87,19 +68,19 @@ int
 wecom_token_get(struct wecom_client *c, char *out, size_t outsz,
     struct wecom_api_error *err)
 {
-	client_err_clear(err);
-	return (client_token(c, out, outsz, err));
+	wecom_client_err_clear(err);
+	return (wecom_client_token_get(c, out, outsz, err));
 }
 
 int
-client_token(struct wecom_client *c, char *out, size_t outsz,
+wecom_client_token_get(struct wecom_client *c, char *out, size_t outsz,
     struct wecom_api_error *err)
 {
 	struct client_token	t;
 	int			fd, rc;
 
 	if (c->app == NULL || c->app->secret == NULL || *c->app->secret == '\0')
-		return (client_err_set(err, WECOM_API_ERR_CONFIG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
 		    "[app %s] has no secret: API calls need one",
 		    c->app ? c->app->name : "?"));
 
@@ -122,7 +103,7 @@ client_token(struct wecom_client *c, char *out, size_t outsz,
 		explicit_bzero(&t, sizeof(t));
 	}
 	if (rc == WECOM_API_OK && strlen(c->token.value) >= outsz)
-		rc = client_err_set(err, WECOM_API_ERR_ARG, 0,
+		rc = wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "token buffer too small");
 	if (rc == WECOM_API_OK)
 		memcpy(out, c->token.value, strlen(c->token.value) + 1);
@@ -138,7 +119,7 @@ client_token(struct wecom_client *c, char *out, size_t outsz,
  * have put a good one there.
  */
 void
-client_token_drop(struct wecom_client *c, const char *token)
+wecom_client_token_drop(struct wecom_client *c, const char *token)
 {
 	struct client_token	t;
 	char			path[PATH_MAX];
@@ -161,7 +142,7 @@ client_token_drop(struct wecom_client *c, const char *token)
 int
 wecom_token_drop(struct wecom_client *c, const char *token)
 {
-	client_token_drop(c, token);
+	wecom_client_token_drop(c, token);
 	return (WECOM_API_OK);
 }
 
@@ -241,20 +222,20 @@ token_write(const struct wecom_client *c, const struct client_token *t,
 	if (token_path(c, "token-", path, sizeof(path)) != WECOM_API_OK ||
 	    token_path(c, ".tmp-", tmp, sizeof(tmp)) != WECOM_API_OK ||
 	    strlen(tmp) + 8 > sizeof(tmp))
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "state_dir path too long"));
 	strcat(tmp, ".XXXXXX");
 	n = snprintf(buf, sizeof(buf), "v1 %lld %lld %s\n",
 	    (long long)t->fetched_at, (long long)t->expires_in, t->value);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot create a token file in %s: %s",
 		    c->conf->state_dir, strerror(errno)));
 
 	rc = WECOM_API_OK;
 	if (fchmod(fd, 0600) == -1 || write(fd, buf, n) != n ||
 	    fsync(fd) == -1 || rename(tmp, path) == -1) {
-		rc = client_err_set(err, WECOM_API_ERR_IO, 0,
+		rc = wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot write the token file in %s: %s",
 		    c->conf->state_dir, strerror(errno));
 		unlink(tmp);
@@ -272,21 +253,21 @@ token_lock(const struct wecom_client *c, struct wecom_api_error *err)
 	char	path[PATH_MAX];
 	int	fd;
 
-	if (client_state_dir(c, err) != WECOM_API_OK)
+	if (wecom_client_state_dir(c, err) != WECOM_API_OK)
 		return (-1);
 	if (token_path(c, "lock-", path, sizeof(path)) != WECOM_API_OK) {
-		client_err_set(err, WECOM_API_ERR_IO, 0, "path too long");
+		wecom_client_err_set(err, WECOM_API_ERR_IO, 0, "path too long");
 		return (-1);
 	}
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0600)) == -1) {
-		client_err_set(err, WECOM_API_ERR_IO, 0, "cannot open %s: %s",
-		    path, strerror(errno));
+		wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
+		    "cannot open %s: %s", path, strerror(errno));
 		return (-1);
 	}
 	while (flock(fd, LOCK_EX) == -1) {
 		if (errno != EINTR) {
-			client_err_set(err, WECOM_API_ERR_IO, 0,
+			wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 			    "cannot lock %s: %s", path, strerror(errno));
 			close(fd);
 			return (-1);
@@ -297,10 +278,11 @@ token_lock(const struct wecom_client *c, struct wecom_api_error *err)
 }
 
 int
-client_state_dir(const struct wecom_client *c, struct wecom_api_error *err)
+wecom_client_state_dir(const struct wecom_client *c,
+    struct wecom_api_error *err)
 {
 	if (mkdir(c->conf->state_dir, 0700) == -1 && errno != EEXIST)
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot create state_dir %s: %s", c->conf->state_dir,
 		    strerror(errno)));
 
@@ -317,8 +299,8 @@ token_fetch(struct wecom_client *c, struct client_token *t,
 	size_t			 len;
 	int			 rc;
 
-	cid = client_escape(c->app->corpid);
-	sec = client_escape(c->app->secret);
+	cid = wecom_client_escape(c->app->corpid);
+	sec = wecom_client_escape(c->app->secret);
 	q = NULL;
 	if (cid != NULL && sec != NULL) {
 		len = strlen(cid) + strlen(sec) + 32;
@@ -326,7 +308,7 @@ token_fetch(struct wecom_client *c, struct client_token *t,
 			snprintf(q, len, "corpid=%s&corpsecret=%s", cid, sec);
 	}
 	rc = q == NULL ? WECOM_API_ERR_NOMEM :
-	    client_req_init(&req, REQ_GET, "gettoken", q, 0);
+	    wecom_client_req_init(&req, REQ_GET, "gettoken", q, 0);
 	if (sec != NULL)
 		explicit_bzero(sec, strlen(sec));
 	if (q != NULL)
@@ -335,16 +317,17 @@ token_fetch(struct wecom_client *c, struct client_token *t,
 	free(sec);
 	free(q);
 	if (rc != WECOM_API_OK)
-		return (client_err_set(err, rc, 0, "out of memory"));
+		return (wecom_client_err_set(err, rc, 0, "out of memory"));
 
-	if ((rc = client_call(c, &req, err)) == WECOM_API_OK) {
+	/* Not wecom_client_call(): it sits above us, asking for a token. */
+	if ((rc = wecom_client_retry(c, &req, err)) == WECOM_API_OK) {
 		tok = json_object_get(req.json, "access_token");
 		exp = json_object_get(req.json, "expires_in");
 		if (!json_is_string(tok) || json_string_length(tok) == 0 ||
 		    json_string_length(tok) > WECOM_TOKEN_MAX ||
 		    !json_is_integer(exp) || json_integer_value(exp) <= 0) {
-			rc = client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,
-			    "gettoken answered without a usable token");
+			rc = wecom_client_err_set(err, WECOM_API_ERR_PROTOCOL,
+			    0, "gettoken answered without a usable token");
 		} else {
 			memset(t, 0, sizeof(*t));
 			memcpy(t->value, json_string_value(tok),
@@ -353,7 +336,7 @@ token_fetch(struct wecom_client *c, struct client_token *t,
 			t->expires_in = json_integer_value(exp);
 		}
 	}
-	client_req_free(&req);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Group robots: webhook/send and webhook/upload_media, keyed by the
  * robot's webhook key instead of a token. The key is a credential too:
@@ -28,7 +29,7 @@ robot_query(const char *key, const char *type)
 	char	*e, *q;
 	size_t	 len;
 
-	if ((e = client_escape(key)) == NULL)
+	if ((e = wecom_client_escape(key)) == NULL)
 		return (NULL);
 	len = strlen(e) + 32;
 	if ((q = malloc(len)) != NULL)
@@ -47,14 +48,14 @@ wecom_webhook_send(struct wecom_client *c, const char *key,
 	struct wecom_send_result	local;
 	int				rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	if (key == NULL || *key == '\0' || m == NULL)
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "webhook/send needs a robot key and a message"));
 	if (res == NULL)
 		res = &local;
 	memset(res, 0, sizeof(*res));
-	rc = client_send_parts(c, key, m, opts, robot_send, res, err);
+	rc = wecom_client_send_parts(c, key, m, opts, robot_send, res, err);
 	if (res == &local)
 		wecom_send_result_free(res);
 
@@ -71,21 +72,21 @@ robot_send(struct wecom_client *c, const void *key, json_t *body,
 
 	if ((q = robot_query(key, NULL)) == NULL) {
 		json_decref(body);
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	}
-	rc = client_req_init(&req, REQ_POST_JSON, "webhook/send", q, 0);
+	rc = wecom_client_req_init(&req, REQ_POST_JSON, "webhook/send", q, 0);
 	free(q);
 	if (rc == WECOM_API_OK)
-		rc = client_req_body(&req, body);
+		rc = wecom_client_req_body(&req, body);
 	else
 		json_decref(body);
 	if (rc != WECOM_API_OK)
-		rc = client_err_set(err, rc, 0, "out of memory");
-	else if ((rc = client_robot_wait(c, key, err)) == WECOM_API_OK &&
-	    (rc = client_call(c, &req, err)) == WECOM_API_OK)
-		rc = client_result_take(res, req.json);
-	client_req_free(&req);
+		rc = wecom_client_err_set(err, rc, 0, "out of memory");
+	else if ((rc = wecom_client_robot_wait(c, key, err)) == WECOM_API_OK &&
+	    (rc = wecom_client_call(c, &req, err)) == WECOM_API_OK)
+		rc = wecom_client_result_take(res, req.json);
+	wecom_client_req_free(&req);
 
 	return (rc);
 }
@@ -100,20 +101,20 @@ wecom_webhook_upload_file(struct wecom_client *c, const char *key,
 	char	*q;
 	int	 rc;
 
-	client_err_clear(err);
+	wecom_client_err_clear(err);
 	*media_id = NULL;
 	if (key == NULL || type == NULL ||
 	    (strcmp(type, "file") != 0 && strcmp(type, "voice") != 0))
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "robot uploads are file or voice"));
 	if ((q = robot_query(key, type)) == NULL)
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
-	rc = client_upload(c, "webhook/upload_media", q, 0, path, NULL, NULL,
-	    0, &ans, err);
+	rc = wecom_client_upload(c, "webhook/upload_media", q, 0, path, NULL,
+	    NULL, 0, &ans, err);
 	free(q);
 	if (rc == WECOM_API_OK)
-		rc = client_media_id(ans, media_id, err);
+		rc = wecom_client_media_id(ans, media_id, err);
 	json_decref(ans);
 
 	return (rc);

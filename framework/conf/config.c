@@ -1,27 +1,22 @@
+/* SPDX-License-Identifier: ISC */
 /*
- * The INI parser for conf/wecom.conf and the checks on its [global] and
- * [app NAME] sections. Every error names the file, the line and the key,
- * because a config mistake is the first thing a new user meets.
+ * conf/wecom.conf as the server and the tools use it: read by the INI
+ * reader (config_ini.c), then checked here, the [global] section against
+ * the table of its numbers and each [app NAME] section for what a WeCom
+ * app needs. Every error names the file, the line and the key, because
+ * a config mistake is the first thing a new user meets.
  */
-
-#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "wecom_crypto.h"
 #include "wecom_config.h"
-#include "wecom_dedupe.h"
-
-#define LINE_MAX_LEN	4096
-#define SECRET_MAX	1024
+#include "wecom_conf_ini.h"
 
 /* WeCom's agentid is a 32-bit int in its JSON. */
 #define AGENTID_MAX		2147483647LL
@@ -61,7 +56,7 @@ static const struct conf_num	globals[] = {
 	/* WeCom's retries come within seconds of each other. 0: off. */
 	NUM(dedupe_window, NUM_LONG, NULL, 60, 0, 86400),
 	NUM(dedupe_entries, NUM_LONG, NULL, 512, 16,
-	    WECOM_DEDUPE_ENTRIES_MAX),
+	    WECOM_CONF_DEDUPE_ENTRIES_MAX),
 	NUM(retry_attempts, NUM_LONG, "WECOM_RETRY_ATTEMPTS", 4, 1, 20),
 	NUM(retry_base_ms, NUM_LONG, "WECOM_RETRY_BASE_MS", 250, 1, 60000),
 	NUM(retry_max_ms, NUM_LONG, "WECOM_RETRY_MAX_MS", 30000, 1, 600000),
@@ -78,39 +73,22 @@ static const struct conf_num	globals[] = {
 static const char *const	globals_other[] = { "api_base", "state_dir",
 	"metrics_path", "healthz_path", "metrics_allow", "ca_file", NULL };
 
-struct parse {
-	struct wecom_conf		*conf;
-	struct wecom_conf_section	*cur;
-	char				*err;
-	size_t				 errlen;
-	int				 line;
-};
-
-static int	conf_fail(struct parse *, int, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-static int	conf_line(struct parse *, char *);
-static int	conf_section(struct parse *, char *);
-static int	conf_keyvalue(struct parse *, char *);
-static int	conf_resolve(struct parse *, struct wecom_conf_kv *);
-static int	conf_read_secret(struct parse *, struct wecom_conf_kv *,
-		    const char *);
-static int	conf_global(struct parse *);
+static int	conf_global(struct conf_parse *);
 static int	conf_global_known(const char *);
-static int	conf_global_numbers(struct parse *,
+static int	conf_global_numbers(struct conf_parse *,
 		    const struct wecom_conf_section *);
-static int	conf_app(struct parse *, struct wecom_conf_section *);
-static int	conf_app_settings(struct parse *,
+static int	conf_app(struct conf_parse *, struct wecom_conf_section *);
+static int	conf_app_settings(struct conf_parse *,
 		    const struct wecom_conf_section *, struct wecom_app_conf *);
-static int	conf_number(struct parse *, const struct wecom_conf_section *,
-		    const char *, const char *, long long, long long,
-		    long long *);
+static int	conf_app_values(struct conf_parse *,
+		    const struct wecom_conf_section *);
+static int	conf_number(struct conf_parse *,
+		    const struct wecom_conf_section *, const char *,
+		    const char *, long long, long long, long long *);
 static int	conf_parse_number(const char *, long long, long long,
 		    long long *);
-static const struct wecom_conf_kv	*conf_kv(
+static const char	*conf_need(struct conf_parse *,
 			    const struct wecom_conf_section *, const char *);
-static const char	*conf_need(struct parse *,
-			    const struct wecom_conf_section *, const char *);
-static char	*conf_trim(char *);
 
 const char *
 wecom_conf_path(void)
@@ -126,10 +104,8 @@ int
 wecom_conf_load(struct wecom_conf *conf, const char *path, char *err,
     size_t errlen)
 {
-	struct parse			 ps;
+	struct conf_parse		 ps;
 	struct wecom_conf_section	*s;
-	char				 buf[LINE_MAX_LEN];
-	FILE				*fp;
 	int				 rc;
 
 	memset(conf, 0, sizeof(*conf));
@@ -141,22 +117,8 @@ wecom_conf_load(struct wecom_conf *conf, const char *path, char *err,
 	ps.errlen = errlen;
 
 	if ((conf->file = strdup(path)) == NULL)
-		return (conf_fail(&ps, 0, "out of memory"));
-	if ((fp = fopen(path, "r")) == NULL)
-		return (conf_fail(&ps, 0, "cannot open: %s", strerror(errno)));
-
-	rc = WECOM_CONF_OK;
-	while (rc == WECOM_CONF_OK && fgets(buf, sizeof(buf), fp) != NULL) {
-		ps.line++;
-		if (strchr(buf, '\n') == NULL && !feof(fp))
-			rc = conf_fail(&ps, ps.line, "line too long");
-		else
-			rc = conf_line(&ps, buf);
-	}
-	if (rc == WECOM_CONF_OK && ferror(fp))
-		rc = conf_fail(&ps, ps.line, "read error");
-	fclose(fp);
-	if (rc != WECOM_CONF_OK)
+		return (wecom_conf_fail(&ps, 0, "out of memory"));
+	if ((rc = wecom_conf_read(&ps, path)) != WECOM_CONF_OK)
 		return (rc);
 
 	if ((rc = conf_global(&ps)) != WECOM_CONF_OK)
@@ -212,203 +174,8 @@ wecom_conf_app(const struct wecom_conf *conf, const char *name)
 	return (NULL);
 }
 
-const struct wecom_conf_section *
-wecom_conf_section(const struct wecom_conf *conf, const char *type,
-    const char *name)
-{
-	const struct wecom_conf_section	*s;
-
-	TAILQ_FOREACH(s, &conf->sections, list) {
-		if (strcmp(s->type, type) == 0 && strcmp(s->name, name) == 0)
-			return (s);
-	}
-
-	return (NULL);
-}
-
-/* The last value of key in the section, or NULL. */
-const char *
-wecom_conf_get(const struct wecom_conf_section *s, const char *key)
-{
-	const struct wecom_conf_kv	*kv;
-
-	if ((kv = conf_kv(s, key)) == NULL)
-		return (NULL);
-
-	return (kv->value);
-}
-
-/* The last line of key in the section: the one that counts. */
-static const struct wecom_conf_kv *
-conf_kv(const struct wecom_conf_section *s, const char *key)
-{
-	const struct wecom_conf_kv	*kv, *last;
-
-	last = NULL;
-	if (s == NULL)
-		return (NULL);
-	TAILQ_FOREACH(kv, &s->keys, list) {
-		if (strcmp(kv->key, key) == 0)
-			last = kv;
-	}
-
-	return (last);
-}
-
 static int
-conf_line(struct parse *ps, char *buf)
-{
-	char	*p;
-
-	p = conf_trim(buf);
-	if (*p == '\0' || *p == '#' || *p == ';')
-		return (WECOM_CONF_OK);
-	if (*p == '[')
-		return (conf_section(ps, p));
-
-	return (conf_keyvalue(ps, p));
-}
-
-static int
-conf_section(struct parse *ps, char *p)
-{
-	struct wecom_conf_section	*s;
-	char				*end, *type, *name;
-
-	if ((end = strchr(p, ']')) == NULL || end[1] != '\0')
-		return (conf_fail(ps, ps->line, "malformed section header"));
-	*end = '\0';
-	type = conf_trim(p + 1);
-	name = type + strcspn(type, " \t");
-	if (*name != '\0') {
-		*name++ = '\0';
-		name = conf_trim(name);
-	}
-	if (*type == '\0')
-		return (conf_fail(ps, ps->line, "empty section name"));
-	/* One-of-a-kind sections: [global], [relay]. */
-	if (strcmp(type, "global") != 0 && strcmp(type, "relay") != 0 &&
-	    *name == '\0')
-		return (conf_fail(ps, ps->line,
-		    "section [%s] needs a name, e.g. [%s main]", type, type));
-	if (wecom_conf_section(ps->conf, type, name) != NULL)
-		return (conf_fail(ps, ps->line, "duplicate section [%s%s%s]",
-		    type, *name ? " " : "", name));
-
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return (conf_fail(ps, ps->line, "out of memory"));
-	TAILQ_INIT(&s->keys);
-	s->line = ps->line;
-	s->type = strdup(type);
-	s->name = strdup(name);
-	TAILQ_INSERT_TAIL(&ps->conf->sections, s, list);
-	if (s->type == NULL || s->name == NULL)
-		return (conf_fail(ps, ps->line, "out of memory"));
-	ps->cur = s;
-
-	return (WECOM_CONF_OK);
-}
-
-static int
-conf_keyvalue(struct parse *ps, char *p)
-{
-	struct wecom_conf_kv	*kv;
-	char			*eq, *key, *val;
-	size_t			 len;
-
-	if ((eq = strchr(p, '=')) == NULL)
-		return (conf_fail(ps, ps->line, "expected key = value"));
-	if (ps->cur == NULL)
-		return (conf_fail(ps, ps->line, "key outside a section"));
-	*eq = '\0';
-	key = conf_trim(p);
-	val = conf_trim(eq + 1);
-	len = strlen(val);
-	if (len >= 2 && val[0] == '"' && val[len - 1] == '"') {
-		val[len - 1] = '\0';
-		val++;
-	}
-	if (*key == '\0')
-		return (conf_fail(ps, ps->line, "empty key"));
-
-	if ((kv = calloc(1, sizeof(*kv))) == NULL)
-		return (conf_fail(ps, ps->line, "out of memory"));
-	kv->line = ps->line;
-	kv->key = strdup(key);
-	kv->value = strdup(val);
-	TAILQ_INSERT_TAIL(&ps->cur->keys, kv, list);
-	if (kv->key == NULL || kv->value == NULL)
-		return (conf_fail(ps, ps->line, "out of memory"));
-
-	return (conf_resolve(ps, kv));
-}
-
-/* "env:NAME" and "file:/path" keep secrets out of the config file. */
-static int
-conf_resolve(struct parse *ps, struct wecom_conf_kv *kv)
-{
-	const char	*env;
-	char		*v;
-
-	if (strncmp(kv->value, "file:", 5) == 0)
-		return (conf_read_secret(ps, kv, kv->value + 5));
-	if (strncmp(kv->value, "env:", 4) != 0)
-		return (WECOM_CONF_OK);
-
-	if ((env = getenv(kv->value + 4)) == NULL || *env == '\0')
-		return (conf_fail(ps, kv->line,
-		    "key '%s': environment variable %s is not set",
-		    kv->key, kv->value + 4));
-	if ((v = strdup(env)) == NULL)
-		return (conf_fail(ps, kv->line, "out of memory"));
-	free(kv->value);
-	kv->value = v;
-
-	return (WECOM_CONF_OK);
-}
-
-static int
-conf_read_secret(struct parse *ps, struct wecom_conf_kv *kv, const char *path)
-{
-	struct stat	st;
-	char		buf[SECRET_MAX + 2], *v;
-	ssize_t		n;
-	int		fd, rc;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (conf_fail(ps, kv->line, "key '%s': cannot open %s: %s",
-		    kv->key, path, strerror(errno)));
-
-	rc = WECOM_CONF_ERROR;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		conf_fail(ps, kv->line, "key '%s': %s is not a regular file",
-		    kv->key, path);
-	} else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		conf_fail(ps, kv->line, "key '%s': %s is readable by others "
-		    "(mode %03o); chmod 600 it", kv->key, path,
-		    (unsigned)(st.st_mode & 0777));
-	} else if ((n = read(fd, buf, sizeof(buf) - 1)) < 0 ||
-	    (size_t)n > SECRET_MAX) {
-		conf_fail(ps, kv->line, "key '%s': cannot read %s (at most "
-		    "%d bytes)", kv->key, path, SECRET_MAX);
-	} else {
-		buf[n] = '\0';
-		if ((v = strdup(conf_trim(buf))) == NULL) {
-			conf_fail(ps, kv->line, "out of memory");
-		} else {
-			free(kv->value);
-			kv->value = v;
-			rc = WECOM_CONF_OK;
-		}
-	}
-	memset(buf, 0, sizeof(buf));
-	close(fd);
-
-	return (rc);
-}
-
-static int
-conf_global(struct parse *ps)
+conf_global(struct conf_parse *ps)
 {
 	struct wecom_conf		*conf = ps->conf;
 	const struct wecom_conf_section	*s;
@@ -421,7 +188,7 @@ conf_global(struct parse *ps)
 	if (s != NULL) {
 		TAILQ_FOREACH(kv, &s->keys, list) {
 			if (!conf_global_known(kv->key))
-				return (conf_fail(ps, kv->line,
+				return (wecom_conf_fail(ps, kv->line,
 				    "[global]: unknown key '%s'", kv->key));
 		}
 		if (wecom_conf_get(s, "api_base") != NULL)
@@ -433,9 +200,9 @@ conf_global(struct parse *ps)
 		conf->api_base = env;
 	if (strncmp(conf->api_base, "http://", 7) != 0 &&
 	    strncmp(conf->api_base, "https://", 8) != 0)
-		return (conf_fail(ps, s ? s->line : 0, "key 'api_base'%s: must "
-		    "start with https:// or http://", conf->api_base == env ?
-		    " (from environment variable WECOM_API_BASE)" : ""));
+		return (wecom_conf_fail(ps, s ? s->line : 0, "key 'api_base'%s: "
+		    "must start with https:// or http://", conf->api_base ==
+		    env ? " (from environment variable WECOM_API_BASE)" : ""));
 
 	return (conf_global_numbers(ps, s));
 }
@@ -458,7 +225,7 @@ conf_global_known(const char *key)
 
 /* Each number of the table, checked, or else its default. */
 static int
-conf_global_numbers(struct parse *ps, const struct wecom_conf_section *s)
+conf_global_numbers(struct conf_parse *ps, const struct wecom_conf_section *s)
 {
 	const struct conf_num	*g;
 	long long		 n;
@@ -480,15 +247,13 @@ conf_global_numbers(struct parse *ps, const struct wecom_conf_section *s)
 }
 
 static int
-conf_app(struct parse *ps, struct wecom_conf_section *s)
+conf_app(struct conf_parse *ps, struct wecom_conf_section *s)
 {
 	struct wecom_app_conf		*app;
 	const struct wecom_app_conf	*o;
-	const struct wecom_conf_kv	*kv;
-	const char			*v;
 
 	if ((app = calloc(1, sizeof(*app))) == NULL)
-		return (conf_fail(ps, s->line, "out of memory"));
+		return (wecom_conf_fail(ps, s->line, "out of memory"));
 	TAILQ_INSERT_TAIL(&ps->conf->apps, app, list);
 	app->section = s;
 	app->name = s->name;
@@ -511,46 +276,59 @@ conf_app(struct parse *ps, struct wecom_conf_section *s)
 	    conf_need(ps, s, "aeskey") == NULL || conf_need(ps, s, "path") ==
 	    NULL))
 		return (WECOM_CONF_ERROR);
-	if (conf_app_settings(ps, s, app) != WECOM_CONF_OK)
+	if (conf_app_settings(ps, s, app) != WECOM_CONF_OK ||
+	    conf_app_values(ps, s) != WECOM_CONF_OK)
 		return (WECOM_CONF_ERROR);
+
+	TAILQ_FOREACH(o, &ps->conf->apps, list) {
+		if (o != app && o->path != NULL && app->path != NULL &&
+		    strcmp(o->path, app->path) == 0)
+			return (wecom_conf_fail(ps, s->line, "[app %s]: path "
+			    "%s is already used by [app %s]", s->name,
+			    app->path, o->name));
+	}
+
+	return (WECOM_CONF_OK);
+}
+
+/* The callback settings, on every line that sets them. */
+static int
+conf_app_values(struct conf_parse *ps, const struct wecom_conf_section *s)
+{
+	const struct wecom_conf_kv	*kv;
+	const char			*v;
 
 	TAILQ_FOREACH(kv, &s->keys, list) {
 		v = kv->value;
 		if (strcmp(kv->key, "aeskey") == 0 &&
 		    wecom_crypto_check_aeskey(v) != WECOM_OK)
-			return (conf_fail(ps, kv->line, "[app %s]: key 'aeskey' "
-			    "must be 43 characters of [A-Za-z0-9] (-40004 "
-			    "IllegalAesKey)", s->name));
+			return (wecom_conf_fail(ps, kv->line, "[app %s]: key "
+			    "'aeskey' must be 43 characters of [A-Za-z0-9] "
+			    "(-40004 IllegalAesKey)", s->name));
 		if (strcmp(kv->key, "token") == 0 && (strlen(v) > 128 ||
 		    strpbrk(v, " \t") != NULL))
-			return (conf_fail(ps, kv->line, "[app %s]: key 'token' "
-			    "must be 1-128 characters without blanks", s->name));
+			return (wecom_conf_fail(ps, kv->line, "[app %s]: key "
+			    "'token' must be 1-128 characters without blanks",
+			    s->name));
 		if (strcmp(kv->key, "path") == 0 && (v[0] != '/' ||
 		    strpbrk(v, " \t?#") != NULL))
-			return (conf_fail(ps, kv->line, "[app %s]: key 'path' "
-			    "must start with / and hold no blank, ? or #",
-			    s->name));
-	}
-	TAILQ_FOREACH(o, &ps->conf->apps, list) {
-		if (o != app && o->path != NULL && app->path != NULL &&
-		    strcmp(o->path, app->path) == 0)
-			return (conf_fail(ps, s->line, "[app %s]: path %s is "
-			    "already used by [app %s]", s->name, app->path,
-			    o->name));
+			return (wecom_conf_fail(ps, kv->line, "[app %s]: key "
+			    "'path' must start with / and hold no blank, ? "
+			    "or #", s->name));
 	}
 
 	return (WECOM_CONF_OK);
 }
 
 static const char *
-conf_need(struct parse *ps, const struct wecom_conf_section *s,
+conf_need(struct conf_parse *ps, const struct wecom_conf_section *s,
     const char *key)
 {
 	const char	*v;
 
 	if ((v = wecom_conf_get(s, key)) == NULL || *v == '\0') {
-		conf_fail(ps, s->line, "[%s %s]: missing key '%s'", s->type,
-		    s->name, key);
+		wecom_conf_fail(ps, s->line, "[%s %s]: missing key '%s'",
+		    s->type, s->name, key);
 		return (NULL);
 	}
 
@@ -559,7 +337,7 @@ conf_need(struct parse *ps, const struct wecom_conf_section *s,
 
 /* agentid and what the server does with the app's callbacks. */
 static int
-conf_app_settings(struct parse *ps, const struct wecom_conf_section *s,
+conf_app_settings(struct conf_parse *ps, const struct wecom_conf_section *s,
     struct wecom_app_conf *app)
 {
 	const struct wecom_conf_kv	*kv;
@@ -581,10 +359,10 @@ conf_app_settings(struct parse *ps, const struct wecom_conf_section *s,
 		return (WECOM_CONF_ERROR);
 	app->timestamp_window = (long)n;
 
-	if ((kv = conf_kv(s, "threaded")) != NULL) {
+	if ((kv = wecom_conf_kv_last(s, "threaded")) != NULL) {
 		if (strcmp(kv->value, "yes") != 0 &&
 		    strcmp(kv->value, "no") != 0)
-			return (conf_fail(ps, kv->line, "[app %s]: key "
+			return (wecom_conf_fail(ps, kv->line, "[app %s]: key "
 			    "'threaded' must be yes or no", s->name));
 		app->threaded = strcmp(kv->value, "yes") == 0;
 	}
@@ -599,7 +377,7 @@ conf_app_settings(struct parse *ps, const struct wecom_conf_section *s,
  * the caller's default.
  */
 static int
-conf_number(struct parse *ps, const struct wecom_conf_section *s,
+conf_number(struct conf_parse *ps, const struct wecom_conf_section *s,
     const char *key, const char *env, long long min, long long max,
     long long *out)
 {
@@ -609,7 +387,7 @@ conf_number(struct parse *ps, const struct wecom_conf_section *s,
 	int				 line;
 
 	from[0] = '\0';
-	kv = conf_kv(s, key);
+	kv = wecom_conf_kv_last(s, key);
 	v = kv != NULL ? kv->value : NULL;
 	line = kv != NULL ? kv->line : s != NULL ? s->line : 0;
 	if (env != NULL && getenv(env) != NULL && *getenv(env) != '\0') {
@@ -620,8 +398,8 @@ conf_number(struct parse *ps, const struct wecom_conf_section *s,
 	if (v == NULL || conf_parse_number(v, min, max, out) == WECOM_CONF_OK)
 		return (WECOM_CONF_OK);
 
-	return (conf_fail(ps, line, "[%s%s%s]: key '%s'%s must be a whole "
-	    "number from %lld to %lld", s != NULL ? s->type : "global",
+	return (wecom_conf_fail(ps, line, "[%s%s%s]: key '%s'%s must be a "
+	    "whole number from %lld to %lld", s != NULL ? s->type : "global",
 	    s != NULL && *s->name != '\0' ? " " : "", s != NULL ? s->name : "",
 	    key, from, min, max));
 }
@@ -645,34 +423,3 @@ conf_parse_number(const char *v, long long min, long long max,
 	return (WECOM_CONF_OK);
 }
 
-static int
-conf_fail(struct parse *ps, int line, const char *fmt, ...)
-{
-	va_list		ap;
-	int		n;
-
-	n = snprintf(ps->err, ps->errlen, "%s:%d: ",
-	    ps->conf->file ? ps->conf->file : "?", line);
-	if (n < 0 || (size_t)n >= ps->errlen)
-		return (WECOM_CONF_ERROR);
-
-	va_start(ap, fmt);
-	vsnprintf(ps->err + n, ps->errlen - n, fmt, ap);
-	va_end(ap);
-
-	return (WECOM_CONF_ERROR);
-}
-
-static char *
-conf_trim(char *s)
-{
-	char	*end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-
-	return (s);
-}

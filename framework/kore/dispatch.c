@@ -25,6 +25,7 @@
 #include "wecom_dedupe.h"
 #include "wecom_metrics.h"
 #include "wecom_runner.h"
+#include "wecom_http.h"
 #include "wecom_server.h"
 #include "wecom_xml.h"
 
@@ -41,6 +42,7 @@ struct pool {
 
 static struct pool	handlers;
 static struct pool	chores;
+static struct wecom_server	*srv;
 /* Read by the parent, before any chroot; the conf points at it. */
 static char			*ca;
 
@@ -64,6 +66,8 @@ static void	dispatch_reply(struct http_request *, struct wecom_app *,
 static void	dispatch_unclaim(const unsigned char *);
 static void	dispatch_deadline(void *, u_int64_t);
 static void	dispatch_done(void *, int);
+static void	dispatch_deferred(struct wecom_app *);
+static void	dispatch_delivered(struct wecom_app *, int);
 static int	dispatch_pool(struct pool *, const struct wecom_conf *, long);
 static void	dispatch_finished(struct wecom_job *);
 static void	dispatch_detach(struct http_request *);
@@ -78,8 +82,9 @@ static void	chore_done(struct wecom_job *);
  * Every client made from conf uses it, the outbox's too.
  */
 void
-wecom_dispatch_preload(struct wecom_conf *conf)
+wecom_dispatch_preload(struct wecom_server *s)
 {
+	struct wecom_conf	*conf = &s->conf;
 	const char	*path;
 	FILE		*fp;
 	size_t		 calen;
@@ -111,12 +116,14 @@ wecom_dispatch_preload(struct wecom_conf *conf)
 
 /* In each worker: the threads for threaded apps and chores. */
 int
-wecom_dispatch_init(const struct wecom_conf *conf, struct wecom_app_list *apps)
+wecom_dispatch_init(struct wecom_server *s)
 {
-	if (dispatch_pool(&handlers, conf, conf->handler_threads) != WECOM_OK ||
-	    dispatch_pool(&chores, conf, conf->api_threads) != WECOM_OK)
+	srv = s;
+	if (dispatch_pool(&handlers, &s->conf, s->conf.handler_threads) !=
+	    WECOM_OK ||
+	    dispatch_pool(&chores, &s->conf, s->conf.api_threads) != WECOM_OK)
 		return (WECOM_ERROR);
-	wecom_upkeep_init(conf, apps, chores.runner);
+	wecom_upkeep_init(s, chores.runner);
 
 	return (WECOM_OK);
 }
@@ -147,12 +154,12 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 	unsigned char		 key[WECOM_DEDUPE_KEY_LEN];
 
 	if (!wecom_callback_fresh(app, q, time(NULL)))
-		return (wecom_server_stale(req, app));
+		return (wecom_http_stale(req, srv->metrics, app));
 	if (wecom_callback_open(app, x, q, body, len, &msg, &plain, &plainlen,
 	    &res) != WECOM_OK) {
-		wecom_metrics_error(wecom_observe_metrics(), app->index,
+		wecom_metrics_error(srv->metrics, app->index,
 		    res.code);
-		wecom_server_answer(req, &res);
+		wecom_http_answer(req, &res);
 		return (KORE_RESULT_OK);
 	}
 	dispatch_count(app, &msg);
@@ -161,10 +168,10 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 
 	if (app->threaded)
 		return (dispatch_threaded(req, app, plain, plainlen,
-		    res.msgtype, wecom_observe_dedupe() ? key : NULL));
+		    res.msgtype, srv->dedupe ? key : NULL));
 
 	wecom_callback_route(app, &msg, &reply, &rlen);
-	dispatch_answer(req, app, wecom_observe_dedupe() ? key : NULL, reply,
+	dispatch_answer(req, app, srv->dedupe ? key : NULL, reply,
 	    rlen);
 	free(reply);
 
@@ -186,7 +193,7 @@ dispatch_retry(struct http_request *req, struct wecom_app *app,
 	size_t			 len;
 	int			 rc;
 
-	if ((dd = wecom_observe_dedupe()) == NULL)
+	if ((dd = srv->dedupe) == NULL)
 		return (0);
 	wecom_dedupe_key(app->conf->name, msg, key);
 	rc = wecom_dedupe_begin(dd, key, time(NULL), reply, sizeof(reply),
@@ -194,7 +201,7 @@ dispatch_retry(struct http_request *req, struct wecom_app *app,
 	if (rc == WECOM_DEDUPE_NEW)
 		return (0);
 
-	wecom_metrics_inc(wecom_observe_metrics(), app->index,
+	wecom_metrics_inc(srv->metrics, app->index,
 	    WECOM_M_DUPLICATES);
 	dispatch_reply(req, app, rc == WECOM_DEDUPE_DONE && len > 0 ? reply :
 	    NULL, len);
@@ -208,7 +215,7 @@ dispatch_answer(struct http_request *req, struct wecom_app *app,
     const unsigned char *key, const char *reply, size_t len)
 {
 	if (key != NULL)
-		wecom_dedupe_finish(wecom_observe_dedupe(), key, time(NULL),
+		wecom_dedupe_finish(srv->dedupe, key, time(NULL),
 		    reply, reply ? len : 0);
 	dispatch_reply(req, app, reply, len);
 }
@@ -223,10 +230,10 @@ dispatch_reply(struct http_request *req, struct wecom_app *app,
 	memset(&res, 0, sizeof(res));
 	if (reply != NULL) {
 		wecom_callback_seal(app, reply, len, &res);
-		wecom_metrics_inc(wecom_observe_metrics(), app->index,
+		wecom_metrics_inc(srv->metrics, app->index,
 		    WECOM_M_REPLIES);
 	}
-	wecom_server_answer(req, &res);
+	wecom_http_answer(req, &res);
 }
 
 /* The handlers did not run after all: a retry must run them. */
@@ -234,7 +241,7 @@ static void
 dispatch_unclaim(const unsigned char *key)
 {
 	if (key != NULL)
-		wecom_dedupe_forget(wecom_observe_dedupe(), key);
+		wecom_dedupe_forget(srv->dedupe, key);
 }
 
 /* By type: "text", "image" … or "event:click". */
@@ -245,10 +252,10 @@ dispatch_count(struct wecom_app *app, const struct wecom_msg *msg)
 
 	if (msg->event != NULL) {
 		snprintf(type, sizeof(type), "event:%s", msg->event);
-		wecom_metrics_callback(wecom_observe_metrics(), app->index,
+		wecom_metrics_callback(srv->metrics, app->index,
 		    type);
 	} else {
-		wecom_metrics_callback(wecom_observe_metrics(), app->index,
+		wecom_metrics_callback(srv->metrics, app->index,
 		    msg->msgtype);
 	}
 }
@@ -281,7 +288,7 @@ wecom_dispatch_resume(struct http_request *req)
 			res.code = WECOM_ERR_PARSE_XML;
 			dispatch_unclaim(job->has_dkey ? job->dkey : NULL);
 		}
-		wecom_server_answer(req, &res);
+		wecom_http_answer(req, &res);
 	}
 	dispatch_detach(req);
 
@@ -299,7 +306,7 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 	    (job->plain = malloc(plainlen + 1)) == NULL) {
 		free(job);
 		dispatch_unclaim(key);
-		return (wecom_server_refuse(req, 503, 0, "out of memory"));
+		return (wecom_http_refuse(req, 503, 0, "out of memory"));
 	}
 	memcpy(job->plain, plain, plainlen + 1);
 	job->plainlen = plainlen;
@@ -317,7 +324,7 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 		dispatch_timer_stop(job);
 		wecom_job_free(job);
 		dispatch_unclaim(key);
-		return (wecom_server_refuse(req, 503, 0,
+		return (wecom_http_refuse(req, 503, 0,
 		    "handler threads busy (handler_queue is full)"));
 	}
 
@@ -350,7 +357,7 @@ dispatch_deadline(void *arg, u_int64_t now)
 		return;		/* finished meanwhile: the eventfd says so */
 
 	job->stage = JOB_EXPIRED;
-	wecom_server_deferred(job->app);
+	dispatch_deferred(job->app);
 	if (job->owner != NULL)
 		http_request_wakeup(job->owner);
 }
@@ -380,9 +387,9 @@ dispatch_finished(struct wecom_job *job)
 	if (job->orphan) {
 		/* Its reply went out as a message: retries get nothing more. */
 		if (job->has_dkey)
-			wecom_dedupe_finish(wecom_observe_dedupe(), job->dkey,
+			wecom_dedupe_finish(srv->dedupe, job->dkey,
 			    time(NULL), NULL, 0);
-		wecom_server_delivered(job->app, job->delivery);
+		dispatch_delivered(job->app, job->delivery);
 		if (job->owner == NULL)
 			wecom_job_free(job);
 		return;
@@ -401,7 +408,7 @@ dispatch_finished(struct wecom_job *job)
 	} else {
 		/* Nobody to answer, nothing to send: retries get nothing. */
 		if (job->has_dkey)
-			wecom_dedupe_finish(wecom_observe_dedupe(), job->dkey,
+			wecom_dedupe_finish(srv->dedupe, job->dkey,
 			    time(NULL), NULL, 0);
 		wecom_job_free(job);
 	}
@@ -435,6 +442,28 @@ dispatch_detach(struct http_request *req)
 		wecom_job_free(job);
 }
 
+/* The request was answered empty: its reply goes out as a message. */
+static void
+dispatch_deferred(struct wecom_app *app)
+{
+	wecom_metrics_inc(srv->metrics, app->index,
+	    WECOM_M_DEFERRED);
+	kore_log(LOG_NOTICE, "wecom: [app %s] handlers overran deadline_ms "
+	    "(%ld): answered empty, the reply follows as a message",
+	    app->conf->name, app->deadline_ms);
+}
+
+static void
+dispatch_delivered(struct wecom_app *app, int delivery)
+{
+	wecom_metrics_inc(srv->metrics, app->index,
+	    delivery == WECOM_JOB_SENT ? WECOM_M_DEFERRED_DELIVERED :
+	    WECOM_M_DEFERRED_FAILED);
+	if (delivery == WECOM_JOB_SEND_FAILED)
+		kore_log(LOG_WARNING, "wecom: [app %s] a late reply could not "
+		    "be sent as a message", app->conf->name);
+}
+
 static void
 dispatch_timer_stop(struct wecom_job *job)
 {
@@ -458,7 +487,7 @@ wecom_dispatch_chore(struct http_request *req,
 
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		release(arg);
-		return (wecom_server_refuse(req, 503, 0, "out of memory"));
+		return (wecom_http_refuse(req, 503, 0, "out of memory"));
 	}
 	job->chore = chore;
 	job->done = chore_done;
@@ -470,7 +499,7 @@ wecom_dispatch_chore(struct http_request *req,
 	(void)snprintf(job->what, sizeof(job->what), "%s", req->path);
 	if (dispatch_park(req, job, chores.runner) != WECOM_OK) {
 		wecom_job_free(job);
-		return (wecom_server_refuse(req, 503, 0,
+		return (wecom_http_refuse(req, 503, 0,
 		    "api threads busy (handler_queue is full)"));
 	}
 

@@ -24,15 +24,14 @@
 #include "wecom_dedupe.h"
 #include "wecom_metrics.h"
 #include "wecom_netlist.h"
+#include "wecom_http.h"
 #include "wecom_server.h"
 
-/* Made in the parent, inherited by the workers. */
-static struct wecom_dedupe	*dedupe;
-static struct wecom_metrics	*metrics;
+/* The process state; its mappings are made here, in the parent. */
+static struct wecom_server	*srv;
 static const char		*metrics_path = "/metrics";
 static const char		*healthz_path = "/healthz";
 static struct wecom_netlist	 allow;
-static struct wecom_app_list	*apps;
 
 static int	observe_allowed(struct http_request *);
 static int	observe_metrics(struct http_request *);
@@ -41,15 +40,15 @@ static int	observe_window(const struct wecom_conf *,
 		    const struct wecom_app_list *);
 
 int
-wecom_observe_init(const struct wecom_conf *conf, struct wecom_app_list *list,
-    char *err, size_t errlen)
+wecom_observe_init(struct wecom_server *s, char *err, size_t errlen)
 {
+	const struct wecom_conf		*conf = &s->conf;
 	const struct wecom_conf_section	*g;
 	const char			*names[64];
 	struct wecom_app		*app;
 	size_t				 n;
 
-	apps = list;
+	srv = s;
 	g = wecom_conf_section(conf, "global", "");
 	if (wecom_conf_get(g, "metrics_path") != NULL)
 		metrics_path = wecom_conf_get(g, "metrics_path");
@@ -60,18 +59,18 @@ wecom_observe_init(const struct wecom_conf *conf, struct wecom_app_list *list,
 		return (WECOM_ERROR);
 
 	n = 0;
-	TAILQ_FOREACH(app, list, list) {
+	TAILQ_FOREACH(app, &s->apps, list) {
 		if (n == sizeof(names) / sizeof(names[0]))
 			break;
 		names[n++] = app->conf->name;
 	}
-	if ((metrics = wecom_metrics_new(names, n)) == NULL) {
+	if ((s->metrics = wecom_metrics_new(names, n)) == NULL) {
 		snprintf(err, errlen, "cannot map the metrics");
 		return (WECOM_ERROR);
 	}
 
-	if (conf->dedupe_window > 0 && (dedupe = wecom_dedupe_new(
-	    (size_t)conf->dedupe_entries, observe_window(conf, list),
+	if (conf->dedupe_window > 0 && (s->dedupe = wecom_dedupe_new(
+	    (size_t)conf->dedupe_entries, observe_window(conf, &s->apps),
 	    WECOM_DEDUPE_RUNNING_TTL_DEFAULT)) == NULL) {
 		snprintf(err, errlen, "cannot map the retry table (dedupe_entries "
 		    "from 1 to %d)", WECOM_DEDUPE_ENTRIES_MAX);
@@ -101,27 +100,15 @@ observe_window(const struct wecom_conf *conf, const struct wecom_app_list *list)
 	return ((int)w);
 }
 
-struct wecom_metrics *
-wecom_observe_metrics(void)
-{
-	return (metrics);
-}
-
-struct wecom_dedupe *
-wecom_observe_dedupe(void)
-{
-	return (dedupe);
-}
-
 /* The API clients' observer (any thread): calls by errcode, tokens. */
 void
 wecom_observe_api(void *arg, const char *path, long errcode)
 {
 	const struct wecom_app	*app = arg;
 
-	wecom_metrics_api(metrics, app->index, errcode);
+	wecom_metrics_api(srv->metrics, app->index, errcode);
 	if (strcmp(path, "gettoken") == 0 && errcode == 0)
-		wecom_metrics_inc(metrics, app->index,
+		wecom_metrics_inc(srv->metrics, app->index,
 		    WECOM_M_TOKEN_REFRESHES);
 }
 
@@ -135,9 +122,9 @@ wecom_observe_http(struct http_request *req)
 
 	if (req->method != HTTP_METHOD_GET) {
 		http_response_header(req, "allow", "GET");
-		wecom_server_refuse(req, 405, 0, "method not allowed");
+		wecom_http_refuse(req, 405, 0, "method not allowed");
 	} else if (!observe_allowed(req)) {
-		wecom_server_refuse(req, 403, 0, "not in metrics_allow");
+		wecom_http_refuse(req, 403, 0, "not in metrics_allow");
 	} else if (strcmp(req->path, metrics_path) == 0) {
 		observe_metrics(req);
 	} else {
@@ -153,8 +140,8 @@ observe_metrics(struct http_request *req)
 	char	*text;
 	size_t	 len;
 
-	if ((text = wecom_metrics_render(metrics, &len)) == NULL)
-		return (wecom_server_refuse(req, 500, 0, "metrics"));
+	if ((text = wecom_metrics_render(srv->metrics, &len)) == NULL)
+		return (wecom_http_refuse(req, 500, 0, "metrics"));
 	http_response_header(req, "content-type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	http_response(req, 200, text, len);
@@ -174,8 +161,8 @@ observe_healthz(struct http_request *req)
 
 	kore_buf_init(&buf, 256);
 	kore_buf_appendf(&buf, "ok\n");
-	TAILQ_FOREACH(app, apps, list) {
-		ok = wecom_metrics_get_gauge(metrics, app->index,
+	TAILQ_FOREACH(app, &srv->apps, list) {
+		ok = wecom_metrics_get_gauge(srv->metrics, app->index,
 		    WECOM_G_TOKEN_OK);
 		if (app->conf->secret == NULL)
 			state = "no secret (callbacks only)";
@@ -198,7 +185,7 @@ observe_allowed(struct http_request *req)
 	const void	*a;
 
 	/* A unix socket is local by nature. */
-	if ((a = wecom_server_peer(req)) == NULL)
+	if ((a = wecom_http_peer(req)) == NULL)
 		return (1);
 
 	return (wecom_netlist_match(&allow, req->owner->family, a));

@@ -17,6 +17,7 @@
 #include "wecom.h"
 #include "wecom_push.h"
 #include "wecom_runner.h"
+#include "wecom_http.h"
 #include "wecom_server.h"
 
 /* How long a request waits for another drainer before answering 202. */
@@ -242,12 +243,12 @@ push_answer(void *arg, struct wecom_job *wj)
 	}
 
 	if (status >= 400)
-		wecom_server_log(req, status, job->err.errmsg);
+		wecom_http_log(req, status, job->err.errmsg);
 	else
 		kore_log(LOG_INFO, "wecom: push [apikey %s] %s %s", job->who,
 		    status == 200 ? "sent" : "queued", job->id);
 
-	return (wecom_server_json(req, status, o));
+	return (wecom_http_json(req, status, o));
 }
 
 static void
@@ -267,8 +268,8 @@ push_release(void *arg)
 static int
 push_fail(struct http_request *req, int status, const char *why)
 {
-	wecom_server_log(req, status, why);
-	return (wecom_server_json(req, status, json_pack("{s:i, s:s}", "code", status,
+	wecom_http_log(req, status, why);
+	return (wecom_http_json(req, status, json_pack("{s:i, s:s}", "code", status,
 	    "message", why)));
 }
 

@@ -33,6 +33,7 @@
 #include "wecom_netlist.h"
 #include "wecom_push.h"
 #include "wecom_runner.h"
+#include "wecom_http.h"
 #include "wecom_server.h"
 
 #define RELAY_PREFIX	"/relay/"
@@ -193,7 +194,7 @@ relay_allowed(struct http_request *req, const char *key)
 		return (has_key && CRYPTO_memcmp(h, key_hash, sizeof(h)) == 0);
 	}
 
-	return (wecom_server_origin(req, &family, addr) == 0 &&
+	return (wecom_http_origin(req, &family, addr) == 0 &&
 	    wecom_netlist_match(&allow, family, addr));
 }
 
@@ -373,7 +374,7 @@ relay_answer(void *arg, struct wecom_job *wj)
 		return (KORE_RESULT_OK);
 	}
 	if (job->rc == WECOM_API_OK)
-		return (wecom_server_json(req, 200, json_pack("{s:i, s:s, s:s, "
+		return (wecom_http_json(req, 200, json_pack("{s:i, s:s, s:s, "
 		    "s:i}", "errcode", 0, "errmsg", "ok", "access_token",
 		    job->token, "expires_in", (int)job->ttl)));
 	/* WeCom's own refusal (40001 …) as WeCom gives it; else ours. */
@@ -404,8 +405,8 @@ static int
 relay_json(struct http_request *req, int status, long errcode,
     const char *why)
 {
-	wecom_server_log(req, status, why);
+	wecom_http_log(req, status, why);
 
-	return (wecom_server_json(req, status, json_pack("{s:I, s:s}",
+	return (wecom_http_json(req, status, json_pack("{s:I, s:s}",
 	    "errcode", (json_int_t)errcode, "errmsg", why)));
 }

@@ -31,28 +31,27 @@ struct chore {
 	int				 token_ok[APPS_MAX];
 };
 
-static const struct wecom_conf	*conf;
-static struct wecom_app_list	*apps;
+static struct wecom_server	*srv;
 static struct wecom_runner	*runner;
 static int			 running;
 static u_int64_t		 last_check;
 
 static void	upkeep_tick(void *, u_int64_t);
+static void	upkeep_done(struct wecom_job *);
 static void	upkeep_chore(struct wecom_job *);
 static void	upkeep_tokens(struct wecom_job *, struct chore *);
 static void	upkeep_log(void *, int, const char *);
 
 void
-wecom_upkeep_init(const struct wecom_conf *c, struct wecom_app_list *list,
-    struct wecom_runner *r)
+wecom_upkeep_init(struct wecom_server *s, struct wecom_runner *r)
 {
 	if (worker == NULL || worker->id != 1 || r == NULL)
 		return;
-	conf = c;
-	apps = list;
+	srv = s;
 	runner = r;
 
-	kore_timer_add(upkeep_tick, (u_int64_t)c->outbox_interval_ms, NULL, 0);
+	kore_timer_add(upkeep_tick, (u_int64_t)s->conf.outbox_interval_ms, NULL,
+	    0);
 }
 
 /* Main thread: one chore at a time. */
@@ -75,7 +74,7 @@ upkeep_tick(void *arg, u_int64_t now)
 	}
 	job->chore = upkeep_chore;
 	job->kind = "upkeep";
-	job->done = wecom_upkeep_done;
+	job->done = upkeep_done;
 	job->arg = ch;
 	if (wecom_runner_submit(runner, job) != WECOM_OK) {
 		free(ch);
@@ -86,14 +85,14 @@ upkeep_tick(void *arg, u_int64_t now)
 }
 
 /* Main thread: the chore is back. */
-void
-wecom_upkeep_done(struct wecom_job *job)
+static void
+upkeep_done(struct wecom_job *job)
 {
 	struct chore		*ch = job->arg;
-	struct wecom_metrics	*m = wecom_observe_metrics();
+	struct wecom_metrics	*m = srv->metrics;
 	struct wecom_app	*app;
 
-	TAILQ_FOREACH(app, apps, list) {
+	TAILQ_FOREACH(app, &srv->apps, list) {
 		/* One outbox for the host: every app shows its depth. */
 		wecom_metrics_gauge(m, app->index, WECOM_G_OUTBOX_DEPTH,
 		    (int64_t)ch->depth);
@@ -115,9 +114,9 @@ upkeep_chore(struct wecom_job *job)
 {
 	struct chore	*ch = job->arg;
 
-	(void)wecom_outbox_drain(conf, DRAIN_BUDGET_MS, 0, upkeep_log, NULL,
+	(void)wecom_outbox_drain(&srv->conf, DRAIN_BUDGET_MS, 0, upkeep_log, NULL,
 	    &ch->stats);
-	(void)wecom_outbox_stats(conf, &ch->depth, &ch->oldest);
+	(void)wecom_outbox_stats(&srv->conf, &ch->depth, &ch->oldest);
 	if (ch->check_tokens)
 		upkeep_tokens(job, ch);
 }
@@ -130,7 +129,7 @@ upkeep_tokens(struct wecom_job *job, struct chore *ch)
 	struct wecom_client	*c;
 	char			 token[WECOM_TOKEN_MAX + 1];
 
-	TAILQ_FOREACH(app, apps, list) {
+	TAILQ_FOREACH(app, &srv->apps, list) {
 		if (app->conf->secret == NULL || app->index >= APPS_MAX)
 			continue;
 		memset(&err, 0, sizeof(err));

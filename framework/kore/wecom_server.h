@@ -1,6 +1,10 @@
 /*
- * Private: what the Kore glue files share — answering and refusing
- * requests, counting — and the dispatch of POSTed callbacks.
+ * Private: the Kore glue's process state — one structure, made by
+ * server.c and handed to each part at start-up — and what the parts
+ * offer each other. Bottom-up, each file calls only those before it:
+ * http.c (answers), observe.c (shared counters, /metrics), upkeep.c,
+ * dispatch.c (callbacks, threads), push.c, relay.c, sandbox.c, and
+ * server.c, which routes and which nothing calls.
  */
 
 #ifndef WECOM_SERVER_H
@@ -8,57 +12,50 @@
 
 #include <stddef.h>
 
+#include "wecom_config.h"
+#include "wecom_app.h"
+
 struct http_request;
-struct json_t;
-struct wecom_app;
-struct wecom_app_list;
-struct wecom_conf;
+struct wecom_dedupe;
+struct wecom_job;
+struct wecom_metrics;
 struct wecom_query;
-struct wecom_result;
+struct wecom_runner;
 struct wecom_xml;
 
-int	wecom_server_refuse(struct http_request *, int status, int code,
-	    const char *why);
-int	wecom_server_stale(struct http_request *, struct wecom_app *);
-void	wecom_server_answer(struct http_request *, struct wecom_result *);
-void	wecom_server_log(struct http_request *, int status, const char *why);
-int	wecom_server_json(struct http_request *, int status, struct json_t *);
-const void	*wecom_server_peer(struct http_request *);
-int	wecom_server_origin(struct http_request *, int *, void *);
-int	wecom_push_init(const struct wecom_conf *, char *, size_t);
-int	wecom_relay_init(const struct wecom_conf *, char *, size_t);
-int	wecom_relay_route(struct http_request *, int *);
-int	wecom_push_route(struct http_request *, int *);
-void	wecom_server_deferred(struct wecom_app *);
-void	wecom_server_delivered(struct wecom_app *, int delivery);
+struct wecom_server {
+	struct wecom_conf	 conf;		/* parent; read-only after */
+	struct wecom_app_list	 apps;
+	struct wecom_metrics	*metrics;	/* shared mappings, made */
+	struct wecom_dedupe	*dedupe;	/* in the parent; NULL: off */
+};
 
-void	wecom_dispatch_preload(struct wecom_conf *);
-void	wecom_sandbox_init(const struct wecom_app_list *);
-int	wecom_dispatch_init(const struct wecom_conf *, struct wecom_app_list *);
+/* observe.c */
+int	wecom_observe_init(struct wecom_server *, char *, size_t);
+int	wecom_observe_http(struct http_request *);
+void	wecom_observe_api(void *, const char *, long);
+
+/* upkeep.c */
+void	wecom_upkeep_init(struct wecom_server *, struct wecom_runner *);
+
+/* dispatch.c */
+void	wecom_dispatch_preload(struct wecom_server *);
+int	wecom_dispatch_init(struct wecom_server *);
 int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
 	    struct wecom_xml *, const struct wecom_query *, const char *,
 	    size_t);
 int	wecom_dispatch_resume(struct http_request *);
-struct wecom_job;
 int	wecom_dispatch_chore(struct http_request *,
 	    void (*)(struct wecom_job *), int (*)(void *, struct wecom_job *),
 	    void (*)(void *), void *);
 
-struct wecom_dedupe;
-struct wecom_metrics;
+/* push.c, relay.c */
+int	wecom_push_init(const struct wecom_conf *, char *, size_t);
+int	wecom_push_route(struct http_request *, int *);
+int	wecom_relay_init(const struct wecom_conf *, char *, size_t);
+int	wecom_relay_route(struct http_request *, int *);
 
-int	wecom_observe_init(const struct wecom_conf *, struct wecom_app_list *,
-	    char *, size_t);
-int	wecom_observe_http(struct http_request *);
-struct wecom_metrics	*wecom_observe_metrics(void);
-void	wecom_observe_api(void *, const char *, long);
-
-struct wecom_job;
-struct wecom_runner;
-
-void	wecom_upkeep_init(const struct wecom_conf *, struct wecom_app_list *,
-	    struct wecom_runner *);
-void	wecom_upkeep_done(struct wecom_job *);
-struct wecom_dedupe	*wecom_observe_dedupe(void);
+/* sandbox.c */
+void	wecom_sandbox_init(const struct wecom_app_list *);
 
 #endif

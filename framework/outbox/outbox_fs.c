@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The outbox on disk: <state_dir>/outbox/{new,sending,done,failed}/,
  * 0700, one file per message, 0600. A file is written to a temporary
@@ -6,7 +7,7 @@
  * kill -9 or a power cut at any moment leaves the old file or the new
  * one, never half of one. Leftover temporary files are pruned.
  *
- * OUTBOX_LAZY leaves the fsyncs to a later outbox_sync_dir(): for the
+ * OUTBOX_LAZY leaves the fsyncs to a later wecom_outbox_sync_dir(): for the
  * steps of a delivery, which a power cut may undo without harm (the
  * message is sent again, into WeCom's duplicate check), and which would
  * otherwise cost a disk flush each.
@@ -44,7 +45,7 @@ path_join(char *buf, size_t len, const char *dir, const char *name)
 }
 
 int
-outbox_sync_dir(const char *dir)
+wecom_outbox_sync_dir(const char *dir)
 {
 	int	fd, rc;
 
@@ -57,7 +58,7 @@ outbox_sync_dir(const char *dir)
 }
 
 int64_t
-outbox_now_ms(void)
+wecom_outbox_now_ms(void)
 {
 	struct timespec	ts;
 
@@ -70,7 +71,7 @@ outbox_now_ms(void)
  * messages are the users' data.
  */
 int
-outbox_dirs_init(struct outbox_dirs *d, const char *state_dir, int create)
+wecom_outbox_dirs_init(struct outbox_dirs *d, const char *state_dir, int create)
 {
 	int	i;
 
@@ -103,8 +104,8 @@ outbox_dirs_init(struct outbox_dirs *d, const char *state_dir, int create)
  * OUTBOX_EXCL: an existing dir/name is kept and OUTBOX_EXISTS returned.
  */
 int
-outbox_write(const char *dir, const char *name, const char *data, size_t len,
-    int64_t mtime_ms, int flags)
+wecom_outbox_write(const char *dir, const char *name, const char *data,
+    size_t len, int64_t mtime_ms, int flags)
 {
 	char		tmp[PATH_MAX], path[PATH_MAX];
 	struct timespec	ts[2];
@@ -149,7 +150,7 @@ outbox_write(const char *dir, const char *name, const char *data, size_t len,
 			goto out;
 		placed = 1;
 	}
-	rc = flags & OUTBOX_LAZY ? WECOM_API_OK : outbox_sync_dir(dir);
+	rc = flags & OUTBOX_LAZY ? WECOM_API_OK : wecom_outbox_sync_dir(dir);
 out:
 	close(fd);
 	if (!placed)
@@ -159,7 +160,7 @@ out:
 }
 
 int
-outbox_read(const char *dir, const char *name, char **data, size_t *len)
+wecom_outbox_read(const char *dir, const char *name, char **data, size_t *len)
 {
 	char		 path[PATH_MAX];
 	struct stat	 st;
@@ -203,7 +204,7 @@ outbox_read(const char *dir, const char *name, char **data, size_t *len)
 
 /* from/name → to/name, replacing one there; both directories synced. */
 int
-outbox_move(const char *from, const char *to, const char *name, int flags)
+wecom_outbox_move(const char *from, const char *to, const char *name, int flags)
 {
 	char	src[PATH_MAX], dst[PATH_MAX];
 
@@ -212,15 +213,16 @@ outbox_move(const char *from, const char *to, const char *name, int flags)
 		return (WECOM_API_ERR_IO);
 	if (rename(src, dst) == -1)
 		return (errno == ENOENT ? OUTBOX_MISSING : WECOM_API_ERR_IO);
-	if (!(flags & OUTBOX_LAZY) && (outbox_sync_dir(to) != WECOM_API_OK ||
-	    outbox_sync_dir(from) != WECOM_API_OK))
+	if (!(flags & OUTBOX_LAZY) &&
+	    (wecom_outbox_sync_dir(to) != WECOM_API_OK ||
+	    wecom_outbox_sync_dir(from) != WECOM_API_OK))
 		return (WECOM_API_ERR_IO);
 
 	return (WECOM_API_OK);
 }
 
 int
-outbox_remove(const char *dir, const char *name, int flags)
+wecom_outbox_remove(const char *dir, const char *name, int flags)
 {
 	char	path[PATH_MAX];
 
@@ -229,11 +231,13 @@ outbox_remove(const char *dir, const char *name, int flags)
 	if (unlink(path) == -1)
 		return (errno == ENOENT ? OUTBOX_MISSING : WECOM_API_ERR_IO);
 
-	return (flags & OUTBOX_LAZY ? WECOM_API_OK : outbox_sync_dir(dir));
+	if (flags & OUTBOX_LAZY)
+		return (WECOM_API_OK);
+	return (wecom_outbox_sync_dir(dir));
 }
 
 int
-outbox_exists(const char *dir, const char *name)
+wecom_outbox_exists(const char *dir, const char *name)
 {
 	char		path[PATH_MAX];
 	struct stat	st;
@@ -248,7 +252,7 @@ outbox_exists(const char *dir, const char *name)
 
 /* The records of a directory (temporary files left out), unsorted. */
 int
-outbox_list(const char *dir, char ***names, size_t *n)
+wecom_outbox_list(const char *dir, char ***names, size_t *n)
 {
 	DIR		 *dp;
 	struct dirent	 *de;
@@ -280,14 +284,14 @@ outbox_list(const char *dir, char ***names, size_t *n)
 	return (WECOM_API_OK);
 fail:
 	closedir(dp);
-	outbox_list_free(v, *n);
+	wecom_outbox_list_free(v, *n);
 	*n = 0;
 
 	return (WECOM_API_ERR_NOMEM);
 }
 
 void
-outbox_list_free(char **v, size_t n)
+wecom_outbox_list_free(char **v, size_t n)
 {
 	size_t	i;
 
@@ -301,7 +305,7 @@ outbox_list_free(char **v, size_t n)
  * the temporary files of writers killed before tmp_before.
  */
 void
-outbox_prune(const char *dir, int64_t records_before, int64_t tmp_before)
+wecom_outbox_prune(const char *dir, int64_t records_before, int64_t tmp_before)
 {
 	DIR		*dp;
 	struct dirent	*de;

@@ -1,10 +1,16 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Inside the outbox: the record (what one file holds, and its JSON),
- * the directory layout and the atomic file operations it relies on.
+ * the directory layout and the atomic file operations it relies on,
+ * and the state of a drain. The functions shared between its files
+ * carry wecom_outbox_ too: libwecom.a shares one namespace with Kore,
+ * libc and every app.
  */
 
 #ifndef WECOM_OUTBOX_PRIVATE_H
 #define WECOM_OUTBOX_PRIVATE_H
+
+#include <sys/queue.h>
 
 #include <limits.h>
 
@@ -64,48 +70,82 @@ struct outbox_record {
 	char			 failed_why[32];
 };
 
-/* outbox_record.c: one record, its JSON, and the message inside it. */
-void	outbox_record_free(struct outbox_record *);
-char	*outbox_record_encode(const struct outbox_record *);
-int	outbox_record_decode(struct outbox_record *, const char *, size_t);
-int	outbox_record_set_msg(struct outbox_record *,
-	    const struct wecom_message *);
-struct wecom_message	*outbox_record_msg(const struct outbox_record *);
-void	outbox_record_set_error(struct outbox_record *,
-	    const struct wecom_api_error *, int64_t now);
-int	outbox_key_valid(const char *);
-void	outbox_key_random(char out[WECOM_OUTBOX_KEY_MAX + 1]);
-long	outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd);
+/*
+ * A drain: the holder of the lock sending what is due. The clients of
+ * its destinations live as long as it does.
+ */
+struct outbox_dest {
+	char				*name;	/* "app NAME", "robot NAME" */
+	struct wecom_client		*client;
+	int				 fails;	/* transient, in a row */
+	TAILQ_ENTRY(outbox_dest)	 list;
+};
 
-/* outbox.c, for outbox_send.c. */
-int	outbox_lock(const struct outbox_dirs *, long wait_ms, int *fd);
-void	outbox_drain_key(const struct wecom_conf *, const struct outbox_dirs *,
-	    const char *key, wecom_outbox_log_fn, void *);
+struct outbox_drain {
+	const struct wecom_conf		*conf;
+	struct outbox_dirs		 d;
+	wecom_outbox_log_fn		 log;
+	void				*arg;
+	struct wecom_outbox_stats	*st;
+	int64_t				 max_age_ms;
+	long				 backoff_ms;
+	int				 unsynced;	/* deliveries */
+	int				 once;		/* a caller waits */
+	TAILQ_HEAD(, outbox_dest)	 dests;
+};
+
+/* outbox_record.c: one record, its JSON, and the message inside it. */
+void	wecom_outbox_record_free(struct outbox_record *);
+char	*wecom_outbox_record_encode(const struct outbox_record *);
+int	wecom_outbox_record_decode(struct outbox_record *, const char *,
+	    size_t);
+int	wecom_outbox_record_set_msg(struct outbox_record *,
+	    const struct wecom_message *);
+struct wecom_message	*wecom_outbox_record_msg(const struct outbox_record *);
+void	wecom_outbox_record_set_error(struct outbox_record *,
+	    const struct wecom_api_error *, int64_t now);
+int	wecom_outbox_key_valid(const char *);
+void	wecom_outbox_key_random(char out[WECOM_OUTBOX_KEY_MAX + 1]);
+long	wecom_outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd);
+
+/* outbox_drain.c, for outbox_send.c. */
+int	wecom_outbox_lock(const struct outbox_dirs *, long wait_ms, int *fd);
+void	wecom_outbox_drain_key(const struct wecom_conf *,
+	    const struct outbox_dirs *, const char *key, wecom_outbox_log_fn,
+	    void *);
+
+/* outbox_attempt.c, for outbox_drain.c: one record, and its outcome. */
+void	wecom_outbox_attempt(struct outbox_drain *, const char *key);
+void	wecom_outbox_recover(struct outbox_drain *);
+void	wecom_outbox_dests_free(struct outbox_drain *);
+void	wecom_outbox_sync_steps(struct outbox_drain *);
+void	wecom_outbox_log(struct outbox_drain *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 /* outbox_fs.c: the directories and atomic file operations. */
-int	outbox_dirs_init(struct outbox_dirs *, const char *state_dir,
+int	wecom_outbox_dirs_init(struct outbox_dirs *, const char *state_dir,
 	    int create);
-int	outbox_write(const char *dir, const char *name, const char *data,
-	    size_t len, int64_t mtime_ms, int flags);
-int	outbox_read(const char *dir, const char *name, char **data,
+int	wecom_outbox_write(const char *dir, const char *name,
+	    const char *data, size_t len, int64_t mtime_ms, int flags);
+int	wecom_outbox_read(const char *dir, const char *name, char **data,
 	    size_t *len);
-int	outbox_move(const char *from, const char *to, const char *name,
+int	wecom_outbox_move(const char *from, const char *to, const char *name,
 	    int flags);
-int	outbox_remove(const char *dir, const char *name, int flags);
-int	outbox_sync_dir(const char *dir);
-int	outbox_exists(const char *dir, const char *name);
-int	outbox_list(const char *dir, char ***names, size_t *n);
-void	outbox_list_free(char **, size_t);
-void	outbox_prune(const char *dir, int64_t records_before,
+int	wecom_outbox_remove(const char *dir, const char *name, int flags);
+int	wecom_outbox_sync_dir(const char *dir);
+int	wecom_outbox_exists(const char *dir, const char *name);
+int	wecom_outbox_list(const char *dir, char ***names, size_t *n);
+void	wecom_outbox_list_free(char **, size_t);
+void	wecom_outbox_prune(const char *dir, int64_t records_before,
 	    int64_t tmp_before);
-int64_t	outbox_now_ms(void);
+int64_t	wecom_outbox_now_ms(void);
 
-/* outbox_fs results besides WECOM_API_OK and WECOM_API_ERR_IO. */
+/* File results besides WECOM_API_OK and WECOM_API_ERR_IO. */
 #define OUTBOX_EXISTS		1
 #define OUTBOX_MISSING		2
 
-/* outbox_write, _move, _remove flags. */
+/* wecom_outbox_write, _move, _remove flags. */
 #define OUTBOX_EXCL		0x01	/* keep an existing file */
-#define OUTBOX_LAZY		0x02	/* no fsync: outbox_sync_dir() later */
+#define OUTBOX_LAZY		0x02	/* no fsync: the caller syncs later */
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * One outbox record and its JSON: who it is for (an app and its
  * recipients, an app chat, or a [robot NAME] — never a secret or a
@@ -17,6 +18,15 @@ static int	set_str(json_t *, const char *, const char *);
 static int	get_str(json_t *, const char *, char **);
 static int64_t	get_int(json_t *, const char *, int64_t);
 static char	*join_array(json_t *);
+static int	encode_state(json_t *, const struct outbox_record *);
+static int	encode_target(json_t *, const struct outbox_record *);
+static int	encode_opts(json_t *, const struct outbox_record *);
+static int	encode_error(json_t *, const struct outbox_record *);
+static int	decode_state(struct outbox_record *, json_t *);
+static int	decode_target(struct outbox_record *, json_t *);
+static int	decode_msg(struct outbox_record *, json_t *);
+static int	decode_opts(struct outbox_record *, json_t *);
+static int	decode_error(struct outbox_record *, json_t *);
 
 static int
 set_str(json_t *o, const char *key, const char *v)
@@ -52,7 +62,7 @@ get_int(json_t *o, const char *key, int64_t def)
 }
 
 void
-outbox_record_free(struct outbox_record *r)
+wecom_outbox_record_free(struct outbox_record *r)
 {
 	free(r->app);
 	free(r->robot);
@@ -70,23 +80,11 @@ outbox_record_free(struct outbox_record *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The record as one line of JSON, or NULL (out of memory). */
-char *
-outbox_record_encode(const struct outbox_record *r)
+/* Version, key and where the record stands. */
+static int
+encode_state(json_t *o, const struct outbox_record *r)
 {
-	json_t	*o, *to, *opts, *fb, *e;
-	char	*s;
-	int	 rc;
-
-	o = json_object();
-	to = json_object();
-	opts = json_object();
-	fb = json_object();
-	e = json_object();
-	s = NULL;
-	if (o == NULL || to == NULL || opts == NULL || fb == NULL ||
-	    e == NULL || r->msg == NULL)
-		goto out;
+	int	rc;
 
 	rc = json_object_set_new(o, "v", json_integer(OUTBOX_VERSION));
 	rc |= set_str(o, "key", r->key);
@@ -99,7 +97,20 @@ outbox_record_encode(const struct outbox_record *r)
 		rc |= json_object_set_new(o, "interrupted",
 		    json_integer(r->interrupted));
 	}
-	rc |= set_str(o, "app", r->app);
+
+	return (rc);
+}
+
+/* The sender, and "to" only when there are recipients. */
+static int
+encode_target(json_t *o, const struct outbox_record *r)
+{
+	json_t	*to;
+	int	 rc;
+
+	if ((to = json_object()) == NULL)
+		return (-1);
+	rc = set_str(o, "app", r->app);
 	rc |= set_str(o, "robot", r->robot);
 	rc |= set_str(o, "chat", r->chat);
 	rc |= set_str(to, "touser", r->touser);
@@ -107,10 +118,23 @@ outbox_record_encode(const struct outbox_record *r)
 	rc |= set_str(to, "totag", r->totag);
 	if (json_object_size(to) > 0)
 		rc |= json_object_set(o, "to", to);
-	rc |= json_object_set(o, "msg", r->msg);
-	rc |= set_str(o, "fallback", r->fallback);
+	json_decref(to);
 
-	rc |= json_object_set_new(opts, "safe", json_integer(r->safe));
+	return (rc);
+}
+
+static int
+encode_opts(json_t *o, const struct outbox_record *r)
+{
+	json_t	*opts, *fb;
+	int	 rc;
+
+	opts = json_object();
+	fb = json_object();
+	rc = -1;
+	if (opts == NULL || fb == NULL)
+		goto out;
+	rc = json_object_set_new(opts, "safe", json_integer(r->safe));
 	rc |= json_object_set_new(opts, "id_trans", json_integer(r->id_trans));
 	rc |= json_object_set_new(opts, "long_content",
 	    json_integer(r->long_content));
@@ -120,11 +144,26 @@ outbox_record_encode(const struct outbox_record *r)
 	if (json_object_size(fb) > 0)
 		rc |= json_object_set(opts, "fallback_to", fb);
 	rc |= json_object_set(o, "opts", opts);
-	rc |= json_object_set_new(o, "dup_interval",
-	    json_integer(r->dup_interval));
+out:
+	json_decref(opts);
+	json_decref(fb);
 
+	return (rc);
+}
+
+/* The last error, if any, and why the record failed for good. */
+static int
+encode_error(json_t *o, const struct outbox_record *r)
+{
+	json_t	*e;
+	int	 rc;
+
+	if ((e = json_object()) == NULL)
+		return (-1);
+	rc = 0;
 	if (r->error.code != 0) {
-		rc |= json_object_set_new(e, "code", json_integer(r->error.code));
+		rc |= json_object_set_new(e, "code",
+		    json_integer(r->error.code));
 		rc |= json_object_set_new(e, "errcode",
 		    json_integer(r->error.errcode));
 		/* An errmsg that is not UTF-8 is left out, not fatal. */
@@ -133,44 +172,55 @@ outbox_record_encode(const struct outbox_record *r)
 		rc |= json_object_set_new(e, "at", json_integer(r->error.at));
 		rc |= json_object_set(o, "error", e);
 	}
+	json_decref(e);
 	if (r->failed_at > 0) {
 		rc |= json_object_set_new(o, "failed_at",
 		    json_integer(r->failed_at));
 		rc |= set_str(o, "failed_why", r->failed_why);
 	}
+
+	return (rc);
+}
+
+/*
+ * The record as one line of JSON, or NULL (out of memory). The members
+ * keep this order on disk: state, target, message, options, error.
+ */
+char *
+wecom_outbox_record_encode(const struct outbox_record *r)
+{
+	json_t	*o;
+	char	*s;
+	int	 rc;
+
+	if (r->msg == NULL || (o = json_object()) == NULL)
+		return (NULL);
+	s = NULL;
+	rc = encode_state(o, r);
+	rc |= encode_target(o, r);
+	rc |= json_object_set(o, "msg", r->msg);
+	rc |= set_str(o, "fallback", r->fallback);
+	rc |= encode_opts(o, r);
+	rc |= json_object_set_new(o, "dup_interval",
+	    json_integer(r->dup_interval));
+	rc |= encode_error(o, r);
 	if (rc == 0)
 		s = json_dumps(o, JSON_COMPACT);
-out:
 	json_decref(o);
-	json_decref(to);
-	json_decref(opts);
-	json_decref(fb);
-	json_decref(e);
 
 	return (s);
 }
 
-/*
- * A record from its JSON. Anything we would not have written is
- * refused: a record decoded here can be sent as it is.
- */
-int
-outbox_record_decode(struct outbox_record *r, const char *data, size_t len)
+/* Version, key and where the record stands, within what we write. */
+static int
+decode_state(struct outbox_record *r, json_t *o)
 {
-	json_error_t	 jerr;
-	json_t		*o, *to, *opts, *fb, *e, *type, *inner;
 	const char	*key, *why;
-	int		 rc;
 
-	memset(r, 0, sizeof(*r));
-	if ((o = json_loadb(data, len, 0, &jerr)) == NULL)
-		return (WECOM_API_ERR_PROTOCOL);
-
-	rc = WECOM_API_ERR_PROTOCOL;
 	key = json_string_value(json_object_get(o, "key"));
 	if (!json_is_object(o) || get_int(o, "v", 0) != OUTBOX_VERSION ||
-	    key == NULL || outbox_key_valid(key) != WECOM_API_OK)
-		goto out;
+	    key == NULL || wecom_outbox_key_valid(key) != WECOM_API_OK)
+		return (WECOM_API_ERR_PROTOCOL);
 	memcpy(r->key, key, strlen(key) + 1);
 	r->created = get_int(o, "created", -1);
 	r->next = get_int(o, "next", -1);
@@ -184,7 +234,16 @@ outbox_record_decode(struct outbox_record *r, const char *data, size_t len)
 	r->dup_interval = (int)get_int(o, "dup_interval", -1);
 	if (r->created <= 0 || r->next <= 0 || r->attempts < 0 ||
 	    r->dup_interval < 0 || r->dup_interval > WECOM_DUP_INTERVAL_MAX)
-		goto out;
+		return (WECOM_API_ERR_PROTOCOL);
+
+	return (WECOM_API_OK);
+}
+
+/* One sender, and one kind of target for it. */
+static int
+decode_target(struct outbox_record *r, json_t *o)
+{
+	json_t	*to;
 
 	to = json_object_get(o, "to");
 	if (get_str(o, "app", &r->app) != WECOM_API_OK ||
@@ -194,19 +253,33 @@ outbox_record_decode(struct outbox_record *r, const char *data, size_t len)
 	    get_str(to, "toparty", &r->toparty) != WECOM_API_OK ||
 	    get_str(to, "totag", &r->totag) != WECOM_API_OK ||
 	    get_str(o, "fallback", &r->fallback) != WECOM_API_OK)
-		goto out;
-	/* One sender, and one kind of target for it. */
+		return (WECOM_API_ERR_PROTOCOL);
 	if ((r->app == NULL) == (r->robot == NULL) ||
 	    (r->robot != NULL && (to != NULL || r->chat != NULL)) ||
 	    (r->app != NULL && (to == NULL) == (r->chat == NULL)))
-		goto out;
+		return (WECOM_API_ERR_PROTOCOL);
+
+	return (WECOM_API_OK);
+}
+
+/* {"msgtype": T, T: {...}}: a type, and an object of that name. */
+static int
+decode_msg(struct outbox_record *r, json_t *o)
+{
+	json_t	*type, *inner;
 
 	r->msg = json_incref(json_object_get(o, "msg"));
 	type = json_object_get(r->msg, "msgtype");
 	inner = json_is_string(type) ?
 	    json_object_get(r->msg, json_string_value(type)) : NULL;
-	if (!json_is_object(inner))
-		goto out;
+
+	return (json_is_object(inner) ? WECOM_API_OK : WECOM_API_ERR_PROTOCOL);
+}
+
+static int
+decode_opts(struct outbox_record *r, json_t *o)
+{
+	json_t	*opts, *fb;
 
 	opts = json_object_get(o, "opts");
 	fb = json_object_get(opts, "fallback_to");
@@ -216,37 +289,68 @@ outbox_record_decode(struct outbox_record *r, const char *data, size_t len)
 	if (get_str(fb, "touser", &r->fb_user) != WECOM_API_OK ||
 	    get_str(fb, "toparty", &r->fb_party) != WECOM_API_OK ||
 	    get_str(fb, "totag", &r->fb_tag) != WECOM_API_OK)
-		goto out;
+		return (WECOM_API_ERR_PROTOCOL);
 
-	if ((e = json_object_get(o, "error")) != NULL) {
-		r->error.code = (int)get_int(e, "code", 0);
-		r->error.errcode = (long)get_int(e, "errcode", 0);
-		r->error.at = get_int(e, "at", 0);
-		if (get_str(e, "errmsg", &r->error.errmsg) != WECOM_API_OK ||
-		    get_str(e, "hint", &r->error.hint) != WECOM_API_OK)
-			goto out;
-	}
-	rc = WECOM_API_OK;
-out:
+	return (WECOM_API_OK);
+}
+
+static int
+decode_error(struct outbox_record *r, json_t *o)
+{
+	json_t	*e;
+
+	if ((e = json_object_get(o, "error")) == NULL)
+		return (WECOM_API_OK);
+	r->error.code = (int)get_int(e, "code", 0);
+	r->error.errcode = (long)get_int(e, "errcode", 0);
+	r->error.at = get_int(e, "at", 0);
+	if (get_str(e, "errmsg", &r->error.errmsg) != WECOM_API_OK ||
+	    get_str(e, "hint", &r->error.hint) != WECOM_API_OK)
+		return (WECOM_API_ERR_PROTOCOL);
+
+	return (WECOM_API_OK);
+}
+
+/*
+ * A record from its JSON. Anything we would not have written is
+ * refused: a record decoded here can be sent as it is.
+ */
+int
+wecom_outbox_record_decode(struct outbox_record *r, const char *data,
+    size_t len)
+{
+	json_error_t	 jerr;
+	json_t		*o;
+	int		 rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((o = json_loadb(data, len, 0, &jerr)) == NULL)
+		return (WECOM_API_ERR_PROTOCOL);
+	if ((rc = decode_state(r, o)) == WECOM_API_OK &&
+	    (rc = decode_target(r, o)) == WECOM_API_OK &&
+	    (rc = decode_msg(r, o)) == WECOM_API_OK &&
+	    (rc = decode_opts(r, o)) == WECOM_API_OK)
+		rc = decode_error(r, o);
 	json_decref(o);
 	if (rc != WECOM_API_OK)
-		outbox_record_free(r);
+		wecom_outbox_record_free(r);
 
 	return (rc);
 }
 
 /* The message as WeCom's JSON; long content is split only when sent. */
 int
-outbox_record_set_msg(struct outbox_record *r, const struct wecom_message *m)
+wecom_outbox_record_set_msg(struct outbox_record *r,
+    const struct wecom_message *m)
 {
 	const char	*content, *fb;
 
-	content = client_msg_content(m);
-	fb = client_msg_fallback(m);
+	content = wecom_client_msg_content(m);
+	fb = wecom_client_msg_fallback(m);
 	json_decref(r->msg);
 	free(r->fallback);
 	r->fallback = NULL;
-	if ((r->msg = client_msg_body(m, content)) == NULL)
+	if ((r->msg = wecom_client_msg_body(m, content)) == NULL)
 		return (WECOM_API_ERR_ARG);
 	if (fb != NULL && (r->fallback = strdup(fb)) == NULL)
 		return (WECOM_API_ERR_NOMEM);
@@ -286,7 +390,7 @@ join_array(json_t *a)
  * through their own builders, so that long content is split again.
  */
 struct wecom_message *
-outbox_record_msg(const struct outbox_record *r)
+wecom_outbox_record_msg(const struct outbox_record *r)
 {
 	struct wecom_message	*m;
 	const char		*type;
@@ -327,7 +431,7 @@ outbox_record_msg(const struct outbox_record *r)
 }
 
 void
-outbox_record_set_error(struct outbox_record *r,
+wecom_outbox_record_set_error(struct outbox_record *r,
     const struct wecom_api_error *e, int64_t now)
 {
 	free(r->error.errmsg);
@@ -341,7 +445,7 @@ outbox_record_set_error(struct outbox_record *r,
 
 /* A key is a file name too: no '/', no leading '.', nothing to quote. */
 int
-outbox_key_valid(const char *key)
+wecom_outbox_key_valid(const char *key)
 {
 	size_t	i, len;
 	char	c;
@@ -362,7 +466,7 @@ outbox_key_valid(const char *key)
 
 /* 128 random bits as 32 hex digits. */
 void
-outbox_key_random(char out[WECOM_OUTBOX_KEY_MAX + 1])
+wecom_outbox_key_random(char out[WECOM_OUTBOX_KEY_MAX + 1])
 {
 	static const char	hex[] = "0123456789abcdef";
 	unsigned char		b[16];
@@ -382,7 +486,7 @@ outbox_key_random(char out[WECOM_OUTBOX_KEY_MAX + 1])
  * messages failed together do not come back together.
  */
 long
-outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd)
+wecom_outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd)
 {
 	long	d, cap;
 	int	i;

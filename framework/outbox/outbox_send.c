@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * One message now: what a caller that must answer at once (the push
  * API) uses after wecom_outbox_put(). The message is on disk before
@@ -30,20 +31,20 @@ wecom_outbox_send(const struct wecom_conf *conf, const char *key,
 	int			fd, rc;
 
 	memset(res, 0, sizeof(*res));
-	client_err_clear(err);
-	if (key == NULL || outbox_key_valid(key) != WECOM_API_OK)
-		return (client_err_set(err, WECOM_API_ERR_ARG, 0,
+	wecom_client_err_clear(err);
+	if (key == NULL || wecom_outbox_key_valid(key) != WECOM_API_OK)
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 		    "not an outbox key"));
-	if (outbox_dirs_init(&d, conf->state_dir, 1) != WECOM_API_OK)
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+	if (wecom_outbox_dirs_init(&d, conf->state_dir, 1) != WECOM_API_OK)
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot use %s/outbox", conf->state_dir));
 
-	if ((rc = outbox_lock(&d, wait_ms, &fd)) == WECOM_API_OK) {
-		if (outbox_exists(d.sub[OB_NEW], key) == OUTBOX_EXISTS)
-			outbox_drain_key(conf, &d, key, log, arg);
+	if ((rc = wecom_outbox_lock(&d, wait_ms, &fd)) == WECOM_API_OK) {
+		if (wecom_outbox_exists(d.sub[OB_NEW], key) == OUTBOX_EXISTS)
+			wecom_outbox_drain_key(conf, &d, key, log, arg);
 		close(fd);
 	} else if (rc != OUTBOX_EXISTS) {
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "cannot lock %s/lock", d.root));
 	}
 
@@ -61,7 +62,8 @@ outcome(const struct outbox_dirs *d, const char *key,
 	size_t			 len;
 	int			 i, rc;
 
-	if (outbox_read(d->sub[OB_DONE], key, &data, &len) == WECOM_API_OK) {
+	if (wecom_outbox_read(d->sub[OB_DONE], key, &data, &len) ==
+	    WECOM_API_OK) {
 		o = json_loadb(data, len, 0, NULL);
 		free(data);
 		rc = outcome_done(o, res, err);
@@ -69,19 +71,19 @@ outcome(const struct outbox_dirs *d, const char *key,
 		return (rc);
 	}
 	for (i = OB_FAILED; i >= OB_NEW; i--) {
-		if (i == OB_DONE || outbox_read(d->sub[i], key, &data, &len) !=
-		    WECOM_API_OK)
+		if (i == OB_DONE || wecom_outbox_read(d->sub[i], key, &data,
+		    &len) != WECOM_API_OK)
 			continue;
-		rc = outbox_record_decode(&r, data, len);
+		rc = wecom_outbox_record_decode(&r, data, len);
 		free(data);
 		if (rc != WECOM_API_OK)
 			break;
 		rc = outcome_record(&r, i, err);
-		outbox_record_free(&r);
+		wecom_outbox_record_free(&r);
 		return (rc);
 	}
 
-	return (client_err_set(err, WECOM_API_ERR_IO, 0,
+	return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 	    "message %s is not in the outbox", key));
 }
 
@@ -93,7 +95,7 @@ outcome_done(json_t *o, struct wecom_send_result *res,
 
 	nomem = 0;
 	if (!json_is_object(o))
-		return (client_err_set(err, WECOM_API_ERR_IO, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "unreadable done/ record"));
 	res->msgid = dup_str(o, "msgid", &nomem);
 	res->invaliduser = dup_str(o, "invaliduser", &nomem);
@@ -102,7 +104,7 @@ outcome_done(json_t *o, struct wecom_send_result *res,
 	res->nparts = 1;
 	if (nomem) {
 		wecom_send_result_free(res);
-		return (client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	}
 
@@ -118,7 +120,7 @@ outcome_record(const struct outbox_record *r, int dir,
 
 	code = r->error.code != 0 ? r->error.code : WECOM_API_ERR_UNAVAILABLE;
 	if (r->error.code != 0 || dir == OB_FAILED) {
-		client_err_set(err, code, r->error.errcode, "%s",
+		wecom_client_err_set(err, code, r->error.errcode, "%s",
 		    r->error.errmsg ? r->error.errmsg : "never sent");
 	}
 

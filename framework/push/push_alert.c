@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Prometheus Alertmanager's webhook (version "4") as one WeCom markdown
  * message: a heading that counts the firing and the resolved alerts,
@@ -18,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "wecom_alert_time.h"
 #include "wecom_client.h"
 #include "wecom_push_alert.h"
 
@@ -38,10 +39,6 @@
 #define SUMMARY_MAX	300
 #define DESC_MAX	800
 #define TIME_MAX	40	/* a time we could not parse, as given */
-
-#define TIME_OK		0
-#define TIME_UNSET	1	/* Go's zero time: Alertmanager's "not set" */
-#define TIME_BAD	-1
 
 /* The message so far; an append that does not fit sets full. */
 struct md {
@@ -74,10 +71,6 @@ static void	md_cut(struct md *, size_t);
 static size_t	value_char(const char *, size_t, int, const char **,
 		    size_t *);
 static void	md_value(struct md *, const char *, size_t, int);
-static int	digits(const char *, int);
-static int	parse_date(const char *, struct tm *);
-static int	parse_zone(const char *, long *);
-static int	format_time(const char *, char *, size_t);
 static void	render_labels(struct md *, json_t *, json_t *, const char *,
 		    const char *, size_t);
 static void	render_head(struct md *, json_t *, const struct group *);
@@ -304,93 +297,6 @@ md_value(struct md *md, const char *s, size_t max, int keep_nl)
 	}
 }
 
-/* Exactly n ASCII digits at s, as a number, or -1. Stops at a NUL. */
-static int
-digits(const char *s, int n)
-{
-	int	i, v;
-
-	for (i = 0, v = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return (-1);
-		v = v * 10 + (s[i] - '0');
-	}
-
-	return (v);
-}
-
-/* "YYYY-MM-DDTHH:MM:SS", checked against the calendar. */
-static int
-parse_date(const char *s, struct tm *tm)
-{
-	static const int	mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31,
-				    30, 31, 30, 31 };
-	int			y, leap;
-
-	memset(tm, 0, sizeof(*tm));
-	if ((y = digits(s, 4)) == -1 || s[4] != '-' ||
-	    (tm->tm_mon = digits(s + 5, 2)) == -1 || s[7] != '-' ||
-	    (tm->tm_mday = digits(s + 8, 2)) == -1 ||
-	    (s[10] != 'T' && s[10] != 't') ||
-	    (tm->tm_hour = digits(s + 11, 2)) == -1 || s[13] != ':' ||
-	    (tm->tm_min = digits(s + 14, 2)) == -1 || s[16] != ':' ||
-	    (tm->tm_sec = digits(s + 17, 2)) == -1)
-		return (-1);
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (tm->tm_mon < 1 || tm->tm_mon > 12 || tm->tm_mday < 1 ||
-	    tm->tm_mday > mdays[tm->tm_mon - 1] + (tm->tm_mon == 2 && leap) ||
-	    tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 60)
-		return (-1);
-	tm->tm_year = y - 1900;
-	tm->tm_mon--;
-
-	return (0);
-}
-
-/* What follows the seconds: ".123" if any, then "Z" or "+08:00". */
-static int
-parse_zone(const char *s, long *off)
-{
-	int	h, m;
-
-	*off = 0;
-	if (*s == '.') {
-		if (*++s < '0' || *s > '9')
-			return (-1);
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
-		return (0);
-	if ((*s != '+' && *s != '-') || (h = digits(s + 1, 2)) == -1 ||
-	    s[3] != ':' || (m = digits(s + 4, 2)) == -1 || s[6] != '\0' ||
-	    h > 23 || m > 59)
-		return (-1);
-	*off = (h * 60L + m) * 60 * (*s == '-' ? -1 : 1);
-
-	return (0);
-}
-
-/* An RFC 3339 time as "YYYY-MM-DD HH:MM:SS UTC" in out. */
-static int
-format_time(const char *s, char *out, size_t outlen)
-{
-	struct tm	tm;
-	time_t		t;
-	long		off;
-
-	if (parse_date(s, &tm) == -1 || parse_zone(s + 19, &off) == -1)
-		return (TIME_BAD);
-	if (strncmp(s, "0001-01-01T00:00:00", 19) == 0)
-		return (TIME_UNSET);
-	t = timegm(&tm) - off;
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		return (TIME_BAD);
-
-	return (TIME_OK);
-}
-
 /*
  * The labels of obj as "k: v" (kv ": ") or values alone (kv NULL),
  * joined by sep, leaving out alertname and those in common. At most
@@ -517,10 +423,11 @@ render_time(struct md *md, const char *what, const char *s)
 	char	t[48];
 	int	rc;
 
-	if (s == NULL || (rc = format_time(s, t, sizeof(t))) == TIME_UNSET)
+	if (s == NULL ||
+	    (rc = wecom_alert_time(s, t, sizeof(t))) == WECOM_ALERT_TIME_UNSET)
 		return;
 	md_printf(md, "\n<font color=\"comment\">%s ", what);
-	if (rc == TIME_OK)
+	if (rc == WECOM_ALERT_TIME_OK)
 		md_str(md, t);
 	else
 		md_value(md, s, TIME_MAX, 0);

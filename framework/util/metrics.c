@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared counters. Every number is an int64_t in one MAP_SHARED mapping,
  * changed with __atomic builtins: workers never wait for each other to
@@ -105,6 +106,11 @@ static int64_t		*m_type_slot(struct wecom_metrics *, struct m_app *,
 			    const char *);
 static int64_t		*m_api_slot(struct wecom_metrics *, struct m_app *,
 			    long);
+static void		 render_types(struct buf *, struct wecom_metrics *);
+static void		 render_counters(struct buf *, struct wecom_metrics *);
+static void		 render_errors(struct buf *, struct wecom_metrics *);
+static void		 render_api(struct buf *, struct wecom_metrics *);
+static void		 render_gauges(struct buf *, struct wecom_metrics *);
 static void		 buf_add(struct buf *, const char *, size_t);
 static void		 buf_fmt(struct buf *, const char *, ...)
 			    __attribute__((format(printf, 2, 3)));
@@ -260,35 +266,69 @@ wecom_metrics_get_gauge(struct wecom_metrics *m, size_t app, int gauge)
 char *
 wecom_metrics_render(struct wecom_metrics *m, size_t *len)
 {
-	struct buf	 b;
-	struct m_app	*a;
-	char		 v[32];
-	size_t		 i, j, n;
-	int		 k;
+	struct buf	b;
 
 	memset(&b, 0, sizeof(b));
+	render_types(&b, m);
+	render_counters(&b, m);
+	render_errors(&b, m);
+	render_api(&b, m);
+	render_gauges(&b, m);
 
-	buf_family(&b, "wecom_callbacks_total",
+	buf_add(&b, "", 1);
+	if (b.err) {
+		free(b.p);
+		return (NULL);
+	}
+	if (len != NULL)
+		*len = b.len - 1;
+	return (b.p);
+}
+
+static void
+render_types(struct buf *b, struct wecom_metrics *m)
+{
+	struct m_app	*a;
+	size_t		 i, j, n;
+
+	buf_family(b, "wecom_callbacks_total",
 	    "Callbacks received, by message type or event:name.", "counter");
 	for (i = 0; i < m->napps; i++) {
 		a = &m->apps[i];
 		n = __atomic_load_n(&a->ntypes, __ATOMIC_ACQUIRE);
 		for (j = 0; j < n; j++)
-			buf_series(&b, m, a, "wecom_callbacks_total", "type",
+			buf_series(b, m, a, "wecom_callbacks_total", "type",
 			    a->types[j].label, &a->types[j].n);
 		if (__atomic_load_n(&a->types_other, __ATOMIC_RELAXED) != 0)
-			buf_series(&b, m, a, "wecom_callbacks_total", "type",
+			buf_series(b, m, a, "wecom_callbacks_total", "type",
 			    "other", &a->types_other);
 	}
+}
+
+static void
+render_counters(struct buf *b, struct wecom_metrics *m)
+{
+	size_t	i;
+	int	k;
 
 	for (k = 0; k < WECOM_M_NCOUNTERS; k++) {
-		buf_family(&b, counters[k].name, counters[k].help, "counter");
+		buf_family(b, counters[k].name, counters[k].help, "counter");
 		for (i = 0; i < m->napps; i++)
-			buf_series(&b, m, &m->apps[i], counters[k].name, NULL,
+			buf_series(b, m, &m->apps[i], counters[k].name, NULL,
 			    NULL, &m->apps[i].counters[k]);
 	}
+}
 
-	buf_family(&b, "wecom_callback_errors_total",
+/* Only the codes that happened: most never do. */
+static void
+render_errors(struct buf *b, struct wecom_metrics *m)
+{
+	struct m_app	*a;
+	char		 v[32];
+	size_t		 i;
+	int		 k;
+
+	buf_family(b, "wecom_callback_errors_total",
 	    "Callbacks refused, by official error code.", "counter");
 	for (i = 0; i < m->napps; i++) {
 		a = &m->apps[i];
@@ -300,41 +340,47 @@ wecom_metrics_render(struct wecom_metrics *m, size_t *len)
 				snprintf(v, sizeof(v), "other");
 			else
 				snprintf(v, sizeof(v), "%d", ERR_FIRST - k);
-			buf_series(&b, m, a, "wecom_callback_errors_total",
+			buf_series(b, m, a, "wecom_callback_errors_total",
 			    "code", v, &a->errors[k]);
 		}
 	}
+}
 
-	buf_family(&b, "wecom_api_calls_total",
+static void
+render_api(struct buf *b, struct wecom_metrics *m)
+{
+	struct m_app	*a;
+	char		 v[32];
+	size_t		 i, j, n;
+
+	buf_family(b, "wecom_api_calls_total",
 	    "Corporate API calls, by the errcode WeCom answered.", "counter");
 	for (i = 0; i < m->napps; i++) {
 		a = &m->apps[i];
 		n = __atomic_load_n(&a->napi, __ATOMIC_ACQUIRE);
 		for (j = 0; j < n; j++) {
 			snprintf(v, sizeof(v), "%" PRId64, a->api[j].errcode);
-			buf_series(&b, m, a, "wecom_api_calls_total",
+			buf_series(b, m, a, "wecom_api_calls_total",
 			    "errcode", v, &a->api[j].n);
 		}
 		if (__atomic_load_n(&a->api_other, __ATOMIC_RELAXED) != 0)
-			buf_series(&b, m, a, "wecom_api_calls_total",
+			buf_series(b, m, a, "wecom_api_calls_total",
 			    "errcode", "other", &a->api_other);
 	}
+}
+
+static void
+render_gauges(struct buf *b, struct wecom_metrics *m)
+{
+	size_t	i;
+	int	k;
 
 	for (k = 0; k < WECOM_G_NGAUGES; k++) {
-		buf_family(&b, gauges[k].name, gauges[k].help, "gauge");
+		buf_family(b, gauges[k].name, gauges[k].help, "gauge");
 		for (i = 0; i < m->napps; i++)
-			buf_series(&b, m, &m->apps[i], gauges[k].name, NULL,
+			buf_series(b, m, &m->apps[i], gauges[k].name, NULL,
 			    NULL, &m->apps[i].gauges[k]);
 	}
-
-	buf_add(&b, "", 1);
-	if (b.err) {
-		free(b.p);
-		return (NULL);
-	}
-	if (len != NULL)
-		*len = b.len - 1;
-	return (b.p);
 }
 
 static struct m_app *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf/wecom.conf: an INI file of typed sections.
  *
@@ -24,6 +25,12 @@
 
 #define WECOM_CONF_OK		0
 #define WECOM_CONF_ERROR	-1
+
+/*
+ * The largest dedupe_entries. The retry table (wecom_dedupe.h) sits
+ * above the config, so it takes its own bound from this one.
+ */
+#define WECOM_CONF_DEDUPE_ENTRIES_MAX	(1024 * 1024)
 
 struct wecom_conf_kv {
 	char				*key;

@@ -10,7 +10,7 @@ import * as h from './harness.mjs';
 
 // The enums of include/wecom/wecom.h, by name: WECOM_MSG_TEXT → 1 …
 function enums() {
-  const src = readFileSync(join(h.ROOT, 'framework', 'wecom.h'), 'utf8');
+  const src = readFileSync(join(h.ROOT, 'include', 'wecom', 'wecom.h'), 'utf8');
   const out = {};
   for (const m of src.matchAll(/enum\s+\w+\s*\{([^}]*)\}/g)) {
     let n = 0;

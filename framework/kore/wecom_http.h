@@ -1,0 +1,25 @@
+/*
+ * Private: answering requests, shared by every part of the Kore glue
+ * (http.c). The lowest file of the glue: it calls none of the others.
+ */
+
+#ifndef WECOM_HTTP_H
+#define WECOM_HTTP_H
+
+struct http_request;
+struct json_t;
+struct wecom_app;
+struct wecom_metrics;
+struct wecom_result;
+
+int	wecom_http_refuse(struct http_request *, int status, int code,
+	    const char *why);
+int	wecom_http_stale(struct http_request *, struct wecom_metrics *,
+	    const struct wecom_app *);
+void	wecom_http_answer(struct http_request *, struct wecom_result *);
+void	wecom_http_log(struct http_request *, int status, const char *why);
+int	wecom_http_json(struct http_request *, int status, struct json_t *);
+const void	*wecom_http_peer(struct http_request *);
+int	wecom_http_origin(struct http_request *, int *, void *);
+
+#endif
