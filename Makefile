@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # WeCom callback framework on Kore 4.1 (Debian 12).
 #
 #   make run        install missing packages, build, start the echo demo

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The echo demo: what you say comes back. Text, images and voice are
  * returned as they came; a location is described; entering the app

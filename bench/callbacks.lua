@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- wrk script: cycle through pre-encrypted callbacks, count non-200s.
 local reqs = {}
 local idx = 0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The HTTP ceiling of this workload: a Kore module that takes the same
  * POSTs and answers a fixed body of reply size, with no crypto and no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Pre-encrypt N distinct WeCom text callbacks for the echo demo, so the
 // benchmark measures the server, not the client, and no cache or dedupe
 // can flatter the figure. Output: one "path?query<TAB>body" per line.

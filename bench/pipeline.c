@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Micro-benchmark of the callback pipeline alone — verify, decrypt,
  * parse, route, reply, encrypt — with no HTTP: per-message CPU cost.

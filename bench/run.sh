@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Encrypted echo callbacks per second, 2 Kore workers, under wrk; then the
 # same POSTs against the HTTP ceiling module (fixed reply, no crypto, no
 # XML) in the same run. Prints a table and writes it to bench/results/.

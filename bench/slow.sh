@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Latency of the fast path while slow handlers run: the echo app under
 # wrk, alone and then while a threaded app's handlers sleep 2 s each
 # (20 in flight), on the same 2 workers. Not a test: it prints figures.

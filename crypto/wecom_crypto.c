@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The WXBizMsgCrypt scheme: SHA1 signatures over the sorted parameters,
  * AES-256-CBC with the IV taken from the key, and PKCS#7 padding to a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: what the client makes of an API answer — the judgement
  * (done, fail, back off, new token) and the reading of send results and

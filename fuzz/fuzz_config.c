@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: the config parser on arbitrary files. Every failure must
  * come with a message naming the file.

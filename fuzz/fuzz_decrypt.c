@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: wecom_crypto_decrypt on arbitrary Encrypt text, and on
  * arbitrary ciphertext that is valid base64 of AES blocks (so padding,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: the envelope pre-check that runs before libxml2 on every
  * unsigned POST body. Whatever it lets through is ASCII with no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: the flat XML model and the message loader on arbitrary
  * documents, with one parser reused across inputs as the server does.

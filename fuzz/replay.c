@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Runs a fuzz target over files and directories, without libFuzzer:
  * the seeds and every input that once crashed are replayed by the test

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Integration tests of the callback path: a real Kore server with the
 # test apps (build/wecom-test.so), driven over HTTP by node:test.
 

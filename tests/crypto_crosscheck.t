@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # crypto/ against Tencent's @wecom/crypto (tests/crypto/crosscheck.test.mjs).
 # The C driver is not in the Makefile's TESTS: build it here. BUILD=dir
 # picks another build, e.g. BUILD=build/asan with make SANITIZE=1.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Every fuzz target replays its seeds and every input that once crashed
 # (fuzz/crashes/TARGET-*): built with the project's compiler, so no
 # clang is needed here; `make fuzz` does the fuzzing.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # make install DESTDIR=…, then a handler module built out of tree against
 # the installed pkg-config file — the README's hello app, in a
 # three-line Makefile — loaded by kore and answering WeCom's sample.

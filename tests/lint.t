@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: ISC
 #
 # tools/lint.pl: each rule fails on a small tree made to break it (built
 # here with cc, ar and nm, as the Makefile builds ours), and the real

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The shipped nginx configuration (conf/nginx/) run by the real nginx in
 # front of the real Kore server (build/wecom-test.so): every documented
 # endpoint reaches Kore, /metrics and /healthz do not, and no secret in a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Run node:test files with TAP that prove can read: node's YAML
 # diagnostics ("|-" blocks, multi-line messages) trip prove's YAMLish
 # reader, so they are turned into "# " comments, kept for failures only.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The outbox through wecom-send --spool / --flush against the fake WeCom
 # (tests/fake_wecom): retries, failures, crashes, concurrent drainers.
 cd "$(dirname "$0")/.." || exit 1

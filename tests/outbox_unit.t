@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The outbox's record, keys, backoff and atomic files (cmocka, TAP).
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}

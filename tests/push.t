@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The push API's rules: keys, defaults, scopes, refusals (cmocka, TAP).
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}

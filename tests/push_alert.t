@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Alertmanager webhooks as WeCom markdown (cmocka, TAP).
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}

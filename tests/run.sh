@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Run every test under prove: tests/*.t are TAP producers (C unit tests
 # via cmocka, integration tests via node's test runner).
 set -e

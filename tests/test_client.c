@@ -248,12 +248,12 @@ responses_are_judged_without_performing(void **state)
 static void
 builds_a_text_message_body(void **state)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	json_t			*b;
 	char			*s;
 
-	m = wecom_msg_text("disk full");
-	assert_int_equal(wecom_msg_mention(m, "zhangsan,@all", "13800000000"),
+	m = wecom_outmsg_text("disk full");
+	assert_int_equal(wecom_outmsg_mention(m, "zhangsan,@all", "13800000000"),
 	    WECOM_API_OK);
 	b = wecom_client_msg_body(m, "part");
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
@@ -262,48 +262,48 @@ builds_a_text_message_body(void **state)
 	    "\"mentioned_mobile_list\":[\"13800000000\"]}}");
 	free(s);
 	json_decref(b);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 }
 
 static void
 builds_cards_news_and_robot_images(void **state)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	json_t			*b;
 	char			*s;
 
-	m = wecom_msg_textcard("T", "D", "https://u", NULL);
+	m = wecom_outmsg_textcard("T", "D", "https://u", NULL);
 	b = wecom_client_msg_body(m, NULL);
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(s, "{\"msgtype\":\"textcard\",\"textcard\":"
 	    "{\"description\":\"D\",\"title\":\"T\",\"url\":\"https://u\"}}");
 	free(s);
 	json_decref(b);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 
-	m = wecom_msg_news();
-	assert_int_equal(wecom_msg_news_add(m, "A", NULL, "https://a", NULL),
+	m = wecom_outmsg_news();
+	assert_int_equal(wecom_outmsg_news_add(m, "A", NULL, "https://a", NULL),
 	    WECOM_API_OK);
-	assert_int_equal(wecom_msg_news_add(m, NULL, NULL, NULL, NULL),
+	assert_int_equal(wecom_outmsg_news_add(m, NULL, NULL, NULL, NULL),
 	    WECOM_API_ERR_ARG);
 	b = wecom_client_msg_body(m, NULL);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(b,
 	    "news"), "articles")), 1);
 	json_decref(b);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 
 	/* md5("abc") = 900150983cd24fb0d6963f7d28e17f72, base64 YWJj. */
-	m = wecom_msg_image_data("abc", 3);
+	m = wecom_outmsg_image_data("abc", 3);
 	b = wecom_client_msg_body(m, NULL);
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(s, "{\"image\":{\"base64\":\"YWJj\",\"md5\":"
 	    "\"900150983cd24fb0d6963f7d28e17f72\"},\"msgtype\":\"image\"}");
 	free(s);
 	json_decref(b);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 
-	assert_null(wecom_msg_json("template_card", "[1,2]"));
-	assert_null(wecom_msg_json("template_card", "{bad"));
+	assert_null(wecom_outmsg_json("template_card", "[1,2]"));
+	assert_null(wecom_outmsg_json("template_card", "{bad"));
 }
 
 static void

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The C API against the fake WeCom: run by tests/client/c_api.test.mjs,
  * which starts the fake and passes the config in WECOM_CONF.
@@ -44,7 +45,7 @@ returns_msgid_and_invalid_recipients(void **state)
 	struct wecom_target		 to = { "zhangsan|ghost", "9", "7" };
 	struct wecom_send_result	 res;
 	struct wecom_api_error		 err;
-	struct wecom_message		*m = wecom_msg_text("hi");
+	struct wecom_outmsg		*m = wecom_outmsg_text("hi");
 
 	assert_int_equal(wecom_message_send(c, &to, m, NULL, &res, &err),
 	    WECOM_API_OK);
@@ -54,7 +55,7 @@ returns_msgid_and_invalid_recipients(void **state)
 	assert_string_equal(res.invalidparty, "9");
 	assert_string_equal(res.invalidtag, "7");
 	wecom_send_result_free(&res);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 	wecom_client_free(c);
 }
 
@@ -79,15 +80,15 @@ uploads_media_from_memory_and_sends_it(void **state)
 	struct wecom_client	*c = client();
 	struct wecom_target	 to = { "zhangsan", NULL, NULL };
 	struct wecom_api_error	 err;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	char			*id, *url;
 
 	assert_int_equal(wecom_media_upload_mem(c, "file", "report.txt",
 	    "hello file", 10, &id, &err), WECOM_API_OK);
-	m = wecom_msg_media("file", id);
+	m = wecom_outmsg_media("file", id);
 	assert_int_equal(wecom_message_send(c, &to, m, NULL, NULL, &err),
 	    WECOM_API_OK);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 	free(id);
 	assert_int_equal(wecom_media_upload_mem(c, "sticker", "x", "hello",
 	    5, &id, &err), WECOM_API_ERR_ARG);
@@ -104,27 +105,27 @@ sends_mpnews_miniprogram_notice_and_template_card(void **state)
 	struct wecom_client	*c = client();
 	struct wecom_target	 to = { NULL, "2", NULL };
 	struct wecom_api_error	 err;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	char			*thumb;
 
 	assert_int_equal(wecom_media_upload_mem(c, "image", "t.png",
 	    "\x89PNG....", 8, &thumb, &err), WECOM_API_OK);
-	m = wecom_msg_mpnews();
-	assert_int_equal(wecom_msg_mpnews_add(m, "T", thumb, "ops", NULL,
+	m = wecom_outmsg_mpnews();
+	assert_int_equal(wecom_outmsg_mpnews_add(m, "T", thumb, "ops", NULL,
 	    "<p>body</p>", "digest"), WECOM_API_OK);
 	assert_int_equal(wecom_message_send(c, &to, m, NULL, NULL, &err),
 	    WECOM_API_OK);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 	free(thumb);
-	m = wecom_msg_json("miniprogram_notice",
+	m = wecom_outmsg_json("miniprogram_notice",
 	    "{\"appid\":\"wx1\",\"title\":\"Meeting\"}");
 	assert_int_equal(wecom_message_send(c, &to, m, NULL, NULL, &err),
 	    WECOM_API_OK);
-	wecom_msg_free(m);
-	m = wecom_msg_json("template_card", "{\"card_type\":\"text_notice\"}");
+	wecom_outmsg_free(m);
+	m = wecom_outmsg_json("template_card", "{\"card_type\":\"text_notice\"}");
 	assert_int_equal(wecom_message_send(c, &to, m, NULL, NULL, &err),
 	    WECOM_API_OK);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 	wecom_client_free(c);
 }
 
@@ -134,24 +135,24 @@ creates_an_app_chat_sends_to_it_and_recalls(void **state)
 	struct wecom_client		*c = client();
 	struct wecom_send_result	 res;
 	struct wecom_api_error		 err;
-	struct wecom_message		*m;
+	struct wecom_outmsg		*m;
 	char				*chatid;
 
 	assert_int_equal(wecom_appchat_create(c, "oncall", "zhangsan",
 	    "zhangsan,lisi", NULL, &chatid, &err), WECOM_API_OK);
-	m = wecom_msg_textcard("T", "D", "https://x", NULL);
+	m = wecom_outmsg_textcard("T", "D", "https://x", NULL);
 	assert_int_equal(wecom_appchat_send(c, chatid, m, NULL, NULL, &err),
 	    WECOM_API_OK);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 	free(chatid);
 
-	m = wecom_msg_text("oops");
+	m = wecom_outmsg_text("oops");
 	assert_int_equal(wecom_message_send(c, &(struct wecom_target){
 	    "lisi", NULL, NULL }, m, NULL, &res, &err), WECOM_API_OK);
 	assert_int_equal(wecom_message_recall(c, res.msgid, &err),
 	    WECOM_API_OK);
 	wecom_send_result_free(&res);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 	wecom_client_free(c);
 }
 
@@ -161,23 +162,23 @@ robot_sends_text_markdown_and_news(void **state)
 	struct wecom_client	*c = wecom_client_new_robot(&conf, NULL);
 	const char		*key = wecom_robot_key(&conf, "ops");
 	struct wecom_api_error	 err;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 
 	assert_non_null(key);
-	m = wecom_msg_text("robot");
-	wecom_msg_mention(m, "@all", NULL);
+	m = wecom_outmsg_text("robot");
+	wecom_outmsg_mention(m, "@all", NULL);
 	assert_int_equal(wecom_webhook_send(c, key, m, NULL, NULL, &err),
 	    WECOM_API_OK);
-	wecom_msg_free(m);
-	m = wecom_msg_markdown("**md**", NULL);
+	wecom_outmsg_free(m);
+	m = wecom_outmsg_markdown("**md**", NULL);
 	assert_int_equal(wecom_webhook_send(c, key, m, NULL, NULL, &err),
 	    WECOM_API_OK);
-	wecom_msg_free(m);
-	m = wecom_msg_news();
-	wecom_msg_news_add(m, "N", "d", "https://n", NULL);
+	wecom_outmsg_free(m);
+	m = wecom_outmsg_news();
+	wecom_outmsg_news_add(m, "N", "d", "https://n", NULL);
 	assert_int_equal(wecom_webhook_send(c, key, m, NULL, NULL, &err),
 	    WECOM_API_OK);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 	/* A robot-only client cannot use message/send. */
 	assert_int_equal(wecom_send_text(c, "zhangsan", "x", &err),
 	    WECOM_API_ERR_CONFIG);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crypto/: Tencent's public vector, the error codes, and round trips.
  * The cross-check against @wecom/crypto lives in crypto_crosscheck.t.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A line-oriented filter over crypto/ for crypto_crosscheck.t: it reads
  * one command a line on stdin and answers one line on stdout, so that a

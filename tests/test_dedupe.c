@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The retry table: a callback WeCom re-sends runs its handlers once,
  * whichever worker process gets each attempt, and a worker that dies

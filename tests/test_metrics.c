@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared metrics: what every worker counts adds up in one place, and
  * /metrics is text Prometheus can parse.

@@ -152,12 +152,12 @@ static void
 rebuilds_text_with_mentions_and_markdown_with_fallback(void **state)
 {
 	struct outbox_record	 r;
-	struct wecom_message	*m, *back;
+	struct wecom_outmsg	*m, *back;
 	json_t			*a, *b;
 
 	memset(&r, 0, sizeof(r));
-	assert_non_null(m = wecom_msg_text("hello"));
-	assert_int_equal(wecom_msg_mention(m, "zhangsan,@all", "13800000000"),
+	assert_non_null(m = wecom_outmsg_text("hello"));
+	assert_int_equal(wecom_outmsg_mention(m, "zhangsan,@all", "13800000000"),
 	    WECOM_API_OK);
 	assert_int_equal(wecom_outbox_record_set_msg(&r, m), WECOM_API_OK);
 	assert_non_null(back = wecom_outbox_record_msg(&r));
@@ -168,18 +168,18 @@ rebuilds_text_with_mentions_and_markdown_with_fallback(void **state)
 	assert_string_equal(wecom_client_msg_content(back), "hello");
 	json_decref(a);
 	json_decref(b);
-	wecom_msg_free(back);
-	wecom_msg_free(m);
+	wecom_outmsg_free(back);
+	wecom_outmsg_free(m);
 
-	assert_non_null(m = wecom_msg_markdown("**x**", "x, plain"));
+	assert_non_null(m = wecom_outmsg_markdown("**x**", "x, plain"));
 	assert_int_equal(wecom_outbox_record_set_msg(&r, m), WECOM_API_OK);
 	assert_non_null(back = wecom_outbox_record_msg(&r));
-	assert_string_equal(wecom_msg_type(back), "markdown");
+	assert_string_equal(wecom_outmsg_type(back), "markdown");
 	assert_string_equal(wecom_client_msg_fallback(back), "x, plain");
-	wecom_msg_free(back);
-	wecom_msg_free(m);
+	wecom_outmsg_free(back);
+	wecom_outmsg_free(m);
 
-	assert_non_null(m = wecom_msg_textcard("t", "d", "https://e.x/", NULL));
+	assert_non_null(m = wecom_outmsg_textcard("t", "d", "https://e.x/", NULL));
 	assert_int_equal(wecom_outbox_record_set_msg(&r, m), WECOM_API_OK);
 	assert_non_null(back = wecom_outbox_record_msg(&r));
 	a = wecom_client_msg_body(m, NULL);
@@ -187,8 +187,8 @@ rebuilds_text_with_mentions_and_markdown_with_fallback(void **state)
 	assert_true(json_equal(a, b));
 	json_decref(a);
 	json_decref(b);
-	wecom_msg_free(back);
-	wecom_msg_free(m);
+	wecom_outmsg_free(back);
+	wecom_outmsg_free(m);
 	wecom_outbox_record_free(&r);
 }
 

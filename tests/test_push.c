@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The push API's rules without a server: [apikey] sections checked at
  * load, keys found by their hash only, recipients from the request or

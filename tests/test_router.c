@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Router, replies and the callback pipeline, without HTTP: handler
  * order, WECOM_STOP, defaults, EventKey filters, every reply type, and

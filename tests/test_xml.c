@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The XML model: what a callback's XML becomes, and what hostile XML
  * can never do.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The whole callback pipeline (verify, decrypt, parse, route, reply,
 # encrypt) on 300 distinct callbacks, and the unit tests, under
 # valgrind: no memory error and no leak. (The Kore workers themselves

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # wecom-send and the C client against the fake WeCom API (tests/fake_wecom).
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Install the Debian packages named on the command line that are missing,
 # and Node.js (for the tests) unless a node is already on the PATH.
 missing=""

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: ISC
 #
 # Check the architecture rules of the tree (tools/layers.conf says which):
 #

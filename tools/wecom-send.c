@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wecom-send: send a WeCom message from a shell, a cron job or a
  * monitoring hook, through an app of conf/wecom.conf or a group robot.
@@ -92,12 +93,12 @@ static int	read_stdin(char **);
 static void	*read_file(const char *, size_t *);
 static int	exit_code(int);
 static int	report(const struct wecom_api_error *);
-static struct wecom_message	*build(struct opts *, struct wecom_client *, int *);
-static struct wecom_message	*build_media(struct opts *, struct wecom_client *,
+static struct wecom_outmsg	*build(struct opts *, struct wecom_client *, int *);
+static struct wecom_outmsg	*build_media(struct opts *, struct wecom_client *,
 			    int *);
 static int	run(struct opts *, const struct wecom_conf *);
 static int	send_msg(struct opts *, struct wecom_client *,
-		    struct wecom_message *);
+		    struct wecom_outmsg *);
 static int	spool(struct opts *, const struct wecom_conf *);
 static int	flush(struct opts *, const struct wecom_conf *);
 
@@ -493,33 +494,33 @@ main(int argc, char **argv)
 }
 
 /* The message of the command line; media are uploaded first. */
-static struct wecom_message *
+static struct wecom_outmsg *
 build(struct opts *o, struct wecom_client *c, int *code)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 
 	*code = EX_DATAERR;
 	switch (o->kind) {
 	case K_TEXT:
-		if ((m = wecom_msg_text(o->text)) != NULL &&
+		if ((m = wecom_outmsg_text(o->text)) != NULL &&
 		    (o->mention || o->mention_mobile))
-			wecom_msg_mention(m, o->mention, o->mention_mobile);
+			wecom_outmsg_mention(m, o->mention, o->mention_mobile);
 		return (m);
 	case K_MARKDOWN:
-		return (wecom_msg_markdown(o->text, o->text));
+		return (wecom_outmsg_markdown(o->text, o->text));
 	case K_TEXTCARD:
-		return (wecom_msg_textcard(o->title, o->text, o->url,
+		return (wecom_outmsg_textcard(o->title, o->text, o->url,
 		    o->btntxt));
 	case K_NEWS:
-		if ((m = wecom_msg_news()) != NULL &&
-		    wecom_msg_news_add(m, o->title, o->text[0] ? o->text :
+		if ((m = wecom_outmsg_news()) != NULL &&
+		    wecom_outmsg_news_add(m, o->title, o->text[0] ? o->text :
 		    NULL, o->url, o->picurl) != WECOM_API_OK) {
-			wecom_msg_free(m);
+			wecom_outmsg_free(m);
 			m = NULL;
 		}
 		return (m);
 	case K_JSON:
-		if ((m = wecom_msg_json(o->json_type, o->json)) == NULL)
+		if ((m = wecom_outmsg_json(o->json_type, o->json)) == NULL)
 			fprintf(stderr, "wecom-send: --json: not a JSON "
 			    "object\n");
 		return (m);
@@ -528,11 +529,11 @@ build(struct opts *o, struct wecom_client *c, int *code)
 	}
 }
 
-static struct wecom_message *
+static struct wecom_outmsg *
 build_media(struct opts *o, struct wecom_client *c, int *code)
 {
 	struct wecom_api_error	 err;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	const char		*type = kind_type[o->kind];
 	char			*id;
 	void			*data;
@@ -552,7 +553,7 @@ build_media(struct opts *o, struct wecom_client *c, int *code)
 			*code = EX_NOINPUT;
 			return (NULL);
 		}
-		if ((m = wecom_msg_image_data(data, len)) == NULL)
+		if ((m = wecom_outmsg_image_data(data, len)) == NULL)
 			fprintf(stderr, "wecom-send: %s: robot images are at "
 			    "most 2 MB\n", o->file);
 		free(data);
@@ -567,8 +568,8 @@ build_media(struct opts *o, struct wecom_client *c, int *code)
 		*code = report(&err);
 		return (NULL);
 	}
-	m = o->kind == K_VIDEO ? wecom_msg_video(id, NULL, NULL) :
-	    wecom_msg_media(type, id);
+	m = o->kind == K_VIDEO ? wecom_outmsg_video(id, NULL, NULL) :
+	    wecom_outmsg_media(type, id);
 	free(id);
 
 	return (m);
@@ -582,7 +583,7 @@ print_invalid(const char *what, const char *v)
 }
 
 static int
-send_msg(struct opts *o, struct wecom_client *c, struct wecom_message *m)
+send_msg(struct opts *o, struct wecom_client *c, struct wecom_outmsg *m)
 {
 	struct wecom_send_result	res;
 	struct wecom_api_error		err;
@@ -625,7 +626,7 @@ run(struct opts *o, const struct wecom_conf *conf)
 {
 	struct wecom_api_error	 err;
 	struct wecom_client	*c;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	const char		*key;
 	char			*chatid;
 	int			 code;
@@ -653,7 +654,7 @@ run(struct opts *o, const struct wecom_conf *conf)
 		code = code == WECOM_API_OK ? EX_OK : report(&err);
 	} else if ((m = build(o, c, &code)) != NULL) {
 		code = send_msg(o, c, m);
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 	}
 	wecom_client_free(c);
 
@@ -666,7 +667,7 @@ spool(struct opts *o, const struct wecom_conf *conf)
 {
 	struct wecom_outbox_to	 to;
 	struct wecom_api_error	 err;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	char			 key[WECOM_OUTBOX_KEY_MAX + 1];
 	int			 code;
 
@@ -679,7 +680,7 @@ spool(struct opts *o, const struct wecom_conf *conf)
 	if ((m = build(o, NULL, &code)) == NULL)
 		return (code);
 	code = wecom_outbox_put(conf, &to, m, &o->so, o->key, key, &err);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 	if (code != WECOM_API_OK)
 		return (report(&err));
 	if (!o->quiet)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * App code registers itself at load time (WECOM_APP); each [app NAME]
  * config section is then bound to the code it names, gets its own

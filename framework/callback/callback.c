@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The callback pipeline: authentic first (signature), then decrypted,
  * then parsed — nothing of an unsigned body is ever parsed beyond the

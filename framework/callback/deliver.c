@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A passive reply that missed WeCom's 5 seconds, sent instead as a
  * proactive message to the member it was meant for. Runs on a worker
@@ -16,8 +17,8 @@
 
 #define DUP_CHECK_SECONDS	600
 
-static struct wecom_message	*deliver_news(const struct wecom_xml *);
-static struct wecom_message	*deliver_build(const struct wecom_xml *,
+static struct wecom_outmsg	*deliver_news(const struct wecom_xml *);
+static struct wecom_outmsg	*deliver_build(const struct wecom_xml *,
 				    const char *);
 
 /*
@@ -34,7 +35,7 @@ wecom_reply_deliver(struct wecom_client *c, const struct wecom_conf *conf,
 	struct wecom_send_opts		 opts;
 	struct wecom_send_result	 res;
 	struct wecom_api_error		 err;
-	struct wecom_message		*m;
+	struct wecom_outmsg		*m;
 	const char			*type;
 	int				 rc;
 
@@ -59,25 +60,25 @@ wecom_reply_deliver(struct wecom_client *c, const struct wecom_conf *conf,
 		rc = wecom_outbox_put(conf, &to, m, &opts, NULL, key, &err);
 	}
 	wecom_send_result_free(&res);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 
 	return (rc == WECOM_API_OK ? WECOM_OK : WECOM_ERROR);
 }
 
 /* update_button only makes sense as a passive reply: NULL. */
-static struct wecom_message *
+static struct wecom_outmsg *
 deliver_build(const struct wecom_xml *x, const char *type)
 {
 	const char	*media;
 
 	media = wecom_xml_get(x, "MediaId");
 	if (strcmp(type, "text") == 0)
-		return (wecom_msg_text(wecom_xml_get(x, "Content")));
+		return (wecom_outmsg_text(wecom_xml_get(x, "Content")));
 	if ((strcmp(type, "image") == 0 || strcmp(type, "voice") == 0) &&
 	    media != NULL)
-		return (wecom_msg_media(type, media));
+		return (wecom_outmsg_media(type, media));
 	if (strcmp(type, "video") == 0 && media != NULL)
-		return (wecom_msg_video(media, wecom_xml_get(x, "Title"),
+		return (wecom_outmsg_video(media, wecom_xml_get(x, "Title"),
 		    wecom_xml_get(x, "Description")));
 	if (strcmp(type, "news") == 0)
 		return (deliver_news(x));
@@ -85,22 +86,22 @@ deliver_build(const struct wecom_xml *x, const char *type)
 	return (NULL);
 }
 
-static struct wecom_message *
+static struct wecom_outmsg *
 deliver_news(const struct wecom_xml *x)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	size_t			 i, n;
 
-	if ((m = wecom_msg_news()) == NULL)
+	if ((m = wecom_outmsg_news()) == NULL)
 		return (NULL);
 	n = wecom_xml_count(x, "item");
 	for (i = 0; i < n; i++) {
-		if (wecom_msg_news_add(m,
+		if (wecom_outmsg_news_add(m,
 		    wecom_xml_get_nth(x, "Articles/item/Title", i, NULL),
 		    wecom_xml_get_nth(x, "Articles/item/Description", i, NULL),
 		    wecom_xml_get_nth(x, "Articles/item/Url", i, NULL),
 		    wecom_xml_get_nth(x, "Articles/item/PicUrl", i, NULL)) != 0) {
-			wecom_msg_free(m);
+			wecom_outmsg_free(m);
 			return (NULL);
 		}
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * From the flat XML of a decrypted callback to struct wecom_msg: one
  * table says which element fills which field, so a new WeCom field is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Passive replies. A handler's reply is built at once into the plaintext
  * XML WeCom expects; the server encrypts and signs it after the chain.

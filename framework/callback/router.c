@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Handler chains. Every handler whose filter matches runs, in the order
  * it was registered, until one returns WECOM_STOP; default handlers run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Worker threads for apps that may block. Each thread owns its parser
  * and its API clients (neither is shared between threads); the queue

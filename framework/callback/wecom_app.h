@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private: apps bound to config sections, their handler chains, and the
  * per-callback context a handler replies through.

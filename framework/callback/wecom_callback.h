@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private: the callback pipeline without HTTP — verify, decrypt, parse,
  * route, reply, encrypt. The Kore glue maps its codes to statuses; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Private: building struct wecom_msg from a parsed document. */
 
 #ifndef WECOM_MSG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private: worker threads for apps whose handlers may block (a capture
  * command, an API call). The event loop hands a decrypted message over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A flat view of a WeCom XML document: every element below the root as
  * (path, text), in the order the elements end; an element that holds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * SAX2 parsing into the flat model of wecom_xml.h. The parser context
  * is created once and reset for every document: creating one per

@@ -68,7 +68,7 @@ wecom_appchat_create(struct wecom_client *c, const char *name,
 
 int
 wecom_appchat_send(struct wecom_client *c, const char *chatid,
-    const struct wecom_message *m, const struct wecom_send_opts *opts,
+    const struct wecom_outmsg *m, const struct wecom_send_opts *opts,
     struct wecom_send_result *res, struct wecom_api_error *err)
 {
 	struct wecom_send_result	local;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Message builders. A struct wecom_message is one msgtype and its object;
+ * Message builders. A struct wecom_outmsg is one msgtype and its object;
  * text and markdown keep their content apart, because long content is
  * split into several messages only when it is sent. The same message
  * goes to message/send, appchat/send or a robot: recipients are added
@@ -14,20 +14,20 @@
 
 #include "client_private.h"
 
-struct wecom_message {
+struct wecom_outmsg {
 	char	*msgtype;
 	json_t	*body;
 	char	*content;	/* text, markdown */
 	char	*fallback;	/* markdown: plain text for the WeChat plugin */
 };
 
-static struct wecom_message	*msg_new(const char *, const char *);
+static struct wecom_outmsg	*msg_new(const char *, const char *);
 static int		 msg_set(json_t *, const char *, const char *);
 
-static struct wecom_message *
+static struct wecom_outmsg *
 msg_new(const char *msgtype, const char *content)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return (NULL);
@@ -37,7 +37,7 @@ msg_new(const char *msgtype, const char *content)
 		m->content = strdup(content);
 	if (m->msgtype == NULL || m->body == NULL ||
 	    (content != NULL && m->content == NULL)) {
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 		return (NULL);
 	}
 
@@ -57,7 +57,7 @@ msg_set(json_t *o, const char *key, const char *value)
 }
 
 void
-wecom_msg_free(struct wecom_message *m)
+wecom_outmsg_free(struct wecom_outmsg *m)
 {
 	if (m == NULL)
 		return;
@@ -69,27 +69,27 @@ wecom_msg_free(struct wecom_message *m)
 }
 
 const char *
-wecom_msg_type(const struct wecom_message *m)
+wecom_outmsg_type(const struct wecom_outmsg *m)
 {
 	return (m->msgtype);
 }
 
-struct wecom_message *
-wecom_msg_text(const char *content)
+struct wecom_outmsg *
+wecom_outmsg_text(const char *content)
 {
 	return (msg_new("text", content ? content : ""));
 }
 
-struct wecom_message *
-wecom_msg_markdown(const char *content, const char *fallback_text)
+struct wecom_outmsg *
+wecom_outmsg_markdown(const char *content, const char *fallback_text)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 
 	if ((m = msg_new("markdown", content ? content : "")) == NULL)
 		return (NULL);
 	if (fallback_text != NULL &&
 	    (m->fallback = strdup(fallback_text)) == NULL) {
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 		return (NULL);
 	}
 
@@ -97,43 +97,43 @@ wecom_msg_markdown(const char *content, const char *fallback_text)
 }
 
 /* image, voice, file (app), file and voice (robot): a media_id. */
-struct wecom_message *
-wecom_msg_media(const char *type, const char *media_id)
+struct wecom_outmsg *
+wecom_outmsg_media(const char *type, const char *media_id)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 
 	if (media_id == NULL || (m = msg_new(type, NULL)) == NULL)
 		return (NULL);
 	if (msg_set(m->body, "media_id", media_id) != WECOM_API_OK) {
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 		return (NULL);
 	}
 
 	return (m);
 }
 
-struct wecom_message *
-wecom_msg_video(const char *media_id, const char *title,
+struct wecom_outmsg *
+wecom_outmsg_video(const char *media_id, const char *title,
     const char *description)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 
-	if ((m = wecom_msg_media("video", media_id)) == NULL)
+	if ((m = wecom_outmsg_media("video", media_id)) == NULL)
 		return (NULL);
 	if (msg_set(m->body, "title", title) != WECOM_API_OK ||
 	    msg_set(m->body, "description", description) != WECOM_API_OK) {
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 		return (NULL);
 	}
 
 	return (m);
 }
 
-struct wecom_message *
-wecom_msg_textcard(const char *title, const char *description,
+struct wecom_outmsg *
+wecom_outmsg_textcard(const char *title, const char *description,
     const char *url, const char *btntxt)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 
 	if (title == NULL || description == NULL || url == NULL ||
 	    (m = msg_new("textcard", NULL)) == NULL)
@@ -142,42 +142,42 @@ wecom_msg_textcard(const char *title, const char *description,
 	    msg_set(m->body, "description", description) != WECOM_API_OK ||
 	    msg_set(m->body, "url", url) != WECOM_API_OK ||
 	    msg_set(m->body, "btntxt", btntxt) != WECOM_API_OK) {
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 		return (NULL);
 	}
 
 	return (m);
 }
 
-static struct wecom_message *
+static struct wecom_outmsg *
 msg_articles(const char *msgtype)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 
 	if ((m = msg_new(msgtype, NULL)) == NULL)
 		return (NULL);
 	if (json_object_set_new(m->body, "articles", json_array()) != 0) {
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 		return (NULL);
 	}
 
 	return (m);
 }
 
-struct wecom_message *
-wecom_msg_news(void)
+struct wecom_outmsg *
+wecom_outmsg_news(void)
 {
 	return (msg_articles("news"));
 }
 
-struct wecom_message *
-wecom_msg_mpnews(void)
+struct wecom_outmsg *
+wecom_outmsg_mpnews(void)
 {
 	return (msg_articles("mpnews"));
 }
 
 int
-wecom_msg_news_add(struct wecom_message *m, const char *title,
+wecom_outmsg_news_add(struct wecom_outmsg *m, const char *title,
     const char *description, const char *url, const char *picurl)
 {
 	json_t	*a;
@@ -203,7 +203,7 @@ wecom_msg_news_add(struct wecom_message *m, const char *title,
 }
 
 int
-wecom_msg_mpnews_add(struct wecom_message *m, const char *title,
+wecom_outmsg_mpnews_add(struct wecom_outmsg *m, const char *title,
     const char *thumb_media_id, const char *author,
     const char *content_source_url, const char *content, const char *digest)
 {
@@ -235,10 +235,10 @@ wecom_msg_mpnews_add(struct wecom_message *m, const char *title,
 }
 
 /* A robot image: the bytes themselves, base64, with their MD5. */
-struct wecom_message *
-wecom_msg_image_data(const void *data, size_t len)
+struct wecom_outmsg *
+wecom_outmsg_image_data(const void *data, size_t len)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen, i;
 	char			 hex[33], *b64;
@@ -259,7 +259,7 @@ wecom_msg_image_data(const void *data, size_t len)
 		rc = msg_set(m->body, "md5", hex);
 	free(b64);
 	if (rc != WECOM_API_OK) {
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 		return (NULL);
 	}
 
@@ -267,10 +267,10 @@ wecom_msg_image_data(const void *data, size_t len)
 }
 
 /* Any msgtype as a JSON object: miniprogram_notice, template_card … */
-struct wecom_message *
-wecom_msg_json(const char *msgtype, const char *json_object)
+struct wecom_outmsg *
+wecom_outmsg_json(const char *msgtype, const char *json_object)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	json_error_t		 jerr;
 	json_t			*o;
 
@@ -289,7 +289,7 @@ wecom_msg_json(const char *msgtype, const char *json_object)
 
 /* Robot text: who to @. Lists as "a,b" or "a|b"; "@all" works. */
 int
-wecom_msg_mention(struct wecom_message *m, const char *userids,
+wecom_outmsg_mention(struct wecom_outmsg *m, const char *userids,
     const char *mobiles)
 {
 	const char	*lists[2] = { userids, mobiles };
@@ -321,19 +321,19 @@ wecom_msg_mention(struct wecom_message *m, const char *userids,
 }
 
 const char *
-wecom_client_msg_content(const struct wecom_message *m)
+wecom_client_msg_content(const struct wecom_outmsg *m)
 {
 	return (m->content);
 }
 
 const char *
-wecom_client_msg_fallback(const struct wecom_message *m)
+wecom_client_msg_fallback(const struct wecom_outmsg *m)
 {
 	return (m->fallback);
 }
 
 size_t
-wecom_client_msg_limit(const struct wecom_message *m)
+wecom_client_msg_limit(const struct wecom_outmsg *m)
 {
 	return (strcmp(m->msgtype, "markdown") == 0 ? WECOM_MARKDOWN_MAX :
 	    WECOM_TEXT_MAX);
@@ -341,7 +341,7 @@ wecom_client_msg_limit(const struct wecom_message *m)
 
 /* {"msgtype": T, T: {..., "content": content}}, a new reference. */
 json_t *
-wecom_client_msg_body(const struct wecom_message *m, const char *content)
+wecom_client_msg_body(const struct wecom_outmsg *m, const char *content)
 {
 	json_t	*o, *inner;
 

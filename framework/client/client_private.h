@@ -142,11 +142,11 @@ int	wecom_client_call(struct wecom_client *, struct client_req *,
 	    struct wecom_api_error *);
 
 /* client_msg.c */
-json_t	*wecom_client_msg_body(const struct wecom_message *,
+json_t	*wecom_client_msg_body(const struct wecom_outmsg *,
 	    const char *content);
-const char	*wecom_client_msg_content(const struct wecom_message *);
-const char	*wecom_client_msg_fallback(const struct wecom_message *);
-size_t	wecom_client_msg_limit(const struct wecom_message *);
+const char	*wecom_client_msg_content(const struct wecom_outmsg *);
+const char	*wecom_client_msg_fallback(const struct wecom_outmsg *);
+size_t	wecom_client_msg_limit(const struct wecom_outmsg *);
 char	*wecom_client_join(const char *list);
 
 /* client_send.c, shared by message/send, appchat/send, webhook/send. */
@@ -154,7 +154,7 @@ typedef int	(*client_send_fn)(struct wecom_client *, const void *ctx,
 		    json_t *body, struct wecom_send_result *,
 		    struct wecom_api_error *);
 int	wecom_client_send_parts(struct wecom_client *, const void *ctx,
-	    const struct wecom_message *, const struct wecom_send_opts *,
+	    const struct wecom_outmsg *, const struct wecom_send_opts *,
 	    client_send_fn, struct wecom_send_result *,
 	    struct wecom_api_error *);
 int	wecom_client_result_take(struct wecom_send_result *, json_t *);

@@ -22,7 +22,7 @@ static int	has_target(const struct wecom_target *);
 
 int
 wecom_client_send_parts(struct wecom_client *c, const void *ctx,
-    const struct wecom_message *m, const struct wecom_send_opts *opts,
+    const struct wecom_outmsg *m, const struct wecom_send_opts *opts,
     client_send_fn fn, struct wecom_send_result *res,
     struct wecom_api_error *err)
 {
@@ -48,7 +48,7 @@ wecom_client_send_parts(struct wecom_client *c, const void *ctx,
 		    content ? parts[i] : NULL)) == NULL)
 			rc = wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
 			    "cannot build the %s message (not UTF-8?)",
-			    wecom_msg_type(m));
+			    wecom_outmsg_type(m));
 		else
 			rc = fn(c, ctx, body, res, err);
 	}
@@ -59,12 +59,12 @@ wecom_client_send_parts(struct wecom_client *c, const void *ctx,
 
 int
 wecom_message_send(struct wecom_client *c, const struct wecom_target *to,
-    const struct wecom_message *m, const struct wecom_send_opts *opts,
+    const struct wecom_outmsg *m, const struct wecom_send_opts *opts,
     struct wecom_send_result *res, struct wecom_api_error *err)
 {
 	struct wecom_send_result	 local;
 	struct send_ctx			 ctx;
-	struct wecom_message		*fb;
+	struct wecom_outmsg		*fb;
 	int				 rc;
 
 	wecom_client_err_clear(err);
@@ -85,7 +85,7 @@ wecom_message_send(struct wecom_client *c, const struct wecom_target *to,
 	if (rc == WECOM_API_OK && opts != NULL &&
 	    has_target(&opts->fallback_to) &&
 	    wecom_client_msg_fallback(m) != NULL) {
-		if ((fb = wecom_msg_text(wecom_client_msg_fallback(m))) ==
+		if ((fb = wecom_outmsg_text(wecom_client_msg_fallback(m))) ==
 		    NULL) {
 			rc = wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 			    "out of memory");
@@ -93,7 +93,7 @@ wecom_message_send(struct wecom_client *c, const struct wecom_target *to,
 			ctx.to = &opts->fallback_to;
 			rc = wecom_client_send_parts(c, &ctx, fb, opts,
 			    send_app, res, err);
-			wecom_msg_free(fb);
+			wecom_outmsg_free(fb);
 		}
 	}
 	if (res == &local)
@@ -107,16 +107,16 @@ wecom_send_text(struct wecom_client *c, const char *touser, const char *text,
     struct wecom_api_error *err)
 {
 	struct wecom_target	 to;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	int			 rc;
 
 	memset(&to, 0, sizeof(to));
 	to.touser = touser;
-	if ((m = wecom_msg_text(text)) == NULL)
+	if ((m = wecom_outmsg_text(text)) == NULL)
 		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	rc = wecom_message_send(c, &to, m, NULL, NULL, err);
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 
 	return (rc);
 }

@@ -42,7 +42,7 @@ robot_query(const char *key, const char *type)
 
 int
 wecom_webhook_send(struct wecom_client *c, const char *key,
-    const struct wecom_message *m, const struct wecom_send_opts *opts,
+    const struct wecom_outmsg *m, const struct wecom_send_opts *opts,
     struct wecom_send_result *res, struct wecom_api_error *err)
 {
 	struct wecom_send_result	local;

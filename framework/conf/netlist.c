@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Lists of addresses and networks ("127.0.0.1/32, 10.0.0.0/8, ::1"):
  * who may read /metrics, who may use the relay without a key. A list

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Private: address and network lists (netlist.c). */
 
 #ifndef WECOM_NETLIST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A POSTed callback, from a verified request to its answer. Inline apps
  * answer at once. A threaded app's message goes to a worker thread while

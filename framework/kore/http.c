@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Answering requests, for every part of the Kore glue: statuses, JSON,
  * one log line per refusal (who, where, why: never a secret or a body),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What the workers share and what the server says about itself: the
  * retry table and the counters (shared memory, made in the parent before

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The push API's Kore side: its paths, the caller's key, statuses and
  * JSON answers. A request is read on the event loop; queueing it in

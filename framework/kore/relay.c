@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The trusted-IP relay. WeCom takes API calls only from an app's
  * trusted IPs (errcode 60020); this host has one, the monitoring tools

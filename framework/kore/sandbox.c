@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The workers' seccomp sandbox, whole. Kore 4.1 ends its filter with
  * SECCOMP_RET_KILL, which kills only the calling *thread*: the event

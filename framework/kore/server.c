@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The Kore glue's top: the process state made in the parent before the
  * fork and handed to every part, and one route for every path. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Chores of the first worker, on a handler thread so that the event loop
  * never waits: drain the outbox every outbox_interval_ms, and check once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private: answering requests, shared by every part of the Kore glue
  * (http.c). The lowest file of the glue: it calls none of the others.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private: the Kore glue's process state — one structure, made by
  * server.c and handed to each part at start-up — and what the parts

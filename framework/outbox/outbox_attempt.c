@@ -197,7 +197,7 @@ send_record(struct outbox_drain *dr, struct outbox_dest *dst,
 {
 	struct wecom_send_opts	 o;
 	struct wecom_target	 to;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	const char		*key;
 	int			 rc;
 
@@ -230,7 +230,7 @@ send_record(struct outbox_drain *dr, struct outbox_dest *dst,
 		to.totag = r->totag;
 		rc = wecom_message_send(dst->client, &to, m, &o, res, err);
 	}
-	wecom_msg_free(m);
+	wecom_outmsg_free(m);
 
 	return (rc);
 }

@@ -19,7 +19,7 @@
 static int	has_target(const struct wecom_target *);
 static char	*dup_or_null(const char *, int *);
 static int	put_check(const struct wecom_outbox_to *,
-		    const struct wecom_message *, const char *,
+		    const struct wecom_outmsg *, const char *,
 		    struct wecom_api_error *);
 static int	put_robot(struct outbox_record *, const struct wecom_conf *,
 		    const struct wecom_outbox_to *, struct wecom_api_error *);
@@ -30,7 +30,7 @@ static int	put_opts(struct outbox_record *,
 static void	put_stamp(struct outbox_record *, const struct wecom_conf *,
 		    const char *);
 static int	put_encode(struct outbox_record *,
-		    const struct wecom_message *, char **,
+		    const struct wecom_outmsg *, char **,
 		    struct wecom_api_error *);
 static int	put_store(const struct outbox_record *, const char *,
 		    const char *, struct wecom_api_error *);
@@ -55,7 +55,7 @@ dup_or_null(const char *s, int *fail)
 }
 
 static int
-put_check(const struct wecom_outbox_to *dst, const struct wecom_message *m,
+put_check(const struct wecom_outbox_to *dst, const struct wecom_outmsg *m,
     const char *key, struct wecom_api_error *err)
 {
 	if (dst == NULL || m == NULL)
@@ -163,7 +163,7 @@ put_stamp(struct outbox_record *r, const struct wecom_conf *conf,
 
 /* The message into the record, and the record into its JSON (*s). */
 static int
-put_encode(struct outbox_record *r, const struct wecom_message *m,
+put_encode(struct outbox_record *r, const struct wecom_outmsg *m,
     char **s, struct wecom_api_error *err)
 {
 	int	rc;
@@ -176,7 +176,7 @@ put_encode(struct outbox_record *r, const struct wecom_message *m,
 		return (wecom_client_err_set(err, rc, 0, "out of memory"));
 	if (rc != WECOM_API_OK)
 		return (wecom_client_err_set(err, rc, 0, "cannot store this %s "
-		    "message (not UTF-8?)", wecom_msg_type(m)));
+		    "message (not UTF-8?)", wecom_outmsg_type(m)));
 
 	return (WECOM_API_OK);
 }
@@ -210,7 +210,7 @@ put_store(const struct outbox_record *r, const char *state_dir,
 
 int
 wecom_outbox_put(const struct wecom_conf *conf,
-    const struct wecom_outbox_to *dst, const struct wecom_message *m,
+    const struct wecom_outbox_to *dst, const struct wecom_outmsg *m,
     const struct wecom_send_opts *opts, const char *key,
     char key_out[WECOM_OUTBOX_KEY_MAX + 1], struct wecom_api_error *err)
 {

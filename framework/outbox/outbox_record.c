@@ -341,7 +341,7 @@ wecom_outbox_record_decode(struct outbox_record *r, const char *data,
 /* The message as WeCom's JSON; long content is split only when sent. */
 int
 wecom_outbox_record_set_msg(struct outbox_record *r,
-    const struct wecom_message *m)
+    const struct wecom_outmsg *m)
 {
 	const char	*content, *fb;
 
@@ -389,10 +389,10 @@ join_array(json_t *a)
  * The message back, built as its sender built it: text and markdown
  * through their own builders, so that long content is split again.
  */
-struct wecom_message *
+struct wecom_outmsg *
 wecom_outbox_record_msg(const struct outbox_record *r)
 {
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	const char		*type;
 	json_t			*inner, *content;
 	char			*users, *mobiles, *s;
@@ -404,14 +404,14 @@ wecom_outbox_record_msg(const struct outbox_record *r)
 	content = json_object_get(inner, "content");
 
 	if (strcmp(type, "text") == 0 && json_is_string(content)) {
-		if ((m = wecom_msg_text(json_string_value(content))) == NULL)
+		if ((m = wecom_outmsg_text(json_string_value(content))) == NULL)
 			return (NULL);
 		users = join_array(json_object_get(inner, "mentioned_list"));
 		mobiles = join_array(json_object_get(inner,
 		    "mentioned_mobile_list"));
 		if ((users != NULL || mobiles != NULL) &&
-		    wecom_msg_mention(m, users, mobiles) != WECOM_API_OK) {
-			wecom_msg_free(m);
+		    wecom_outmsg_mention(m, users, mobiles) != WECOM_API_OK) {
+			wecom_outmsg_free(m);
 			m = NULL;
 		}
 		free(users);
@@ -419,12 +419,12 @@ wecom_outbox_record_msg(const struct outbox_record *r)
 		return (m);
 	}
 	if (strcmp(type, "markdown") == 0 && json_is_string(content))
-		return (wecom_msg_markdown(json_string_value(content),
+		return (wecom_outmsg_markdown(json_string_value(content),
 		    r->fallback));
 
 	if ((s = json_dumps(inner, JSON_COMPACT)) == NULL)
 		return (NULL);
-	m = wecom_msg_json(type, s);
+	m = wecom_outmsg_json(type, s);
 	free(s);
 
 	return (m);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * [apikey NAME] sections: the keys the push API accepts. Only a key's
  * SHA-256 is kept, and every key is compared on every lookup, in

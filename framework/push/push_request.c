@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Push requests, from what a caller sent to an outbox target and a
  * message. The three front doors (JSON, query/form, Alertmanager) fill
@@ -118,7 +119,7 @@ wecom_push_alert(struct wecom_push *p, const struct wecom_conf *conf,
 void
 wecom_push_clear(struct wecom_push *p)
 {
-	wecom_msg_free(p->msg);
+	wecom_outmsg_free(p->msg);
 	json_decref(p->doc);
 	free(p->text);
 	free(p->to_list);
@@ -498,7 +499,7 @@ message(struct wecom_push *p, const struct fields *f)
 			return (fail(p, 400, "content: give content or a "
 			    "\"%s\" object, not both", type));
 		s = json_dumps(f->object, JSON_COMPACT);
-		p->msg = s != NULL ? wecom_msg_json(type, s) : NULL;
+		p->msg = s != NULL ? wecom_outmsg_json(type, s) : NULL;
 		free(s);
 		return (p->msg == NULL ? fail(p, 400, "%s: out of memory",
 		    type) : 0);
@@ -520,8 +521,8 @@ message(struct wecom_push *p, const struct fields *f)
 	} else {
 		s = strdup(content);
 	}
-	p->msg = s == NULL ? NULL : md ? wecom_msg_markdown(s, NULL) :
-	    wecom_msg_text(s);
+	p->msg = s == NULL ? NULL : md ? wecom_outmsg_markdown(s, NULL) :
+	    wecom_outmsg_text(s);
 	free(s);
 
 	return (p->msg == NULL ? fail(p, 400, "content: out of memory") : 0);

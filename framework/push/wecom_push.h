@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private: the push API, for monitoring systems and scripts that have
  * something to say to people on WeCom.
@@ -55,7 +56,7 @@ const struct wecom_apikey	*wecom_apikey_find(
 /* A request, ready for wecom_outbox_put(). */
 struct wecom_push {
 	struct wecom_outbox_to	 to;
-	struct wecom_message	*msg;
+	struct wecom_outmsg	*msg;
 	struct wecom_send_opts	 opts;
 	char			 id[WECOM_OUTBOX_KEY_MAX + 1];	/* "": new */
 	int			 status;	/* 400, 403 when refused */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Prometheus Alertmanager's webhook as a WeCom markdown message, for an
  * app that forwards alerts to a group robot or an app chat:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What this thread is doing ("app echo", "request /api/v1/send"): the
  * sandbox's last log line names it when a forbidden syscall ends the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shared memory for the workers (the retry table, the metrics).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private: what the calling thread is doing, for a log line written
  * where nothing may allocate (sandbox.c). Both strings must outlive the

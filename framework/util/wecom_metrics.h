@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Counters every worker process adds to, in one shared mapping made by
  * the parent before the fork, rendered in the Prometheus text format

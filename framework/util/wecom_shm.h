@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Private: memory the Kore workers share — an anonymous shared mapping
  * made in the parent before the fork, and a process-shared robust mutex

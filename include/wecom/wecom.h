@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The public header of the WeCom callback framework: everything an app
  * file under apps/ needs, and nothing of Kore, OpenSSL or libxml2.
@@ -26,7 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WECOM_OK		0
+/*
+ * Results: WECOM_OK (defined with the official -400xx codes it shares
+ * with the crypto layer), WECOM_ERROR, or one of these.
+ */
+#include "wecom_crypto.h"
+
 #define WECOM_ERROR		-1
 #define WECOM_ERR_REPLIED	-2	/* the handler already replied */
 #define WECOM_ERR_TOO_MANY	-3	/* e.g. more than 8 news articles */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The WeCom corporate API client: access tokens, message/send, media,
  * app group chats, recall, group robots and directory reads.
@@ -97,7 +98,7 @@ struct wecom_user {
 };
 
 struct wecom_client;
-struct wecom_message;
+struct wecom_outmsg;
 
 /* Client. app NULL: the first [app] section; robots need no app. */
 struct wecom_client	*wecom_client_new(const struct wecom_conf *,
@@ -127,34 +128,34 @@ int	wecom_token_get(struct wecom_client *, char *out, size_t outsz,
 int	wecom_token_drop(struct wecom_client *, const char *token);
 
 /* Messages: build, send (to users/parties/tags, a chat or a robot), free. */
-struct wecom_message	*wecom_msg_text(const char *content);
-struct wecom_message	*wecom_msg_markdown(const char *content,
+struct wecom_outmsg	*wecom_outmsg_text(const char *content);
+struct wecom_outmsg	*wecom_outmsg_markdown(const char *content,
 			    const char *fallback_text);
-struct wecom_message	*wecom_msg_media(const char *type,
+struct wecom_outmsg	*wecom_outmsg_media(const char *type,
 			    const char *media_id);
-struct wecom_message	*wecom_msg_video(const char *media_id,
+struct wecom_outmsg	*wecom_outmsg_video(const char *media_id,
 			    const char *title, const char *description);
-struct wecom_message	*wecom_msg_textcard(const char *title,
+struct wecom_outmsg	*wecom_outmsg_textcard(const char *title,
 			    const char *description, const char *url,
 			    const char *btntxt);
-struct wecom_message	*wecom_msg_news(void);
-int	wecom_msg_news_add(struct wecom_message *, const char *title,
+struct wecom_outmsg	*wecom_outmsg_news(void);
+int	wecom_outmsg_news_add(struct wecom_outmsg *, const char *title,
 	    const char *description, const char *url, const char *picurl);
-struct wecom_message	*wecom_msg_mpnews(void);
-int	wecom_msg_mpnews_add(struct wecom_message *, const char *title,
+struct wecom_outmsg	*wecom_outmsg_mpnews(void);
+int	wecom_outmsg_mpnews_add(struct wecom_outmsg *, const char *title,
 	    const char *thumb_media_id, const char *author,
 	    const char *content_source_url, const char *content,
 	    const char *digest);
-struct wecom_message	*wecom_msg_image_data(const void *, size_t);
-struct wecom_message	*wecom_msg_json(const char *msgtype,
+struct wecom_outmsg	*wecom_outmsg_image_data(const void *, size_t);
+struct wecom_outmsg	*wecom_outmsg_json(const char *msgtype,
 			    const char *json_object);
-int	wecom_msg_mention(struct wecom_message *, const char *userids,
+int	wecom_outmsg_mention(struct wecom_outmsg *, const char *userids,
 	    const char *mobiles);
-const char	*wecom_msg_type(const struct wecom_message *);
-void	wecom_msg_free(struct wecom_message *);
+const char	*wecom_outmsg_type(const struct wecom_outmsg *);
+void	wecom_outmsg_free(struct wecom_outmsg *);
 
 int	wecom_message_send(struct wecom_client *, const struct wecom_target *,
-	    const struct wecom_message *, const struct wecom_send_opts *,
+	    const struct wecom_outmsg *, const struct wecom_send_opts *,
 	    struct wecom_send_result *, struct wecom_api_error *);
 int	wecom_send_text(struct wecom_client *, const char *touser,
 	    const char *text, struct wecom_api_error *);
@@ -167,7 +168,7 @@ int	wecom_appchat_create(struct wecom_client *, const char *name,
 	    const char *owner, const char *userlist, const char *chatid,
 	    char **chatid_out, struct wecom_api_error *);
 int	wecom_appchat_send(struct wecom_client *, const char *chatid,
-	    const struct wecom_message *, const struct wecom_send_opts *,
+	    const struct wecom_outmsg *, const struct wecom_send_opts *,
 	    struct wecom_send_result *, struct wecom_api_error *);
 
 /* Temporary media (3 days) and permanent images. type: image|voice|… */
@@ -186,7 +187,7 @@ int	wecom_media_uploadimg_file(struct wecom_client *, const char *path,
  */
 const char	*wecom_robot_key(const struct wecom_conf *, const char *name);
 int	wecom_webhook_send(struct wecom_client *, const char *key,
-	    const struct wecom_message *, const struct wecom_send_opts *,
+	    const struct wecom_outmsg *, const struct wecom_send_opts *,
 	    struct wecom_send_result *, struct wecom_api_error *);
 int	wecom_webhook_upload_file(struct wecom_client *, const char *key,
 	    const char *type, const char *path, char **media_id,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * WeCom callback crypto: the official WXBizMsgCrypt scheme on OpenSSL.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The outbox: proactive messages that must arrive even if WeCom is
  * down for a while and the process sending them is killed. A message
@@ -74,7 +75,7 @@ typedef void	(*wecom_outbox_log_fn)(void *arg, int priority,
  * _CONFIG (no such app or robot), _IO (state_dir).
  */
 int	wecom_outbox_put(const struct wecom_conf *,
-	    const struct wecom_outbox_to *, const struct wecom_message *,
+	    const struct wecom_outbox_to *, const struct wecom_outmsg *,
 	    const struct wecom_send_opts *, const char *key,
 	    char key_out[WECOM_OUTBOX_KEY_MAX + 1], struct wecom_api_error *);
 

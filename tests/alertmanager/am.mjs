@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Runs a real Prometheus Alertmanager (Debian 12 package
 // prometheus-alertmanager, 0.25.0) with a wechat_configs receiver whose
 // api_url we choose, so a test can fire alerts and watch what arrives.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The Alertmanager helper against the fake WeCom API: a real
 // prometheus-alertmanager with a wechat_configs receiver pointed straight
 // at the fake delivers a fired alert as message/send.

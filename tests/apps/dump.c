@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Test app: answers every callback with a text listing the typed fields
  * of struct wecom_msg that were set, one "name=value" a line, then every

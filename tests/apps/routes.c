@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Test app for the router: ordered chains, WECOM_STOP, EventKey filters,
  * per-handler user data, every passive reply type, and no reply.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Test app for the sandbox: "getpriority" makes a syscall no filter
  * allows, "system" runs a program without wecom_app_run_commands(),

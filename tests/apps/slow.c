@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Test app for threaded handlers: "sleep N" sleeps N ms before its
  * reply; "api" calls the API client from the handler; "fast" answers

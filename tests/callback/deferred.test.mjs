@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Threaded apps: handlers that block run on worker threads; WeCom gets
 // its answer within the app's deadline, a late reply goes out as a
 // proactive message, and the event loop keeps serving meanwhile.

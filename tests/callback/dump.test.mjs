@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Every message type and every event WeCom documents reaches a handler
 // with its typed fields (tests/apps/dump.c answers what it saw). The XML
 // follows the samples of developer.work.weixin.qq.com (接收消息与事件).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // URL verification, Tencent's sample POST, and the echo demo app.
 
 import { test, before, after } from 'node:test';

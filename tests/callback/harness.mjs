@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Starts a real Kore server (build/wecom-test.so) for one test file and
 // talks to it the way WeCom does: signed, encrypted callbacks in, signed,
 // encrypted replies out. Every reply envelope is checked here with

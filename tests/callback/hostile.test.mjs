@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Hostile and broken input. Every case asserts its exact status; after
 // each one a valid callback must still be answered; every refusal of the
 // wecom layer is logged exactly once, with the client address (tagged

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Large and oddly shaped input, signed or not, never stops a worker:
 // the envelope is checked in one linear pass before libxml2 sees it
 // (ASCII, no attributes, no namespaces), large signed messages go

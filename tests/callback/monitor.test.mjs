@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The monitor bot (apps/monitor.c): photo through a real capture command
 // and a real upload to the fake WeCom API, status from /proc, the allow
 // list, failures that say what failed, and a slow capture answered late.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The push API (framework/push*.c) on the real server, delivering to the
 // fake WeCom API: keys and scopes, the three front doors, the answers
 // (sent, queued, refused), idempotency, outages and the robot limit.

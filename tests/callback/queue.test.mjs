@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The handler-thread queue is bounded (handler_queue): past it a
 // threaded app's callback gets 503 at once (WeCom retries later)
 // instead of waiting behind an ever longer queue.

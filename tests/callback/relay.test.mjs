@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The trusted-IP relay (framework/kore/relay.c) on the real server, forwarding
 // to the fake WeCom API: who may use it, gettoken from the shared cache,
 // message/send, webhook/send and media/upload passed through, WeCom's

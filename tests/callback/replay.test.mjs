@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // A callback is remembered as long as its timestamp is accepted: the
 // retry table keeps it for the larger of dedupe_window and the apps'
 // timestamp_window, so a capture replayed after dedupe_window (but

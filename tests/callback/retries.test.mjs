@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // WeCom's retries: the same callback re-sent (re-encrypted, another nonce
 // and timestamp) runs the handlers once across all workers; every attempt
 // gets the first attempt's reply, freshly sealed, or an empty 200 while

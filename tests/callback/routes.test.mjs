@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The router and the passive replies, through tests/apps/routes.c.
 
 import { test, before, after } from 'node:test';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The sandbox never fails silently: a forbidden syscall ends the whole
 // worker with one line naming the call and the app, Kore starts a new
 // worker, and every worker answers again. glibc's own memory calls

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The server's chores: it drains the durable outbox that wecom-send
 // --spool fills, checks that each app's credentials yield a token
 // (/healthz), and reports both in /metrics.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The C API (tests/test_client_api.c) against the fake WeCom, and
 // wecom-send under valgrind when it is installed.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Shared by the client integration tests: a fake WeCom per test file, a
 // temporary config pointing at it, and wecom-send runs that never block
 // the event loop the fake lives in.

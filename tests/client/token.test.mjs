@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The shared access-token cache and the retry policy, seen from outside:
 // how many gettoken calls the fake counts, what is on disk, what is printed.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // wecom-send against the fake WeCom: every message kind, every target,
 // media, app chats, recall, robots, long content and the exit codes.
 

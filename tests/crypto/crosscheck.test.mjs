@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 /*
  * crypto/ against @wecom/crypto, Tencent's own JS implementation of the
  * scheme, in both directions on random messages, plus signatures,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // A fake WeCom corporate API for tests: gettoken, message/send, recall,
 // media/upload, uploadimg, appchat, webhook/send, webhook/upload_media and
 // the directory reads, with WeCom's request checks and errcodes. It counts

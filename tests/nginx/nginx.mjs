@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Runs the real nginx (Debian 12 package nginx, 1.22.1) as the current
 // user, everything under one temporary directory: nginx.conf written by the
 // test, pid, logs and temp paths there, "daemon off", no "user", listening

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The shipped nginx configuration (conf/nginx/) in front of the real
 // server: the real nginx with the shipped snippets and site file, the real
 // Kore with the test module, the fake WeCom API behind it. Every endpoint

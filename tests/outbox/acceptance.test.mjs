@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Issue 4, item 4, as accepted: 1000 outbox messages, WeCom failing
 // 30 % of sends (HTTP 502, errcode -1, dropped connections, answers lost
 // after delivery) and down for 20 s, the drainer (`wecom-send --flush`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // Shared by the outbox tests: the client tests' fake WeCom and config,
 // plus a look at <state_dir>/outbox/ and drainers that can be killed.
 

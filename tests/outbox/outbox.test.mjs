@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // The outbox through wecom-send --spool and --flush, against the fake
 // WeCom: what is queued, delivered, retried, failed, and how it looks
 // on disk.

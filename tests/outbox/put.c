@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Queues messages through the C API, as a handler would: the
  * acceptance test needs a thousand of them faster than a thousand
@@ -19,7 +20,7 @@ main(int argc, char **argv)
 	struct wecom_conf	 conf;
 	struct wecom_outbox_to	 to;
 	struct wecom_api_error	 err;
-	struct wecom_message	*m;
+	struct wecom_outmsg	*m;
 	char			 cerr[256], key[WECOM_OUTBOX_KEY_MAX + 1];
 	char			 text[64];
 	long			 first, count, i;
@@ -41,16 +42,16 @@ main(int argc, char **argv)
 	for (i = first; i < first + count; i++) {
 		snprintf(key, sizeof(key), "%s%ld", argv[4], i);
 		snprintf(text, sizeof(text), "outbox #%ld", i);
-		if ((m = wecom_msg_text(text)) == NULL ||
+		if ((m = wecom_outmsg_text(text)) == NULL ||
 		    wecom_outbox_put(&conf, &to, m, NULL, key, NULL, &err) !=
 		    WECOM_API_OK) {
 			fprintf(stderr, "outbox_put: %s: %s\n", key,
 			    m ? err.errmsg : "out of memory");
-			wecom_msg_free(m);
+			wecom_outmsg_free(m);
 			wecom_conf_free(&conf);
 			return (1);
 		}
-		wecom_msg_free(m);
+		wecom_outmsg_free(m);
 	}
 	wecom_conf_free(&conf);
 
