@@ -5,6 +5,7 @@
  * callback costs more than parsing a WeCom message.
  */
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,10 @@ static xmlEntityPtr	xml_entity(void *, const xmlChar *);
 static void	xml_fail(struct wecom_xml *, const char *);
 static const char	*xml_envelope_tag(const char *, const char *,
 			    const char **);
+static const char	*xml_envelope_cdata(const char *, const char *,
+			    const char **);
+static int		 xml_ascii(const char *, size_t);
+static int		 xml_ascii_bytes(const char *, size_t);
 static int	xml_append(struct wecom_xml *, const void *, size_t);
 static int	xml_context(struct wecom_xml *);
 static int	xml_match(const struct wecom_xml *,
@@ -111,36 +116,82 @@ wecom_xml_parse(struct wecom_xml *x, const char *buf, size_t len)
 int
 wecom_xml_envelope_check(const char *buf, size_t len, const char **why)
 {
-	const char	*p, *end, *close;
+	const char	*p, *end;
 	size_t		 tags;
 
 	*why = NULL;
-	end = buf + len;
-	for (p = buf; p < end; p++) {
-		if ((unsigned char)*p >= 0x80 || ((unsigned char)*p < 0x20 &&
-		    *p != '\t' && *p != '\n' && *p != '\r')) {
-			*why = "envelope: not ASCII text";
-			return (WECOM_ERR_PARSE_XML);
-		}
+	if (!xml_ascii(buf, len)) {
+		*why = "envelope: not ASCII text";
+		return (WECOM_ERR_PARSE_XML);
 	}
-	for (p = buf, tags = 0; p < end && *why == NULL; p++) {
-		if (*p != '<') {
-			continue;
-		} else if ((size_t)(end - p) >= sizeof(CDATA_OPEN) - 1 &&
-		    memcmp(p, CDATA_OPEN, sizeof(CDATA_OPEN) - 1) == 0) {
-			close = memmem(p, (size_t)(end - p), "]]>", 3);
-			if (close == NULL)
-				*why = "envelope: unterminated CDATA";
-			else
-				p = close + 2;
-		} else if (++tags > ENVELOPE_TAGS_MAX) {
+	end = buf + len;
+	for (p = buf, tags = 0; *why == NULL &&
+	    (p = memchr(p, '<', (size_t)(end - p))) != NULL;) {
+		if ((size_t)(end - p) >= sizeof(CDATA_OPEN) - 1 &&
+		    memcmp(p, CDATA_OPEN, sizeof(CDATA_OPEN) - 1) == 0)
+			p = xml_envelope_cdata(p + sizeof(CDATA_OPEN) - 1, end,
+			    why);
+		else if (++tags > ENVELOPE_TAGS_MAX)
 			*why = "envelope: too many elements";
-		} else {
+		else
 			p = xml_envelope_tag(p + 1, end, why);
-		}
 	}
 
 	return (*why == NULL ? WECOM_OK : WECOM_ERR_PARSE_XML);
+}
+
+/*
+ * Printable ASCII, tab and newlines only. Eight bytes at a time: a word
+ * with no byte of 0x80 or more and none below 0x20 needs no closer look
+ * (the second test flags a byte below 0x20 once the first has passed).
+ */
+static int
+xml_ascii(const char *buf, size_t len)
+{
+	const uint64_t	hi = 0x8080808080808080ULL;
+	const uint64_t	sp = 0x2020202020202020ULL;
+	uint64_t	w;
+	size_t		i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, buf + i, sizeof(w));
+		if (((w & hi) != 0 || ((w - sp) & ~w & hi) != 0) &&
+		    !xml_ascii_bytes(buf + i, 8))
+			return (0);
+	}
+
+	return (xml_ascii_bytes(buf + i, len - i));
+}
+
+static int
+xml_ascii_bytes(const char *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)p[i] >= 0x80 || ((unsigned char)p[i] < 0x20 &&
+		    p[i] != '\t' && p[i] != '\n' && p[i] != '\r'))
+			return (0);
+	}
+
+	return (1);
+}
+
+/* Past the "]]>" that ends a CDATA section (base64 holds no ']'). */
+static const char *
+xml_envelope_cdata(const char *p, const char *end, const char **why)
+{
+	const char	*q;
+
+	while ((q = memchr(p, ']', (size_t)(end - p))) != NULL &&
+	    end - q >= 3) {
+		if (q[1] == ']' && q[2] == '>')
+			return (q + 3);
+		p = q + 1;
+	}
+	*why = "envelope: unterminated CDATA";
+
+	return (end);
 }
 
 /* A tag's name: no attribute, namespace, declaration or comment. */
