@@ -26,11 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	memset(&req, 0, sizeof(req));
 	memset(&res, 0, sizeof(res));
 	memset(&err, 0, sizeof(err));
-	if ((req.resp.data = malloc(len + 1)) == NULL)
+	wecom_buf_add(&req.resp, data, len);
+	if (req.resp.err)
 		return (0);
-	memcpy(req.resp.data, data, len);
-	req.resp.data[len] = '\0';
-	req.resp.len = len;
 	req.path = strdup("message/send");
 	req.curl_rc = CURLE_OK;
 	req.http_status = 200 + (len % 3 == 0 ? 0 : (len % 7) * 50);

@@ -193,8 +193,7 @@ judge(CURLcode crc, long status, const char *body,
 	req.curl_rc = crc;
 	req.http_status = status;
 	if (body != NULL) {
-		req.resp.data = strdup(body);
-		req.resp.len = strlen(body);
+		wecom_buf_add(&req.resp, body, strlen(body));
 	}
 	act = wecom_client_req_finish(&req, err);
 	wecom_client_req_free(&req);

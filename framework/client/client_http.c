@@ -30,6 +30,8 @@ wecom_client_req_init(struct client_req *req, int method, const char *path,
     const char *query, int with_token)
 {
 	memset(req, 0, sizeof(*req));
+	/* A WeCom answer is small: anything huge is not WeCom. */
+	req->resp.max = CLIENT_RESP_MAX;
 	req->method = method;
 	req->with_token = with_token;
 	if ((req->path = strdup(path)) == NULL)
@@ -74,7 +76,7 @@ req_reset(struct client_req *req)
 	curl_mime_free(req->mime);
 	curl_slist_free_all(req->headers);
 	json_decref(req->json);
-	free(req->resp.data);
+	wecom_buf_free(&req->resp);
 	if (req->token != NULL) {
 		explicit_bzero(req->token, strlen(req->token));
 		free(req->token);
@@ -84,8 +86,6 @@ req_reset(struct client_req *req)
 	req->headers = NULL;
 	req->json = NULL;
 	req->token = NULL;
-	req->resp.data = NULL;
-	req->resp.len = 0;
 	req->http_status = 0;
 	req->curl_rc = CURLE_OK;
 	req->curl_err[0] = '\0';
@@ -245,21 +245,12 @@ req_media(struct client_req *req)
 static size_t
 req_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct client_buf	*b = arg;
+	struct wecom_buf	*b = arg;
 	size_t			 n = size * nmemb;
-	char			*p;
 
-	/* A WeCom answer is small: anything huge is not WeCom. */
-	if (b->len + n > CLIENT_RESP_MAX)
-		return (0);
-	if ((p = realloc(b->data, b->len + n + 1)) == NULL)
-		return (0);
-	memcpy(p + b->len, ptr, n);
-	b->data = p;
-	b->len += n;
-	b->data[b->len] = '\0';
+	wecom_buf_add(b, ptr, n);
 
-	return (n);
+	return (b->err ? 0 : n);
 }
 
 void
@@ -339,7 +330,7 @@ finish_http(struct client_req *req, struct wecom_api_error *err)
 		    "HTTP %ld from %s", req->http_status, req->path);
 		return (REQ_FAIL);
 	}
-	req->json = json_loadb(req->resp.data ? req->resp.data : "",
+	req->json = json_loadb(req->resp.p ? req->resp.p : "",
 	    req->resp.len, 0, &jerr);
 	if (req->json == NULL || !json_is_object(req->json)) {
 		wecom_client_err_set(err, WECOM_API_ERR_PROTOCOL, 0,

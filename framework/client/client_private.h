@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "wecom_buf.h"
 #include "wecom_client.h"
 
 #define CLIENT_HASH_HEX		64	/* SHA-256 of corpid "\n" secret */
@@ -58,11 +59,6 @@ struct wecom_client {
 #define REQ_BACKOFF	2	/* transient: retry after a delay */
 #define REQ_NEWTOKEN	3	/* token rejected: drop it, retry once */
 
-struct client_buf {
-	char		*data;
-	size_t		 len;
-};
-
 struct client_req {
 	int			 method;
 	int			 with_token;	/* add access_token= */
@@ -84,7 +80,7 @@ struct client_req {
 	curl_mime		*mime;
 	struct curl_slist	*headers;
 	char			 curl_err[CURL_ERROR_SIZE];
-	struct client_buf	 resp;
+	struct wecom_buf	 resp;	/* at most CLIENT_RESP_MAX */
 	long			 http_status;
 	CURLcode		 curl_rc;
 	json_t			*json;

@@ -55,9 +55,7 @@ wecom_api_forward(struct wecom_client *c, const char *path, const char *query,
 			    curl_easy_strerror(req.curl_rc));
 		} else {
 			fw->status = req.http_status;
-			fw->body = req.resp.data;
-			fw->len = req.resp.len;
-			req.resp.data = NULL;
+			fw->body = wecom_buf_take(&req.resp, &fw->len);
 		}
 	}
 	wecom_client_req_free(&req);

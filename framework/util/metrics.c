@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "wecom_buf.h"
 #include "wecom_metrics.h"
 #include "wecom_shm.h"
 
@@ -93,31 +94,21 @@ static const struct {
 	    "1 if the last token refresh worked, 0 if not, -1 not known yet." },
 };
 
-struct buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 err;
-};
-
 static struct m_app	*m_app(struct wecom_metrics *, size_t);
 static int		 m_lock(struct wecom_metrics *);
 static int64_t		*m_type_slot(struct wecom_metrics *, struct m_app *,
 			    const char *);
 static int64_t		*m_api_slot(struct wecom_metrics *, struct m_app *,
 			    long);
-static void		 render_types(struct buf *, struct wecom_metrics *);
-static void		 render_counters(struct buf *, struct wecom_metrics *);
-static void		 render_errors(struct buf *, struct wecom_metrics *);
-static void		 render_api(struct buf *, struct wecom_metrics *);
-static void		 render_gauges(struct buf *, struct wecom_metrics *);
-static void		 buf_add(struct buf *, const char *, size_t);
-static void		 buf_fmt(struct buf *, const char *, ...)
-			    __attribute__((format(printf, 2, 3)));
-static void		 buf_label(struct buf *, const char *);
-static void		 buf_family(struct buf *, const char *, const char *,
+static void		 render_types(struct wecom_buf *, struct wecom_metrics *);
+static void		 render_counters(struct wecom_buf *, struct wecom_metrics *);
+static void		 render_errors(struct wecom_buf *, struct wecom_metrics *);
+static void		 render_api(struct wecom_buf *, struct wecom_metrics *);
+static void		 render_gauges(struct wecom_buf *, struct wecom_metrics *);
+static void		 buf_label(struct wecom_buf *, const char *);
+static void		 buf_family(struct wecom_buf *, const char *, const char *,
 			    const char *);
-static void		 buf_series(struct buf *, struct wecom_metrics *,
+static void		 buf_series(struct wecom_buf *, struct wecom_metrics *,
 			    const struct m_app *, const char *, const char *,
 			    const char *, const int64_t *);
 
@@ -266,7 +257,7 @@ wecom_metrics_get_gauge(struct wecom_metrics *m, size_t app, int gauge)
 char *
 wecom_metrics_render(struct wecom_metrics *m, size_t *len)
 {
-	struct buf	b;
+	struct wecom_buf	b;
 
 	memset(&b, 0, sizeof(b));
 	render_types(&b, m);
@@ -275,18 +266,11 @@ wecom_metrics_render(struct wecom_metrics *m, size_t *len)
 	render_api(&b, m);
 	render_gauges(&b, m);
 
-	buf_add(&b, "", 1);
-	if (b.err) {
-		free(b.p);
-		return (NULL);
-	}
-	if (len != NULL)
-		*len = b.len - 1;
-	return (b.p);
+	return (wecom_buf_take(&b, len));
 }
 
 static void
-render_types(struct buf *b, struct wecom_metrics *m)
+render_types(struct wecom_buf *b, struct wecom_metrics *m)
 {
 	struct m_app	*a;
 	size_t		 i, j, n;
@@ -306,7 +290,7 @@ render_types(struct buf *b, struct wecom_metrics *m)
 }
 
 static void
-render_counters(struct buf *b, struct wecom_metrics *m)
+render_counters(struct wecom_buf *b, struct wecom_metrics *m)
 {
 	size_t	i;
 	int	k;
@@ -321,7 +305,7 @@ render_counters(struct buf *b, struct wecom_metrics *m)
 
 /* Only the codes that happened: most never do. */
 static void
-render_errors(struct buf *b, struct wecom_metrics *m)
+render_errors(struct wecom_buf *b, struct wecom_metrics *m)
 {
 	struct m_app	*a;
 	char		 v[32];
@@ -347,7 +331,7 @@ render_errors(struct buf *b, struct wecom_metrics *m)
 }
 
 static void
-render_api(struct buf *b, struct wecom_metrics *m)
+render_api(struct wecom_buf *b, struct wecom_metrics *m)
 {
 	struct m_app	*a;
 	char		 v[32];
@@ -370,7 +354,7 @@ render_api(struct buf *b, struct wecom_metrics *m)
 }
 
 static void
-render_gauges(struct buf *b, struct wecom_metrics *m)
+render_gauges(struct wecom_buf *b, struct wecom_metrics *m)
 {
 	size_t	i;
 	int	k;
@@ -473,83 +457,44 @@ m_api_slot(struct wecom_metrics *m, struct m_app *a, long errcode)
 	return (slot);
 }
 
-static void
-buf_add(struct buf *b, const char *s, size_t len)
-{
-	char	*p;
-	size_t	 cap;
-
-	if (b->err)
-		return;
-	if (len > b->cap - b->len) {
-		for (cap = b->cap ? b->cap : 4096; len > cap - b->len; cap *= 2)
-			;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->err = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, len);
-	b->len += len;
-}
-
-static void
-buf_fmt(struct buf *b, const char *fmt, ...)
-{
-	va_list	ap;
-	char	line[256];
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		b->err = 1;
-		return;
-	}
-	buf_add(b, line, n);
-}
-
 /* A label value as the text format wants it: \, " and newline escaped. */
 static void
-buf_label(struct buf *b, const char *s)
+buf_label(struct wecom_buf *b, const char *s)
 {
 	size_t	run;
 
 	while (*s != '\0') {
 		run = strcspn(s, "\\\"\n");
-		buf_add(b, s, run);
+		wecom_buf_add(b, s, run);
 		s += run;
 		if (*s == '\0')
 			break;
 		if (*s == '\n')
-			buf_add(b, "\\n", 2);
+			wecom_buf_add(b, "\\n", 2);
 		else if (*s == '"')
-			buf_add(b, "\\\"", 2);
+			wecom_buf_add(b, "\\\"", 2);
 		else
-			buf_add(b, "\\\\", 2);
+			wecom_buf_add(b, "\\\\", 2);
 		s++;
 	}
 }
 
 static void
-buf_family(struct buf *b, const char *name, const char *help,
+buf_family(struct wecom_buf *b, const char *name, const char *help,
     const char *type)
 {
-	buf_fmt(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	wecom_buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
-buf_series(struct buf *b, struct wecom_metrics *m, const struct m_app *a,
+buf_series(struct wecom_buf *b, struct wecom_metrics *m, const struct m_app *a,
     const char *name, const char *label, const char *value, const int64_t *n)
 {
-	buf_fmt(b, "%s{app=\"", name);
+	wecom_buf_addf(b, "%s{app=\"", name);
 	buf_label(b, m->names + a->name);
 	if (label != NULL) {
-		buf_fmt(b, "\",%s=\"", label);
+		wecom_buf_addf(b, "\",%s=\"", label);
 		buf_label(b, value);
 	}
-	buf_fmt(b, "\"} %" PRId64 "\n", __atomic_load_n(n, __ATOMIC_RELAXED));
+	wecom_buf_addf(b, "\"} %" PRId64 "\n", __atomic_load_n(n, __ATOMIC_RELAXED));
 }
