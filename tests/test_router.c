@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Router, replies and the callback pipeline, without HTTP: handler
- * order, WECOM_STOP, defaults, EventKey filters, every reply type, and
+ * order, WECOM_STOP, defaults, EventKey filters, every reply type (as
+ * passive XML and as the late message sent from the same record), and
  * Tencent's sample POST answered end to end.
  */
 
@@ -22,7 +23,9 @@
 #include "wecom_app.h"
 #include "wecom_callback.h"
 #include "wecom_msg.h"
+#include "wecom_reply.h"
 #include "wecom_xml.h"
+#include "client_private.h"	/* the JSON a message would send */
 
 #define CORPID	"wx5823bf96d3bd56c7"
 
@@ -93,21 +96,30 @@ teardown(void **state)
 	return (0);
 }
 
+/* Route one plaintext message; ctx holds what the handlers replied. */
+static void
+route_ctx(struct fixture *f, const char *xml, struct wecom_ctx *ctx)
+{
+	struct wecom_msg	msg;
+
+	assert_int_equal(wecom_xml_parse(f->x, xml, strlen(xml)), WECOM_OK);
+	assert_int_equal(wecom_msg_load(&msg, f->x), WECOM_OK);
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->app = f->app;
+	ctx->msg = &msg;
+	trace[0] = '\0';
+	wecom_route_run(ctx);
+	ctx->msg = NULL;
+}
+
 /* Route one plaintext message; returns the reply XML or NULL. */
 static char *
 route(struct fixture *f, const char *xml)
 {
-	struct wecom_msg	msg;
 	struct wecom_ctx	ctx;
 	char			*reply;
 
-	assert_int_equal(wecom_xml_parse(f->x, xml, strlen(xml)), WECOM_OK);
-	assert_int_equal(wecom_msg_load(&msg, f->x), WECOM_OK);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.app = f->app;
-	ctx.msg = &msg;
-	trace[0] = '\0';
-	wecom_route_run(&ctx);
+	route_ctx(f, xml, &ctx);
 	reply = ctx.reply;
 	ctx.reply = NULL;
 	wecom_ctx_reset(&ctx);
@@ -262,8 +274,8 @@ builds_every_reply_type(void **state)
 }
 
 /*
- * WeCom refuses a reply that is not well-formed, and so does the late
- * delivery's own parser: both must read the member's text back.
+ * WeCom refuses a reply that is not well-formed: libxml2 and our own
+ * parser must both read the member's text back.
  */
 static void
 makes_any_bytes_well_formed_xml(void **state)
@@ -293,6 +305,114 @@ makes_any_bytes_well_formed_xml(void **state)
 	assert_int_equal(wecom_xml_parse(f->x, r, strlen(r)), WECOM_OK);
 	assert_string_equal(wecom_xml_get(f->x, "Content"), BYTES_OUT);
 	free(r);
+}
+
+/* The JSON message/send would carry, the text's content included. */
+static char *
+outmsg_json(const struct wecom_outmsg *m)
+{
+	json_t	*b;
+	char	*s;
+
+	b = wecom_client_msg_body(m, wecom_client_msg_content(m));
+	assert_non_null(b);
+	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(b);
+	assert_non_null(s);
+	return (s);
+}
+
+/*
+ * A reply that missed the deadline goes out as a message built from
+ * the record its passive XML was rendered from: same type, same text.
+ */
+static void
+sends_a_late_reply_of_each_type_as_its_message(void **state)
+{
+	struct fixture	*f = *state;
+	struct {
+		const char	*in;
+		const char	*type;
+		const char	*json;
+	} cases[] = {
+		{ TEXT("text"), "text", "{\"msgtype\":\"text\",\"text\":"
+		    "{\"content\":\"a ]]> b & <c>\"}}" },
+		{ TEXT("image"), "image", "{\"image\":{\"media_id\":\"M1\"},"
+		    "\"msgtype\":\"image\"}" },
+		{ TEXT("voice"), "voice", "{\"msgtype\":\"voice\",\"voice\":"
+		    "{\"media_id\":\"M2\"}}" },
+		{ TEXT("video"), "video", "{\"msgtype\":\"video\",\"video\":"
+		    "{\"description\":\"\",\"media_id\":\"M3\",\"title\":"
+		    "\"T\"}}" },
+		{ TEXT("news"), "news", "{\"msgtype\":\"news\",\"news\":"
+		    "{\"articles\":[{\"description\":\"D\",\"picurl\":\"P\","
+		    "\"title\":\"T<1>\",\"url\":\"U\"},{\"description\":"
+		    "\"\",\"picurl\":\"\",\"title\":\"\",\"url\":\"\"}]}}" },
+	};
+	struct wecom_ctx	 ctx;
+	struct wecom_outmsg	*m;
+	char			*s;
+	size_t			 i;
+
+	wecom_on_msg(f->app, "text", reply_all, NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		route_ctx(f, cases[i].in, &ctx);
+		assert_non_null(ctx.rec);
+		assert_non_null(ctx.reply);
+		assert_string_equal(ctx.rec->to_user, "bob");
+		assert_int_equal(wecom_xml_parse(f->x, ctx.reply,
+		    ctx.reply_len), WECOM_OK);
+		assert_string_equal(wecom_xml_get(f->x, "MsgType"),
+		    cases[i].type);
+		m = wecom_reply_outmsg(ctx.rec);
+		assert_non_null(m);
+		assert_string_equal(wecom_outmsg_type(m), cases[i].type);
+		s = outmsg_json(m);
+		assert_string_equal(s, cases[i].json);
+		free(s);
+		wecom_outmsg_free(m);
+		wecom_ctx_reset(&ctx);
+	}
+
+	/* Only a passive reply can update a card's button. */
+	route_ctx(f, TEXT("button"), &ctx);
+	assert_non_null(ctx.rec);
+	assert_null(wecom_reply_outmsg(ctx.rec));
+	wecom_ctx_reset(&ctx);
+
+	route_ctx(f, TEXT("nothing"), &ctx);
+	assert_null(ctx.rec);
+	assert_null(ctx.reply);
+}
+
+/* Bytes no XML can carry: U+FFFD in the late message too, as in the XML. */
+static void
+sends_a_late_reply_with_the_same_sanitised_text(void **state)
+{
+	struct fixture		*f = *state;
+	struct wecom_ctx	 ctx;
+	struct wecom_outmsg	*m;
+	json_t			*b;
+
+	wecom_on_msg(f->app, "text", reply_all, NULL);
+	route_ctx(f, TEXT("bytes"), &ctx);
+	assert_non_null(ctx.rec);
+	assert_string_equal(ctx.rec->content, BYTES_OUT);
+	assert_int_equal(wecom_xml_parse(f->x, ctx.reply, ctx.reply_len),
+	    WECOM_OK);
+	assert_string_equal(wecom_xml_get(f->x, "Content"), BYTES_OUT);
+
+	m = wecom_reply_outmsg(ctx.rec);
+	assert_non_null(m);
+	assert_string_equal(wecom_client_msg_content(m), BYTES_OUT);
+	/* jansson takes only valid UTF-8: WeCom would get all of it. */
+	b = wecom_client_msg_body(m, wecom_client_msg_content(m));
+	assert_non_null(b);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(b, "text"), "content")), BYTES_OUT);
+	json_decref(b);
+	wecom_outmsg_free(m);
+	wecom_ctx_reset(&ctx);
 }
 
 static void
@@ -386,6 +506,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(makes_any_bytes_well_formed_xml,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    sends_a_late_reply_of_each_type_as_its_message, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    sends_a_late_reply_with_the_same_sanitised_text, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    answers_tencents_sample_post_end_to_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(

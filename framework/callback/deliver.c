@@ -1,25 +1,23 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * A passive reply that missed WeCom's 5 seconds, sent instead as a
- * proactive message to the member it was meant for. Runs on a worker
- * thread (it blocks on the API). WeCom's duplicate check guards against
- * a retried send arriving twice.
+ * proactive message to the member it was meant for. Built from the
+ * reply as the handler made it (wecom_reply.h), the record its XML was
+ * rendered from: the member reads the same text either way. Runs on a
+ * worker thread (it blocks on the API). WeCom's duplicate check guards
+ * against a retried send arriving twice.
  */
 
-#include <stdio.h>
 #include <string.h>
 
 #include "wecom.h"
 #include "wecom_client.h"
-#include "wecom_app.h"
 #include "wecom_outbox.h"
-#include "wecom_xml.h"
+#include "wecom_reply.h"
 
 #define DUP_CHECK_SECONDS	600
 
-static struct wecom_outmsg	*deliver_news(const struct wecom_xml *);
-static struct wecom_outmsg	*deliver_build(const struct wecom_xml *,
-				    const char *);
+static struct wecom_outmsg	*deliver_news(const struct wecom_reply *);
 
 /*
  * Send it now; if WeCom cannot be reached, the durable outbox keeps it
@@ -27,7 +25,7 @@ static struct wecom_outmsg	*deliver_build(const struct wecom_xml *,
  */
 int
 wecom_reply_deliver(struct wecom_client *c, const struct wecom_conf *conf,
-    const char *app, struct wecom_xml *x, const char *reply, size_t len)
+    const char *app, const struct wecom_reply *r)
 {
 	struct wecom_outbox_to		 to;
 	char				 key[WECOM_OUTBOX_KEY_MAX + 1];
@@ -36,19 +34,15 @@ wecom_reply_deliver(struct wecom_client *c, const struct wecom_conf *conf,
 	struct wecom_send_result	 res;
 	struct wecom_api_error		 err;
 	struct wecom_outmsg		*m;
-	const char			*type;
 	int				 rc;
 
-	if (wecom_xml_parse(x, reply, len) != WECOM_OK ||
-	    (type = wecom_xml_get(x, "MsgType")) == NULL)
-		return (WECOM_ERROR);
-	if ((m = deliver_build(x, type)) == NULL)
+	if ((m = wecom_reply_outmsg(r)) == NULL)
 		return (WECOM_ERROR);
 
 	memset(&target, 0, sizeof(target));
 	memset(&opts, 0, sizeof(opts));
 	memset(&res, 0, sizeof(res));
-	target.touser = wecom_xml_get(x, "ToUserName");
+	target.touser = r->to_user;
 	opts.enable_duplicate_check = 1;
 	opts.duplicate_check_interval = DUP_CHECK_SECONDS;
 
@@ -65,42 +59,42 @@ wecom_reply_deliver(struct wecom_client *c, const struct wecom_conf *conf,
 	return (rc == WECOM_API_OK ? WECOM_OK : WECOM_ERROR);
 }
 
-/* update_button only makes sense as a passive reply: NULL. */
-static struct wecom_outmsg *
-deliver_build(const struct wecom_xml *x, const char *type)
+/* The message a reply makes; update_button only makes sense passive: NULL. */
+struct wecom_outmsg *
+wecom_reply_outmsg(const struct wecom_reply *r)
 {
-	const char	*media;
-
-	media = wecom_xml_get(x, "MediaId");
-	if (strcmp(type, "text") == 0)
-		return (wecom_outmsg_text(wecom_xml_get(x, "Content")));
-	if ((strcmp(type, "image") == 0 || strcmp(type, "voice") == 0) &&
-	    media != NULL)
-		return (wecom_outmsg_media(type, media));
-	if (strcmp(type, "video") == 0 && media != NULL)
-		return (wecom_outmsg_video(media, wecom_xml_get(x, "Title"),
-		    wecom_xml_get(x, "Description")));
-	if (strcmp(type, "news") == 0)
-		return (deliver_news(x));
+	switch (r->type) {
+	case WECOM_REPLY_TEXT:
+		return (wecom_outmsg_text(r->content));
+	case WECOM_REPLY_IMAGE:
+	case WECOM_REPLY_VOICE:
+		return (wecom_outmsg_media(wecom_reply_msgtype(r->type),
+		    r->media_id));
+	case WECOM_REPLY_VIDEO:
+		return (wecom_outmsg_video(r->media_id, r->title,
+		    r->description));
+	case WECOM_REPLY_NEWS:
+		return (deliver_news(r));
+	case WECOM_REPLY_UPDATE_BUTTON:
+		break;
+	}
 
 	return (NULL);
 }
 
 static struct wecom_outmsg *
-deliver_news(const struct wecom_xml *x)
+deliver_news(const struct wecom_reply *r)
 {
-	struct wecom_outmsg	*m;
-	size_t			 i, n;
+	const struct wecom_reply_article	*a;
+	struct wecom_outmsg			*m;
+	size_t					 i;
 
 	if ((m = wecom_outmsg_news()) == NULL)
 		return (NULL);
-	n = wecom_xml_count(x, "item");
-	for (i = 0; i < n; i++) {
-		if (wecom_outmsg_news_add(m,
-		    wecom_xml_get_nth(x, "Articles/item/Title", i, NULL),
-		    wecom_xml_get_nth(x, "Articles/item/Description", i, NULL),
-		    wecom_xml_get_nth(x, "Articles/item/Url", i, NULL),
-		    wecom_xml_get_nth(x, "Articles/item/PicUrl", i, NULL)) != 0) {
+	for (i = 0; i < r->narticles; i++) {
+		a = &r->articles[i];
+		if (wecom_outmsg_news_add(m, a->title, a->description, a->url,
+		    a->pic_url) != 0) {
 			wecom_outmsg_free(m);
 			return (NULL);
 		}

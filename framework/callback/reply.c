@@ -1,45 +1,40 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Passive replies. A handler's reply is built at once into the plaintext
- * XML WeCom expects; the server encrypts and signs it after the chain.
- * The layout is WeCom's fixed template, written by hand: libxml2's
- * writer cost more than the whole decryption.
+ * Passive replies. A handler's reply is recorded as made (wecom_reply.h)
+ * and at once rendered into the plaintext XML WeCom expects; the server
+ * encrypts and signs that after the chain. A reply that misses the
+ * deadline is sent from the same record as a message (deliver.c).
  */
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "wecom.h"
 #include "wecom_app.h"
+#include "wecom_reply.h"
 
-/* The reply under construction: a growing buffer and a sticky error. */
-struct reply {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 rc;
-};
-
-static int	reply_simple(struct wecom_ctx *, const char *, const char *,
-		    const char *const *, const char *const *, size_t);
-static int	reply_begin(struct reply *, struct wecom_ctx *, const char *);
-static int	reply_end(struct reply *, struct wecom_ctx *);
-static void	reply_elem(struct reply *, const char *, const char *);
-static void	reply_cdata(struct reply *, const char *);
+static int	reply_new(struct wecom_ctx *, enum wecom_reply_type,
+		    struct wecom_reply **);
+static int	reply_media(struct wecom_ctx *, enum wecom_reply_type,
+		    const char *);
+static int	reply_commit(struct wecom_ctx *, struct wecom_reply *, int);
+static char	*reply_clean(const char *, int *);
 static int	reply_char(const unsigned char *);
-static void	reply_open(struct reply *, const char *);
-static void	reply_close(struct reply *, const char *);
-static void	reply_add(struct reply *, const char *, size_t);
 
 int
 wecom_reply_text(struct wecom_ctx *ctx, const char *content)
 {
-	static const char *const	names[] = { "Content" };
+	struct wecom_reply	*r;
+	int			 rc, bad = 0;
 
-	return (reply_simple(ctx, "text", NULL, names, &content, 1));
+	if ((rc = reply_new(ctx, WECOM_REPLY_TEXT, &r)) != WECOM_OK)
+		return (rc);
+	r->content = reply_clean(content, &bad);
+
+	return (reply_commit(ctx, r, bad));
 }
 
 int
@@ -64,71 +59,66 @@ wecom_reply_textf(struct wecom_ctx *ctx, const char *fmt, ...)
 int
 wecom_reply_image(struct wecom_ctx *ctx, const char *media_id)
 {
-	static const char *const	names[] = { "MediaId" };
-
-	return (reply_simple(ctx, "image", "Image", names, &media_id, 1));
+	return (reply_media(ctx, WECOM_REPLY_IMAGE, media_id));
 }
 
 int
 wecom_reply_voice(struct wecom_ctx *ctx, const char *media_id)
 {
-	static const char *const	names[] = { "MediaId" };
-
-	return (reply_simple(ctx, "voice", "Voice", names, &media_id, 1));
+	return (reply_media(ctx, WECOM_REPLY_VOICE, media_id));
 }
 
 int
 wecom_reply_video(struct wecom_ctx *ctx, const char *media_id,
     const char *title, const char *description)
 {
-	static const char *const	names[] = { "MediaId", "Title",
-					    "Description" };
-	const char			*values[3];
+	struct wecom_reply	*r;
+	int			 rc, bad = 0;
 
-	values[0] = media_id;
-	values[1] = title;
-	values[2] = description;
+	if ((rc = reply_new(ctx, WECOM_REPLY_VIDEO, &r)) != WECOM_OK)
+		return (rc);
+	r->media_id = reply_clean(media_id, &bad);
+	r->title = reply_clean(title, &bad);
+	r->description = reply_clean(description, &bad);
 
-	return (reply_simple(ctx, "video", "Video", names, values, 3));
+	return (reply_commit(ctx, r, bad));
 }
 
 int
 wecom_reply_update_button(struct wecom_ctx *ctx, const char *replace_name)
 {
-	static const char *const	names[] = { "ReplaceName" };
+	struct wecom_reply	*r;
+	int			 rc, bad = 0;
 
-	return (reply_simple(ctx, "update_button", "Button", names,
-	    &replace_name, 1));
+	if ((rc = reply_new(ctx, WECOM_REPLY_UPDATE_BUTTON, &r)) != WECOM_OK)
+		return (rc);
+	r->replace_name = reply_clean(replace_name, &bad);
+
+	return (reply_commit(ctx, r, bad));
 }
 
 int
 wecom_reply_news(struct wecom_ctx *ctx, const struct wecom_article *a,
     size_t count)
 {
-	struct reply	r;
-	char		n[16];
-	size_t		i;
-	int		rc;
+	struct wecom_reply		*r;
+	struct wecom_reply_article	*ra;
+	size_t				 i;
+	int				 rc, bad = 0;
 
 	if (count == 0 || count > WECOM_NEWS_MAX)
 		return (WECOM_ERR_TOO_MANY);
-	if ((rc = reply_begin(&r, ctx, "news")) != WECOM_OK)
+	if ((rc = reply_new(ctx, WECOM_REPLY_NEWS, &r)) != WECOM_OK)
 		return (rc);
-
-	snprintf(n, sizeof(n), "%zu", count);
-	reply_elem(&r, "ArticleCount", n);
-	reply_open(&r, "Articles");
 	for (i = 0; i < count; i++) {
-		reply_open(&r, "item");
-		reply_elem(&r, "Title", a[i].title);
-		reply_elem(&r, "Description", a[i].description);
-		reply_elem(&r, "PicUrl", a[i].pic_url);
-		reply_elem(&r, "Url", a[i].url);
-		reply_close(&r, "item");
+		ra = &r->articles[r->narticles++];
+		ra->title = reply_clean(a[i].title, &bad);
+		ra->description = reply_clean(a[i].description, &bad);
+		ra->url = reply_clean(a[i].url, &bad);
+		ra->pic_url = reply_clean(a[i].pic_url, &bad);
 	}
-	reply_close(&r, "Articles");
 
-	return (reply_end(&r, ctx));
+	return (reply_commit(ctx, r, bad));
 }
 
 int
@@ -140,108 +130,127 @@ wecom_replied(const struct wecom_ctx *ctx)
 void
 wecom_ctx_reset(struct wecom_ctx *ctx)
 {
+	wecom_reply_free(ctx->rec);
+	ctx->rec = NULL;
 	free(ctx->reply);
 	ctx->reply = NULL;
 	ctx->reply_len = 0;
 	ctx->handled = 0;
 }
 
-/* A reply of one element group, e.g. <Image><MediaId/></Image>. */
-static int
-reply_simple(struct wecom_ctx *ctx, const char *msgtype, const char *group,
-    const char *const *names, const char *const *values, size_t n)
+void
+wecom_reply_free(struct wecom_reply *r)
 {
-	struct reply	r;
-	size_t		i;
-	int		rc;
+	size_t	i;
 
-	if ((rc = reply_begin(&r, ctx, msgtype)) != WECOM_OK)
-		return (rc);
-	if (group != NULL)
-		reply_open(&r, group);
-	for (i = 0; i < n; i++)
-		reply_elem(&r, names[i], values[i]);
-	if (group != NULL)
-		reply_close(&r, group);
-
-	return (reply_end(&r, ctx));
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->narticles; i++) {
+		free(r->articles[i].title);
+		free(r->articles[i].description);
+		free(r->articles[i].url);
+		free(r->articles[i].pic_url);
+	}
+	free(r->to_user);
+	free(r->from_user);
+	free(r->content);
+	free(r->media_id);
+	free(r->title);
+	free(r->description);
+	free(r->replace_name);
+	free(r);
 }
 
+/* A new record, addressed as the answer to ctx's message. */
 static int
-reply_begin(struct reply *r, struct wecom_ctx *ctx, const char *msgtype)
+reply_new(struct wecom_ctx *ctx, enum wecom_reply_type type,
+    struct wecom_reply **rp)
 {
-	char	now[24];
+	struct wecom_reply	*r;
+	int			 bad = 0;
 
-	memset(r, 0, sizeof(r[0]));
-	if (ctx->reply != NULL)
+	if (wecom_replied(ctx))
 		return (WECOM_ERR_REPLIED);
-
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	reply_open(r, "xml");
-	reply_elem(r, "ToUserName", ctx->msg->from_user);
-	reply_elem(r, "FromUserName", ctx->app->conf->corpid);
-	reply_elem(r, "CreateTime", now);
-	reply_elem(r, "MsgType", msgtype);
-
-	return (WECOM_OK);
-}
-
-static int
-reply_end(struct reply *r, struct wecom_ctx *ctx)
-{
-	reply_close(r, "xml");
-	reply_add(r, "", 1);
-	if (r->rc != 0) {
-		free(r->p);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (WECOM_ERROR);
+	r->type = type;
+	r->to_user = reply_clean(ctx->msg->from_user, &bad);
+	r->from_user = reply_clean(ctx->app->conf->corpid, &bad);
+	if (bad) {
+		wecom_reply_free(r);
 		return (WECOM_ERROR);
 	}
-	ctx->reply = r->p;
-	ctx->reply_len = r->len - 1;
+	*rp = r;
 
 	return (WECOM_OK);
 }
 
-/* Text goes in CDATA as in WeCom's own replies, numbers bare. */
-static void
-reply_elem(struct reply *r, const char *name, const char *value)
+static int
+reply_media(struct wecom_ctx *ctx, enum wecom_reply_type type,
+    const char *media_id)
 {
-	if (value == NULL)
-		value = "";
-	reply_open(r, name);
-	if (*value != '\0' && value[strspn(value, "0123456789")] == '\0')
-		reply_add(r, value, strlen(value));
-	else
-		reply_cdata(r, value);
-	reply_close(r, name);
+	struct wecom_reply	*r;
+	int			 rc, bad = 0;
+
+	if ((rc = reply_new(ctx, type, &r)) != WECOM_OK)
+		return (rc);
+	r->media_id = reply_clean(media_id, &bad);
+
+	return (reply_commit(ctx, r, bad));
+}
+
+/*
+ * The record becomes the reply, with its XML; bad says a copy failed.
+ * Either both are the context's or neither is.
+ */
+static int
+reply_commit(struct wecom_ctx *ctx, struct wecom_reply *r, int bad)
+{
+	if (bad || wecom_reply_xml(r, &ctx->reply, &ctx->reply_len) !=
+	    WECOM_OK) {
+		wecom_reply_free(r);
+		return (WECOM_ERROR);
+	}
+	ctx->rec = r;
+
+	return (WECOM_OK);
 }
 
 /*
  * A handler may pass any bytes (a command's stderr): what XML 1.0
- * cannot carry becomes U+FFFD, or WeCom refuses the whole reply. "]]>"
- * is split across two sections.
+ * cannot carry becomes U+FFFD, or WeCom refuses the whole reply; the
+ * late message carries the same text. NULL is "". On failure, NULL and
+ * *bad set, so that a whole record is checked once.
  */
-static void
-reply_cdata(struct reply *r, const char *s)
+static char *
+reply_clean(const char *s, int *bad)
 {
-	const unsigned char	*p, *run;
-	int			 n;
+	const unsigned char	*p;
+	char			*out;
+	size_t			 len, n;
+	int			 c;
 
-	reply_add(r, "<![CDATA[", 9);
-	for (p = run = (const unsigned char *)s; *p != '\0';) {
-		if (p[0] == ']' && p[1] == ']' && p[2] == '>') {
-			reply_add(r, (const char *)run, p + 2 - run);
-			reply_add(r, "]]><![CDATA[", 12);
-			run = p += 2;
-		} else if ((n = reply_char(p)) > 0)
-			p += n;
-		else {
-			reply_add(r, (const char *)run, p - run);
-			reply_add(r, "\xef\xbf\xbd", 3);
-			run = p += -n;
+	if (s == NULL)
+		s = "";
+	len = strlen(s);
+	/* At worst every byte becomes U+FFFD, three bytes. */
+	if (len > (SIZE_MAX - 1) / 3 || (out = malloc(len * 3 + 1)) == NULL) {
+		*bad = 1;
+		return (NULL);
+	}
+	for (p = (const unsigned char *)s, n = 0; *p != '\0'; n += c) {
+		if ((c = reply_char(p)) > 0) {
+			memcpy(out + n, p, c);
+			p += c;
+		} else {
+			memcpy(out + n, "\xef\xbf\xbd", 3);
+			p += -c;
+			c = 3;
 		}
 	}
-	reply_add(r, (const char *)run, p - run);
-	reply_add(r, "]]>", 3);
+	out[n] = '\0';
+
+	return (out);
 }
 
 /*
@@ -272,43 +281,4 @@ reply_char(const unsigned char *p)
 		return (-3);
 
 	return (n);
-}
-
-static void
-reply_open(struct reply *r, const char *name)
-{
-	reply_add(r, "<", 1);
-	reply_add(r, name, strlen(name));
-	reply_add(r, ">", 1);
-}
-
-static void
-reply_close(struct reply *r, const char *name)
-{
-	reply_add(r, "</", 2);
-	reply_add(r, name, strlen(name));
-	reply_add(r, ">", 1);
-}
-
-static void
-reply_add(struct reply *r, const char *s, size_t len)
-{
-	char	*p;
-	size_t	 cap;
-
-	if (r->rc != 0)
-		return;
-	if (r->len + len > r->cap) {
-		cap = r->cap ? r->cap : 512;
-		while (cap < r->len + len)
-			cap *= 2;
-		if ((p = realloc(r->p, cap)) == NULL) {
-			r->rc = -1;
-			return;
-		}
-		r->p = p;
-		r->cap = cap;
-	}
-	memcpy(r->p + r->len, s, len);
-	r->len += len;
 }

@@ -17,6 +17,7 @@
 #include "wecom_client.h"
 #include "wecom_app.h"
 #include "wecom_msg.h"
+#include "wecom_reply.h"
 #include "wecom_runner.h"
 #include "wecom_xml.h"
 
@@ -193,6 +194,7 @@ wecom_job_free(struct wecom_job *job)
 	if (job->release != NULL)
 		job->release(job->arg);
 	free(job->plain);
+	wecom_reply_free(job->rec);
 	free(job->reply);
 	free(job);
 }
@@ -272,8 +274,10 @@ runner_run(struct runner_thread *t, struct wecom_job *job)
 	ctx.client = runner_client(t, job->app);
 	wecom_route_run(&ctx);
 
+	job->rec = ctx.rec;
 	job->reply = ctx.reply;
 	job->reply_len = ctx.reply_len;
+	ctx.rec = NULL;
 	ctx.reply = NULL;
 	wecom_ctx_reset(&ctx);
 }
@@ -284,14 +288,13 @@ runner_deliver(struct runner_thread *t, struct wecom_job *job)
 	struct wecom_client	*c;
 	struct wecom_activity	 was;
 
-	if ((c = runner_client(t, job->app)) == NULL) {
+	if (job->rec == NULL || (c = runner_client(t, job->app)) == NULL) {
 		job->delivery = WECOM_JOB_SEND_FAILED;
 		return;
 	}
 	was = wecom_activity_set("app", job->app->conf->name);
 	job->delivery = wecom_reply_deliver(c, t->r->conf, job->app->conf->name,
-	    t->x, job->reply, job->reply_len) == WECOM_OK ? WECOM_JOB_SENT :
-	    WECOM_JOB_SEND_FAILED;
+	    job->rec) == WECOM_OK ? WECOM_JOB_SENT : WECOM_JOB_SEND_FAILED;
 	wecom_activity_restore(was);
 }
 

@@ -14,7 +14,7 @@
 
 struct wecom_client;
 struct wecom_crypto;
-struct wecom_xml;
+struct wecom_reply;
 
 enum wecom_route_kind {
 	WECOM_ROUTE_MSG,
@@ -45,10 +45,14 @@ struct wecom_app {
 
 TAILQ_HEAD(wecom_app_list, wecom_app);
 
-/* What a handler chain produced: the reply's plaintext XML, if any. */
+/*
+ * What a handler chain produced: its reply as made (wecom_reply.h) and
+ * that reply's plaintext XML, both or neither.
+ */
 struct wecom_ctx {
 	struct wecom_app		*app;
 	const struct wecom_msg		*msg;
+	struct wecom_reply		*rec;
 	char				*reply;
 	size_t				 reply_len;
 	int				 handled;	/* handlers that ran */
@@ -64,9 +68,5 @@ struct wecom_app	*wecom_app_by_path(struct wecom_app_list *,
 void	wecom_route_run(struct wecom_ctx *);
 void	wecom_routes_free(struct wecom_app *);
 void	wecom_ctx_reset(struct wecom_ctx *);
-
-int	wecom_reply_deliver(struct wecom_client *, const struct wecom_conf *,
-	    const char *app, struct wecom_xml *, const char *reply,
-	    size_t len);
 
 #endif

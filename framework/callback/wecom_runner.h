@@ -22,6 +22,7 @@
 
 struct wecom_app;
 struct wecom_conf;
+struct wecom_reply;
 struct wecom_runner;
 
 #define WECOM_JOB_QUEUED	0
@@ -43,7 +44,9 @@ struct wecom_job {
 	struct wecom_app	*app;
 	char			*plain;		/* the decrypted message */
 	size_t			 plainlen;
-	char			*reply;		/* the reply's plaintext XML */
+	/* The reply as made, sent from if late, and its plaintext XML. */
+	struct wecom_reply	*rec;
+	char			*reply;
 	size_t			 reply_len;
 	const char		*msgtype;	/* for metrics, static */
 	/* A chore's name for the sandbox's log line: "request", path. */
