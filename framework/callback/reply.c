@@ -239,7 +239,13 @@ reply_clean(const char *s, int *bad)
 		return (NULL);
 	}
 	for (p = (const unsigned char *)s, n = 0; *p != '\0'; n += c) {
-		if ((c = reply_char(p)) > 0) {
+		/* Printable ASCII, the common case, a run at a time. */
+		for (c = 0; p[c] >= 0x20 && p[c] < 0x80; c++)
+			;
+		if (c > 0) {
+			memcpy(out + n, p, c);
+			p += c;
+		} else if ((c = reply_char(p)) > 0) {
 			memcpy(out + n, p, c);
 			p += c;
 		} else {
