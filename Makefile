@@ -57,7 +57,7 @@ ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 CORE_SRC   = $(UTIL_SRC) $(CONF_SRC) $(CLIENT_SRC) $(OUTBOX_SRC) \
 	     $(CALLBACK_SRC) $(PUSH_SRC)
 TOOLS      = $(BUILD)/wecom-send
-TESTS      = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+TESTS      = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*/test_*.c))
 
 CRYPTO_OBJ = $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ   = $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -93,7 +93,7 @@ $(BUILD)/libwecom.a: $(LIB_OBJ)
 $(MODULE): $(KORE_OBJ) $(BUILD)/libwecom.a
 	$(CC) -shared $(LDSAN) -o $@ $(KORE_OBJ) $(BUILD)/libwecom.a $(LIBS)
 
-$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/libwecom.a
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libwecom.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libwecom.a $(LIBS) -lcmocka $(LDSAN)
 

@@ -17,4 +17,4 @@ if [ "${SANITIZE:-0}" = 1 ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:verify_asan_link_order=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 fi
-exec prove -f ${TESTS:-tests/*.t}
+exec prove -f ${TESTS:-tests/*.t tests/*/*.t}

@@ -31,8 +31,8 @@ check() {
 check "the callback pipeline runs clean under valgrind" \
     $VG "$BUILD/bench/pipeline" conf/wecom.conf "$tmp/cb.txt" 1
 check "the XML model tests run clean under valgrind" \
-    $VG "$BUILD/tests/test_xml"
+    $VG "$BUILD/tests/callback/test_xml"
 check "the router tests run clean under valgrind" \
-    $VG "$BUILD/tests/test_router"
+    $VG "$BUILD/tests/callback/test_router"
 check "the crypto tests run clean under valgrind" \
-    $VG --trace-children=no "$BUILD/tests/test_crypto"
+    $VG --trace-children=no "$BUILD/tests/crypto/test_crypto"

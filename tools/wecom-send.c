@@ -47,7 +47,8 @@ struct opts {
 
 enum { O_TEXTCARD = 256, O_NEWS, O_PICURL, O_BTNTXT, O_JSON, O_MENTION,
 	O_MENTION_MOBILE, O_FALLBACK, O_SAFE, O_IDTRANS, O_DUP, O_TRUNCATE,
-	O_RECALL, O_CREATE_CHAT, O_OWNER, O_SPOOL, O_FLUSH, O_KEY };
+	O_RECALL, O_CREATE_CHAT, O_OWNER, O_SPOOL, O_FLUSH, O_KEY,
+	O_CONF_KEYS };
 
 static const struct option longopts[] = {
 	{ "config",	required_argument,	NULL, 'c' },
@@ -80,6 +81,7 @@ static const struct option longopts[] = {
 	{ "spool",	no_argument,		NULL, O_SPOOL },
 	{ "flush",	no_argument,		NULL, O_FLUSH },
 	{ "key",	required_argument,	NULL, O_KEY },
+	{ "conf-keys",	no_argument,		NULL, O_CONF_KEYS },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ NULL,		0,			NULL, 0 }
@@ -109,6 +111,7 @@ usage(FILE *fp, int code)
 "usage: wecom-send [-q] [-c CONF] [-a APP] TARGET [TYPE] [TEXT ... | < text]\n"
 "       wecom-send --spool [--key K] [-c CONF] [-a APP] TARGET [TYPE] [TEXT]\n"
 "       wecom-send --flush [-q] [-c CONF]\n"
+"       wecom-send --conf-keys\n"
 "\n"
 "Targets (one):\n"
 "  -t, --to U1,U2        users (UserID; @all for everyone)\n"
@@ -144,6 +147,9 @@ usage(FILE *fp, int code)
 "                        (--owner U, --chat CHATID optional); prints chatid\n"
 "  -q, --quiet           print nothing on success\n"
 "  -h, --help            this text\n"
+"      --conf-keys       print every key of the config file (section, type,\n"
+"                        default, range, environment variable, meaning) as\n"
+"                        a Markdown table, and exit; reads no config\n"
 "Outbox (state_dir/outbox; see docs/outbox.md):\n"
 "      --spool           queue the message instead of sending it; prints\n"
 "                        its key. Text, markdown, textcard, news, --json;\n"
@@ -254,6 +260,10 @@ parse(struct opts *o, int argc, char **argv)
 		case O_KEY: o->key = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout, EX_OK);
+		case O_CONF_KEYS:
+			/* The schema the file is loaded by, not the file. */
+			exit(wecom_conf_keys_markdown(stdout) == 0 &&
+			    fflush(stdout) == 0 ? EX_OK : EX_IOERR);
 		default: usage(stderr, EX_USAGE);
 		}
 	}

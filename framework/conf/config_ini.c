@@ -3,8 +3,9 @@
  * The INI reader of conf/wecom.conf: "[type name]" sections of "key =
  * value" lines, kept in order with their line numbers, and the lookups
  * on them. A value "env:NAME" or "file:/path" is replaced at once by
- * what it names, so that secrets stay out of the file. What the keys
- * mean is for config.c and the modules that own the sections. Every
+ * what it names, so that secrets stay out of the file. Which sections
+ * exist and take a name is the schema's (config_schema.c); what the
+ * keys mean is for config.c and the modules that own them. Every
  * error names the file and the line, because a config mistake is the
  * first thing a new user meets.
  */
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "wecom_conf_ini.h"
+#include "wecom_conf_schema.h"
 
 #define LINE_MAX_LEN	4096
 #define SECRET_MAX	1024
@@ -120,6 +122,7 @@ static int
 conf_section(struct conf_parse *ps, char *p)
 {
 	struct wecom_conf_section	*s;
+	const struct conf_sect		*t;
 	char				*end, *type, *name;
 
 	if ((end = strchr(p, ']')) == NULL || end[1] != '\0')
@@ -134,11 +137,17 @@ conf_section(struct conf_parse *ps, char *p)
 	}
 	if (*type == '\0')
 		return (wecom_conf_fail(ps, ps->line, "empty section name"));
-	/* One-of-a-kind sections: [global], [relay]. */
-	if (strcmp(type, "global") != 0 && strcmp(type, "relay") != 0 &&
-	    *name == '\0')
+	/* A misspelt section would be ignored, and its keys with it. */
+	if ((t = wecom_conf_sect_find(type)) == NULL)
+		return (wecom_conf_fail(ps, ps->line, "unknown section [%s] "
+		    "(wecom-send --conf-keys lists every section and key)",
+		    type));
+	if (t->name != NULL && *name == '\0')
 		return (wecom_conf_fail(ps, ps->line,
 		    "section [%s] needs a name, e.g. [%s main]", type, type));
+	if (t->name == NULL && *name != '\0')
+		return (wecom_conf_fail(ps, ps->line,
+		    "section [%s] takes no name: [%s]", type, type));
 	if (wecom_conf_section(ps->conf, type, name) != NULL)
 		return (wecom_conf_fail(ps, ps->line,
 		    "duplicate section [%s%s%s]", type, *name ? " " : "", name));

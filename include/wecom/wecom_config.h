@@ -4,11 +4,17 @@
  *
  *	[global]		api_base, state_dir, timeouts …
  *	[app NAME]		one WeCom app (agent): credentials, callback path
+ *	[apikey NAME]		a key of the push API
+ *	[relay]			the trusted-IP relay
+ *	[robot NAME]		a group robot's webhook key
  *
- * Other section types (robots, API keys) are kept for the modules that
- * own them. A value "env:VAR" or "file:/path" is read from the
- * environment or from a file that must not be readable by others.
- * Plain C, no Kore: the server, wecom-send and the tests share it.
+ * One schema (framework/conf/config_schema.c) lists every key of every
+ * section with its type, default, range and environment override; the
+ * loader checks by it, and a section or key it does not know is refused
+ * with the file and the line, but in [app NAME], whose other keys are
+ * the app's own (wecom_app_conf()). A value "env:VAR" or "file:/path" is
+ * read from the environment or from a file that must not be readable by
+ * others. Plain C, no Kore: the server, wecom-send and the tests share it.
  */
 
 #ifndef WECOM_CONFIG_H
@@ -18,10 +24,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define WECOM_CONF_DEFAULT	"conf/wecom.conf"
 #define WECOM_API_BASE_DEFAULT	"https://qyapi.weixin.qq.com/cgi-bin/"
 #define WECOM_STATE_DIR_DEFAULT	"/var/lib/wecom"
+#define WECOM_CA_FILE_DEFAULT	"/etc/ssl/certs/ca-certificates.crt"
 
 #define WECOM_CONF_OK		0
 #define WECOM_CONF_ERROR	-1
@@ -65,8 +73,9 @@ struct wecom_app_conf {
 };
 
 /*
- * The numbers are checked against their ranges at load (see the table
- * in config.c): a value out of range stops start-up, none is replaced.
+ * [global] as loaded: every key of the schema, from the file or its
+ * default. The numbers are checked against their ranges at load: a
+ * value out of range stops start-up, none is replaced. WECOM_API_BASE,
  * WECOM_RETRY_ATTEMPTS, _BASE_MS, _MAX_MS and WECOM_OUTBOX_MAX_AGE,
  * _BATCH, _BACKOFF_MS override the file, and are checked the same way.
  */
@@ -74,6 +83,10 @@ struct wecom_conf {
 	char				*file;
 	const char			*api_base;
 	const char			*state_dir;
+	const char			*ca_file;
+	const char			*metrics_path;
+	const char			*healthz_path;
+	const char			*metrics_allow;	/* unparsed */
 	long				 connect_timeout_ms;
 	long				 timeout_ms;
 	size_t				 body_max;
@@ -111,5 +124,12 @@ const struct wecom_conf_section	*wecom_conf_section(const struct wecom_conf *,
 				    const char *type, const char *name);
 const char	*wecom_conf_get(const struct wecom_conf_section *,
 		    const char *key);
+
+/*
+ * The schema as a Markdown table (| section | key | type | default |
+ * range | env | meaning |) and a note on values: the README's table of
+ * keys, and `wecom-send --conf-keys`. 0, or -1 if fp had an error.
+ */
+int	wecom_conf_keys_markdown(FILE *fp);
 
 #endif

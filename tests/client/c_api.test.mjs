@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: ISC
-// The C API (tests/test_client_api.c) against the fake WeCom, and
+// The C API (tests/client/test_client_api.c) against the fake WeCom, and
 // wecom-send under valgrind when it is installed.
 
 import { test, before, after } from 'node:test';
@@ -16,7 +16,7 @@ after(async () => { await t.close(); });
 test('the C API sends, uploads, chats, recalls, uses robots and reads the directory', async () => {
   const png = path.join(t.dir, 'pic.png');
   fs.writeFileSync(png, Buffer.alloc(64, 1));
-  const r = await run(path.join(BUILD, 'tests/test_client_api'), [], {
+  const r = await run(path.join(BUILD, 'tests/client/test_client_api'), [], {
     env: { ...t.env, WECOM_CONF: t.conf, TEST_PNG: png, CMOCKA_MESSAGE_OUTPUT: 'TAP' } });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^1\.\.8$/m);

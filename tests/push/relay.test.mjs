@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import * as h from './harness.mjs';
+import * as h from '../callback/harness.mjs';
 import { startFake, CORPID } from '../fake_wecom/server.mjs';
 import { startAlertmanager, alertmanagerAvailable, BINARY } from '../alertmanager/am.mjs';
 

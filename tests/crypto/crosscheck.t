@@ -5,12 +5,12 @@
 # picks another build, e.g. BUILD=build/asan with make SANITIZE=1.
 BUILD=${BUILD:-build}
 if ! make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" \
-    "$BUILD/tests/test_crypto_tool" >&2; then
-	echo "Bail out! cannot build $BUILD/tests/test_crypto_tool"
+    "$BUILD/tests/crypto/test_crypto_tool" >&2; then
+	echo "Bail out! cannot build $BUILD/tests/crypto/test_crypto_tool"
 	exit 1
 fi
 # prove's YAML reader knows "|" but not node's "|-": without the sed a
 # failure's diagnostics make prove report a parse error instead.
-WECOM_CRYPTO_TOOL=$BUILD/tests/test_crypto_tool \
+WECOM_CRYPTO_TOOL=$BUILD/tests/crypto/test_crypto_tool \
     node --test --test-reporter=tap tests/crypto/crosscheck.test.mjs |
     sed -u 's/^\( *[A-Za-z_]*:\) |-$/\1 |/'

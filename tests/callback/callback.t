@@ -3,7 +3,7 @@
 # Integration tests of the callback path: a real Kore server with the
 # test apps (build/wecom-test.so), driven over HTTP by node:test.
 
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" "$BUILD/wecom-test.so" >/dev/null ||
     { echo "Bail out! cannot build $BUILD/wecom-test.so"; exit 1; }

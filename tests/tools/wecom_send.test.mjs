@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { setup } from './helpers.mjs';
+import { setup } from '../client/helpers.mjs';
 
 let t;
 before(async () => { t = await setup(); });

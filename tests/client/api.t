@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# wecom-send and the C client against the fake WeCom API (tests/fake_wecom).
-cd "$(dirname "$0")/.." || exit 1
+# The C client (token cache, C API) against the fake WeCom API
+# (tests/fake_wecom).
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" "$BUILD/wecom-send" \
-    "$BUILD/tests/test_client_api" >&2 ||
+    "$BUILD/tests/client/test_client_api" >&2 ||
     { echo "Bail out! cannot build wecom-send"; exit 1; }
 exec sh tests/node-tap.sh tests/client/*.test.mjs

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * framework/conf/config_ini.c and config.c: the INI reader, env: and
- * file: values, the checks on [global] and [app NAME], and the
- * environment overrides. Every config file is written to a fresh
- * mkdtemp directory.
+ * framework/conf/config_ini.c, config.c and config_schema.c: the INI
+ * reader, env: and file: values, the checks on [global] and [app NAME],
+ * the environment overrides, and the schema every key is checked by.
+ * Every config file is written to a fresh mkdtemp directory.
  */
 
 #include <sys/stat.h>
@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "wecom_config.h"
+#include "wecom_conf_schema.h"
 
 #define AESKEY	"jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 #define AESKEY2	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
@@ -479,12 +480,13 @@ lets_wecom_api_base_override_the_file(void **state)
 	wecom_conf_free(&conf);
 }
 
+/* The line named is the key's own, not its section's. */
 static void
 refuses_an_api_base_without_http(void **state)
 {
 	refuses("\n[global]\napi_base = qyapi.weixin.qq.com/cgi-bin/\n"
-	    APP("main", "/cb"), 2, "'api_base'", "https://", NULL);
-	refuses("[global]\napi_base = ftp://example.com/\n", 1, "'api_base'",
+	    APP("main", "/cb"), 3, "'api_base'", "https://", NULL);
+	refuses("[global]\napi_base = ftp://example.com/\n", 2, "'api_base'",
 	    NULL);
 }
 
@@ -848,6 +850,234 @@ accepts_a_send_only_app_without_callback_keys(void **state)
 	    "path = /a\n", 1, "'token'", NULL);
 }
 
+/*
+ * A value for each key the schema gives no default, in the form the
+ * schema asks for. Named sections are all called "main".
+ */
+static const struct {
+	const char	*section, *key, *value;
+} samples[] = {
+	{ "app",	"corpid",		"ww0123456789abcdef" },
+	{ "app",	"agentid",		"1000002" },
+	{ "app",	"secret",		"s3cr3t" },
+	{ "app",	"token",		"QDG6eK" },
+	{ "app",	"aeskey",		AESKEY },
+	{ "app",	"path",			"/wecom/main" },
+	{ "app",	"handler",		"echo" },
+	{ "app",	"receiveid",		"ww0123456789abcdef" },
+	{ "app",	"timestamp_window",	"300" },
+	{ "apikey",	"key",			"0123456789abcdef" },
+	{ "apikey",	"app",			"main" },
+	{ "apikey",	"to",			"zhangsan|lisi" },
+	{ "apikey",	"toparty",		"1|2" },
+	{ "apikey",	"totag",		"3" },
+	{ "apikey",	"chat",			"chat1" },
+	{ "apikey",	"robot",		"main" },
+	{ "apikey",	"apps",			"main" },
+	{ "apikey",	"robots",		"main" },
+	{ "relay",	"key",			"relay-key-0123456789" },
+	{ "relay",	"allow",		"10.0.0.0/8, ::1" },
+	{ "relay",	"corpids",		"ww0123456789abcdef" },
+	{ "robot",	"key",			"robot-key-1" },
+};
+
+/* k's default as written, or else its sample; NULL: neither. */
+static const char *
+written(const struct conf_key *k)
+{
+	size_t	i;
+
+	if (k->def != NULL)
+		return (k->def);
+	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		if (strcmp(samples[i].section, k->section) == 0 &&
+		    strcmp(samples[i].key, k->key) == 0)
+			return (samples[i].value);
+	return (NULL);
+}
+
+/* Every section of the schema, with every key it has, into text. */
+static void
+write_every_key(char *text, size_t len)
+{
+	const struct conf_sect	*t;
+	const struct conf_key	*k;
+	size_t			 n;
+
+	for (k = wecom_conf_keys; k->key != NULL; k++) {
+		if (wecom_conf_sect_find(k->section) == NULL)
+			fail_msg("key %s of [%s]: no such section in the "
+			    "schema", k->key, k->section);
+		if (written(k) == NULL)
+			fail_msg("[%s] %s: no default and no sample value here",
+			    k->section, k->key);
+	}
+	n = 0;
+	text[0] = '\0';
+	for (t = wecom_conf_sects; t->type != NULL; t++) {
+		n += snprintf(text + n, len - n, t->name != NULL ?
+		    "[%s main]\n" : "[%s]\n", t->type);
+		for (k = wecom_conf_keys; k->key != NULL; k++)
+			if (strcmp(k->section, t->type) == 0)
+				n += snprintf(text + n, len - n, "%s = %s\n",
+				    k->key, written(k));
+		assert_true(n < len);
+	}
+}
+
+/* 0 if k's member of struct wecom_conf is the same in a and b. */
+static int
+member_cmp(const struct wecom_conf *a, const struct wecom_conf *b,
+    const struct conf_key *k)
+{
+	const char	*pa = (const char *)a + k->off;
+	const char	*pb = (const char *)b + k->off;
+
+	switch (k->store) {
+	case CONF_STR:
+		return (strcmp(*(const char *const *)(const void *)pa,
+		    *(const char *const *)(const void *)pb));
+	case CONF_SIZE:
+		return (*(const size_t *)(const void *)pa !=
+		    *(const size_t *)(const void *)pb);
+	case CONF_LONG:
+		return (*(const long *)(const void *)pa !=
+		    *(const long *)(const void *)pb);
+	default:
+		return (0);
+	}
+}
+
+/*
+ * The schema's defaults are values the loader takes, and the values it
+ * takes when the key is left out: the README's table cannot promise a
+ * default the server refuses or does not use.
+ */
+static void
+accepts_every_key_of_the_schema_with_its_default_written_out(void **state)
+{
+	struct wecom_conf		 full, bare;
+	const struct wecom_app_conf	*app;
+	const struct conf_key		*k;
+	char				 text[8192];
+
+	write_every_key(text, sizeof(text));
+	loads(&full, text);
+	loads(&bare, APP_MAIN);
+	for (k = wecom_conf_keys; k->key != NULL; k++) {
+		if (k->store == CONF_KEEP || k->def == NULL ||
+		    member_cmp(&full, &bare, k) == 0)
+			continue;
+		wecom_conf_free(&full);
+		wecom_conf_free(&bare);
+		fail_msg("[global] %s = %s is not what leaving it out gives",
+		    k->key, k->def);
+	}
+	app = wecom_conf_app(&full, "main");
+	assert_non_null(app);
+	assert_string_equal(app->handler, "echo");
+	assert_int_equal(app->threaded, 0);
+	assert_int_equal(app->deadline_ms, 3000);
+	assert_non_null(wecom_conf_section(&full, "relay", ""));
+	assert_string_equal(wecom_conf_get(wecom_conf_section(&full, "robot",
+	    "main"), "key"), "robot-key-1");
+	wecom_conf_free(&full);
+	wecom_conf_free(&bare);
+}
+
+static void
+fills_every_global_string_from_the_schema(void **state)
+{
+	struct wecom_conf	conf;
+
+	loads(&conf, APP_MAIN);
+	assert_string_equal(conf.api_base, WECOM_API_BASE_DEFAULT);
+	assert_string_equal(conf.state_dir, WECOM_STATE_DIR_DEFAULT);
+	assert_string_equal(conf.ca_file, WECOM_CA_FILE_DEFAULT);
+	assert_string_equal(conf.metrics_path, "/metrics");
+	assert_string_equal(conf.healthz_path, "/healthz");
+	assert_string_equal(conf.metrics_allow, "127.0.0.1/32,::1/128");
+	wecom_conf_free(&conf);
+
+	loads(&conf, "[global]\nmetrics_path = /m\nca_file = /etc/ca.pem\n");
+	assert_string_equal(conf.metrics_path, "/m");
+	assert_string_equal(conf.ca_file, "/etc/ca.pem");
+	wecom_conf_free(&conf);
+
+	refuses("[global]\nmetrics_path = metrics\n", 2, "[global]",
+	    "key 'metrics_path'", "must be /", NULL);
+	refuses("[global]\n\nhealthz_path = /h?x=1\n", 3, "'healthz_path'",
+	    NULL);
+}
+
+static void
+refuses_unknown_keys_but_an_apps_own(void **state)
+{
+	struct wecom_conf		 conf;
+	const struct wecom_app_conf	*app;
+
+	refuses("[relay]\nkey = relay-key-0123456789\nalow = 10.0.0.0/8\n",
+	    3, "[relay]", "unknown key 'alow'", NULL);
+	refuses("[robot ops]\nkye = robot-key-1\n", 2, "[robot ops]",
+	    "unknown key 'kye'", NULL);
+	refuses("[apikey grafana]\nkey = 0123456789abcdef\ncolour = red\n", 3,
+	    "[apikey grafana]", "unknown key 'colour'", NULL);
+
+	/* apps/echo.c reads "greeting": free keys are the app's. */
+	loads(&conf, APP_MAIN "greeting = hello\ncapture_dir = /tmp\n");
+	app = wecom_conf_app(&conf, "main");
+	assert_non_null(app);
+	assert_string_equal(wecom_conf_get(app->section, "greeting"), "hello");
+	wecom_conf_free(&conf);
+}
+
+static void
+refuses_an_unknown_section_and_a_name_where_none_is_taken(void **state)
+{
+	refuses(APP_MAIN "\n[aap echo]\ncorpid = ww1\n", 8,
+	    "unknown section [aap]", "--conf-keys", NULL);
+	refuses("[global main]\nstate_dir = /tmp\n", 1,
+	    "section [global] takes no name", NULL);
+	refuses("[relay x]\n", 1, "section [relay] takes no name", NULL);
+	refuses("[robot]\nkey = robot-key-1\n", 1, "needs a name",
+	    "[robot main]", NULL);
+}
+
+/* What `wecom-send --conf-keys` prints: a row per key of the schema. */
+static void
+prints_a_markdown_row_for_every_key(void **state)
+{
+	static const char	 head[] = "| section | key | type | default | "
+	    "range | env | meaning |\n| --- |";
+	const struct conf_key	*k;
+	const struct conf_sect	*t;
+	char			*text, row[128];
+	size_t			 len;
+	FILE			*fp;
+
+	assert_non_null(fp = open_memstream(&text, &len));
+	assert_int_equal(wecom_conf_keys_markdown(fp), 0);
+	assert_int_equal(fclose(fp), 0);
+	if (strncmp(text, head, strlen(head)) != 0) {
+		free(text);
+		fail_msg("the table does not start with its header");
+	}
+	for (k = wecom_conf_keys; k->key != NULL; k++) {
+		t = wecom_conf_sect_find(k->section);
+		snprintf(row, sizeof(row), "\n| `[%s%s%s]` | `%s` | ",
+		    k->section, t->name ? " " : "", t->name ? t->name : "",
+		    k->key);
+		if (strstr(text, row) == NULL) {
+			free(text);
+			fail_msg("no row \"%s\"", row + 1);
+		}
+	}
+	assert_non_null(strstr(text, "`[global]` | `retry_attempts` | number "
+	    "| `4` | 1–20 | `WECOM_RETRY_ATTEMPTS` |"));
+	assert_non_null(strstr(text, "UserIDs joined by \\| |"));
+	free(text);
+}
+
 int
 main(void)
 {
@@ -913,6 +1143,18 @@ main(void)
 		    accepts_a_send_only_app_without_callback_keys, clean_env),
 		cmocka_unit_test_setup(names_a_file_it_cannot_open, clean_env),
 		cmocka_unit_test_setup(takes_the_config_path_from_wecom_conf,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    accepts_every_key_of_the_schema_with_its_default_written_out,
+		    clean_env),
+		cmocka_unit_test_setup(fills_every_global_string_from_the_schema,
+		    clean_env),
+		cmocka_unit_test_setup(refuses_unknown_keys_but_an_apps_own,
+		    clean_env),
+		cmocka_unit_test_setup(
+		    refuses_an_unknown_section_and_a_name_where_none_is_taken,
+		    clean_env),
+		cmocka_unit_test_setup(prints_a_markdown_row_for_every_key,
 		    clean_env),
 	};
 

@@ -1,3 +1,0 @@
-#!/bin/sh
-# SPDX-License-Identifier: ISC
-CMOCKA_MESSAGE_OUTPUT=TAP exec "${BUILD:-build}/tests/test_router"
