@@ -12,25 +12,18 @@
 #include <time.h>
 
 #include "wecom.h"
+#include "wecom_buf.h"
 #include "wecom_reply.h"
 
 /* The XML under construction: a growing buffer and a sticky error. */
-struct buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 rc;
-};
-
-static void	xml_body(struct buf *, const struct wecom_reply *);
-static void	xml_news(struct buf *, const struct wecom_reply *);
-static void	xml_group(struct buf *, const char *, const char *,
+static void	xml_body(struct wecom_buf *, const struct wecom_reply *);
+static void	xml_news(struct wecom_buf *, const struct wecom_reply *);
+static void	xml_group(struct wecom_buf *, const char *, const char *,
 		    const char *);
-static void	xml_elem(struct buf *, const char *, const char *);
-static void	xml_cdata(struct buf *, const char *);
-static void	xml_open(struct buf *, const char *);
-static void	xml_close(struct buf *, const char *);
-static void	xml_add(struct buf *, const char *, size_t);
+static void	xml_elem(struct wecom_buf *, const char *, const char *);
+static void	xml_cdata(struct wecom_buf *, const char *);
+static void	xml_open(struct wecom_buf *, const char *);
+static void	xml_close(struct wecom_buf *, const char *);
 
 /* Also message/send's msgtype: WeCom names them alike. */
 const char *
@@ -57,7 +50,7 @@ wecom_reply_msgtype(enum wecom_reply_type type)
 int
 wecom_reply_xml(const struct wecom_reply *r, char **xml, size_t *len)
 {
-	struct buf	b;
+	struct wecom_buf	b;
 	char		now[24];
 
 	memset(&b, 0, sizeof(b));
@@ -69,20 +62,14 @@ wecom_reply_xml(const struct wecom_reply *r, char **xml, size_t *len)
 	xml_elem(&b, "MsgType", wecom_reply_msgtype(r->type));
 	xml_body(&b, r);
 	xml_close(&b, "xml");
-	xml_add(&b, "", 1);
-	if (b.rc != 0) {
-		free(b.p);
-		return (WECOM_ERROR);
-	}
-	*xml = b.p;
-	*len = b.len - 1;
 
-	return (WECOM_OK);
+	return ((*xml = wecom_buf_take(&b, len)) != NULL ? WECOM_OK :
+	    WECOM_ERROR);
 }
 
 /* What follows MsgType: the type's elements, most in a group of their own. */
 static void
-xml_body(struct buf *b, const struct wecom_reply *r)
+xml_body(struct wecom_buf *b, const struct wecom_reply *r)
 {
 	switch (r->type) {
 	case WECOM_REPLY_TEXT:
@@ -111,7 +98,7 @@ xml_body(struct buf *b, const struct wecom_reply *r)
 }
 
 static void
-xml_news(struct buf *b, const struct wecom_reply *r)
+xml_news(struct wecom_buf *b, const struct wecom_reply *r)
 {
 	const struct wecom_reply_article	*a;
 	char					 n[16];
@@ -134,7 +121,7 @@ xml_news(struct buf *b, const struct wecom_reply *r)
 
 /* A group of one element, e.g. <Image><MediaId/></Image>. */
 static void
-xml_group(struct buf *b, const char *group, const char *name,
+xml_group(struct wecom_buf *b, const char *group, const char *name,
     const char *value)
 {
 	xml_open(b, group);
@@ -144,13 +131,13 @@ xml_group(struct buf *b, const char *group, const char *name,
 
 /* Text goes in CDATA as in WeCom's own replies, numbers bare. */
 static void
-xml_elem(struct buf *b, const char *name, const char *value)
+xml_elem(struct wecom_buf *b, const char *name, const char *value)
 {
 	if (value == NULL)
 		value = "";
 	xml_open(b, name);
 	if (*value != '\0' && value[strspn(value, "0123456789")] == '\0')
-		xml_add(b, value, strlen(value));
+		wecom_buf_add(b, value, strlen(value));
 	else
 		xml_cdata(b, value);
 	xml_close(b, name);
@@ -158,55 +145,32 @@ xml_elem(struct buf *b, const char *name, const char *value)
 
 /* "]]>" would end the section: it is split across two. */
 static void
-xml_cdata(struct buf *b, const char *s)
+xml_cdata(struct wecom_buf *b, const char *s)
 {
 	const char	*end;
 
-	xml_add(b, "<![CDATA[", 9);
+	wecom_buf_add(b, "<![CDATA[", 9);
 	while ((end = strstr(s, "]]>")) != NULL) {
-		xml_add(b, s, end + 2 - s);
-		xml_add(b, "]]><![CDATA[", 12);
+		wecom_buf_add(b, s, end + 2 - s);
+		wecom_buf_add(b, "]]><![CDATA[", 12);
 		s = end + 2;
 	}
-	xml_add(b, s, strlen(s));
-	xml_add(b, "]]>", 3);
+	wecom_buf_add(b, s, strlen(s));
+	wecom_buf_add(b, "]]>", 3);
 }
 
 static void
-xml_open(struct buf *b, const char *name)
+xml_open(struct wecom_buf *b, const char *name)
 {
-	xml_add(b, "<", 1);
-	xml_add(b, name, strlen(name));
-	xml_add(b, ">", 1);
+	wecom_buf_add(b, "<", 1);
+	wecom_buf_add(b, name, strlen(name));
+	wecom_buf_add(b, ">", 1);
 }
 
 static void
-xml_close(struct buf *b, const char *name)
+xml_close(struct wecom_buf *b, const char *name)
 {
-	xml_add(b, "</", 2);
-	xml_add(b, name, strlen(name));
-	xml_add(b, ">", 1);
-}
-
-static void
-xml_add(struct buf *b, const char *s, size_t len)
-{
-	char	*p;
-	size_t	 cap;
-
-	if (b->rc != 0)
-		return;
-	if (b->len + len > b->cap) {
-		cap = b->cap ? b->cap : 512;
-		while (cap < b->len + len)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->rc = -1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, len);
-	b->len += len;
+	wecom_buf_add(b, "</", 2);
+	wecom_buf_add(b, name, strlen(name));
+	wecom_buf_add(b, ">", 1);
 }
