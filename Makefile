@@ -182,8 +182,15 @@ install: $(MODULE) $(BUILD)/wecom-send $(BUILD)/libwecom.a \
 	    tools/wecom.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wecom.pc
 	sed 's|^load.*|load		$(PREFIX)/lib/wecom/wecom.so|' kore.conf > \
 	    $(DESTDIR)$(PREFIX)/share/wecom/kore.conf
-	install -m 0600 conf/wecom.conf \
-	    $(DESTDIR)$(PREFIX)/share/wecom/wecom.conf.example
+	install -m 0600 conf/wecom.conf.example $(DESTDIR)$(PREFIX)/share/wecom/
+	sed 's|^load.*|load		$(PREFIX)/lib/wecom/wecom.so|' \
+	    conf/kore-production.conf > \
+	    $(DESTDIR)$(PREFIX)/share/wecom/kore-production.conf
+	install -d $(DESTDIR)$(PREFIX)/share/wecom/nginx \
+	    $(DESTDIR)$(PREFIX)/share/wecom/systemd
+	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/wecom/nginx/
+	install -m 0644 conf/systemd/wecom.service conf/systemd/wecom.tmpfiles \
+	    $(DESTDIR)$(PREFIX)/share/wecom/systemd/
 	install -m 0644 tools/wecom-send.1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/
 

@@ -16,10 +16,16 @@ if make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" install \
     DESTDIR="$tmp/root" PREFIX=/usr > "$tmp/log" 2>&1 &&
     [ -x "$tmp/root/usr/bin/wecom-send" ] &&
     [ -f "$tmp/root/usr/lib/pkgconfig/wecom.pc" ] &&
-    [ -f "$tmp/root/usr/include/wecom/wecom.h" ]; then
-	ok 1 "make install puts wecom-send, the module, headers and wecom.pc under DESTDIR"
+    [ -f "$tmp/root/usr/include/wecom/wecom.h" ] &&
+    [ -f "$tmp/root/usr/share/wecom/wecom.conf.example" ] &&
+    grep -q '^load.*/usr/lib/wecom/wecom.so' \
+        "$tmp/root/usr/share/wecom/kore-production.conf" &&
+    [ -f "$tmp/root/usr/share/wecom/nginx/wecom-proxy.conf" ] &&
+    [ -f "$tmp/root/usr/share/wecom/systemd/wecom.service" ] &&
+    ! grep -q 'QDG6eK' "$tmp/root/usr/share/wecom/wecom.conf.example"; then
+	ok 1 "make install puts wecom-send, the module, headers, wecom.pc and the production files (kore, nginx, systemd, an example config without the demo's keys) under DESTDIR"
 else
-	nok 1 "make install puts wecom-send, the module, headers and wecom.pc under DESTDIR"
+	nok 1 "make install puts wecom-send, the module, headers, wecom.pc and the production files (kore, nginx, systemd, an example config without the demo's keys) under DESTDIR"
 fi
 
 mkdir "$tmp/app"

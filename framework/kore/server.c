@@ -54,6 +54,7 @@ static int	server_param(struct query *, const char *, char *);
 static int	server_get(struct http_request *, struct wecom_app *);
 static int	server_post(struct http_request *, struct wecom_app *);
 static void	server_tick(void *, u_int64_t);
+static void	server_warn(const struct wecom_app_list *);
 
 int
 kore_parent_configure(int argc, char **argv)
@@ -74,11 +75,30 @@ kore_parent_configure(int argc, char **argv)
 		fatal("wecom: %s: %s", server.conf.file, err);
 	wecom_dispatch_preload(&server);
 	wecom_sandbox_init(&server.apps);
+	server_warn(&server.apps);
 	if (TAILQ_EMPTY(&server.apps))
 		kore_log(LOG_WARNING, "wecom: %s has no [app NAME] section",
 		    server.conf.file);
 
 	return (KORE_RESULT_OK);
+}
+
+/*
+ * What loads but cannot work as meant: a threaded app's late replies go
+ * out as messages, which need the app's secret.
+ */
+static void
+server_warn(const struct wecom_app_list *apps)
+{
+	const struct wecom_app	*app;
+
+	TAILQ_FOREACH(app, apps, list) {
+		if (app->threaded && app->conf->secret == NULL)
+			kore_log(LOG_WARNING, "wecom: [app %s] is threaded but "
+			    "has no secret: a reply later than deadline_ms "
+			    "(%ld ms) cannot be sent and will be dropped",
+			    app->conf->name, app->deadline_ms);
+	}
 }
 
 void

@@ -38,3 +38,9 @@ test('one running and two waiting: the fourth callback gets 503 at once', async 
   assert.equal(later.status, 200);
   assert.equal(later.msg.get('Content'), 'fast fast');
 });
+
+test('a threaded app without a secret is named at start: its late replies could not be sent', async () => {
+  const lines = await h.waitLog(srv, /\[app slow\] is threaded but has no secret: a reply later than deadline_ms \(300 ms\) cannot be sent/);
+  assert.equal(lines.length, 1);
+  assert.ok(!/\[app (echo|dump|routes)\] is threaded/.test(srv.log()));
+});
