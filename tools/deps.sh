@@ -30,4 +30,13 @@ $SUDO apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 rc=$?
 [ -n "$policy" ] && $SUDO rm -f "$policy"
+# Nor start at the next boot: the services we just installed for the
+# tests are disabled again (a service installed before is left alone).
+if [ $rc -eq 0 ] && [ -d /run/systemd/system ]; then
+	for s in prometheus-alertmanager nginx; do
+		case " $missing " in
+		*" $s "*) $SUDO systemctl disable --quiet "$s" 2>/dev/null ;;
+		esac
+	done
+fi
 exit $rc
