@@ -22,6 +22,8 @@ struct app_code {
 /* Filled by constructors before main() or when the module is loaded. */
 static TAILQ_HEAD(, app_code)	codes = TAILQ_HEAD_INITIALIZER(codes);
 
+static struct wecom_app	*app_listed(struct wecom_app_list *,
+			    const struct wecom_app_conf *, size_t);
 static const struct app_code	*app_code_find(const char *);
 static int			 app_bind(struct wecom_app_list *,
 				    const struct wecom_app_conf *, size_t, char *,
@@ -49,11 +51,16 @@ wecom_apps_setup(struct wecom_app_list *apps, const struct wecom_conf *conf,
 	n = 0;
 	TAILQ_INIT(apps);
 	TAILQ_FOREACH(ac, &conf->apps, list) {
-		/* A send-only app has no callback to serve. */
-		if (ac->path == NULL)
-			continue;
-		if (app_bind(apps, ac, n++, err, errlen) != WECOM_OK)
+		/*
+		 * A send-only app has no callback to serve, but is listed:
+		 * /healthz, /metrics and the token checks show it too.
+		 */
+		if (ac->path == NULL ? app_listed(apps, ac, n++) == NULL :
+		    app_bind(apps, ac, n++, err, errlen) != WECOM_OK) {
+			if (ac->path == NULL)
+				snprintf(err, errlen, "out of memory");
 			return (WECOM_ERROR);
+		}
 	}
 
 	return (WECOM_OK);
@@ -78,7 +85,8 @@ wecom_app_by_path(struct wecom_app_list *apps, const char *path)
 	struct wecom_app	*app;
 
 	TAILQ_FOREACH(app, apps, list) {
-		if (strcmp(app->conf->path, path) == 0)
+		if (app->conf->path != NULL &&
+		    strcmp(app->conf->path, path) == 0)
 			return (app);
 	}
 
@@ -122,6 +130,26 @@ wecom_ctx_app_conf(const struct wecom_ctx *ctx, const char *key)
 }
 
 /* threaded, deadline_ms and timestamp_window were checked at load. */
+/* An app in the list, with its settings: no code, no keys yet. */
+static struct wecom_app *
+app_listed(struct wecom_app_list *apps, const struct wecom_app_conf *ac,
+    size_t index)
+{
+	struct wecom_app	*app;
+
+	if ((app = calloc(1, sizeof(*app))) == NULL)
+		return (NULL);
+	TAILQ_INIT(&app->routes);
+	TAILQ_INSERT_TAIL(apps, app, list);
+	app->conf = ac;
+	app->index = index;
+	app->threaded = ac->threaded;
+	app->deadline_ms = ac->deadline_ms;
+	app->window = ac->timestamp_window;
+
+	return (app);
+}
+
 static int
 app_bind(struct wecom_app_list *apps, const struct wecom_app_conf *ac,
     size_t index, char *err, size_t errlen)
@@ -137,17 +165,10 @@ app_bind(struct wecom_app_list *apps, const struct wecom_app_conf *ac,
 		    ac->handler, ac->handler);
 		return (WECOM_ERROR);
 	}
-	if ((app = calloc(1, sizeof(*app))) == NULL) {
+	if ((app = app_listed(apps, ac, index)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return (WECOM_ERROR);
 	}
-	TAILQ_INIT(&app->routes);
-	TAILQ_INSERT_TAIL(apps, app, list);
-	app->conf = ac;
-	app->index = index;
-	app->threaded = ac->threaded;
-	app->deadline_ms = ac->deadline_ms;
-	app->window = ac->timestamp_window;
 
 	/* Self-built apps sign with the CorpID; suites with their suiteid. */
 	if ((rid = wecom_conf_get(ac->section, "receiveid")) == NULL)

@@ -193,3 +193,17 @@ test('a real Alertmanager with wechat_configs api_url at the relay delivers thro
     await am.stop();
   }
 });
+
+test('a send-only app is listed by /healthz and /metrics, its token checked', async () => {
+  const t0 = Date.now();
+  let r;
+  for (;;) {
+    r = await h.request(srv, { path: '/healthz' });
+    if (/app ops: token ok/.test(r.text) || Date.now() - t0 > 5000) break;
+    await h.sleep(200);
+  }
+  assert.equal(r.status, 200);
+  assert.match(r.text, /app ops: token ok/);
+  const m = await h.request(srv, { path: '/metrics' });
+  assert.match(m.text, /wecom_token_ok\{app="ops"\} 1/);
+});
