@@ -101,9 +101,13 @@ $(TEST_MODULE): $(KORE_OBJ) $(TEST_APPS_OBJ) $(BUILD)/libwecom.a
 	$(CC) -shared $(LDSAN) -o $@ $(KORE_OBJ) $(TEST_APPS_OBJ) \
 	    $(BUILD)/libwecom.a $(LIBS)
 
-$(BUILD)/wecom-send: tools/wecom-send.c $(BUILD)/libwecom.a
+WECOM_SEND_SRC = $(wildcard tools/wecom-send*.c)
+
+$(BUILD)/wecom-send: $(WECOM_SEND_SRC) $(wildcard tools/wecom-send*.h) \
+	    $(BUILD)/libwecom.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libwecom.a $(LIBS) $(LDSAN)
+	$(CC) $(ALL_CFLAGS) -Itools -o $@ $(WECOM_SEND_SRC) $(BUILD)/libwecom.a \
+	    $(LIBS) $(LDSAN)
 
 # The acceptance test queues through the C API, as handlers do.
 $(BUILD)/tests/outbox_put: tests/outbox/put.c $(BUILD)/libwecom.a
