@@ -102,6 +102,10 @@ const struct conf_key	wecom_conf_keys[] = {
 	GNUM(outbox_backoff_ms, CONF_LONG, "30000", 1, 3600000,
 	    "WECOM_OUTBOX_BACKOFF_MS",
 	    "first wait before a queued message is retried, doubling, ms"),
+	/* An offset, not a zone: no tzdata is needed in a chroot. */
+	GNUM(alert_utc_offset_min, CONF_LONG, "0", -720, 840, NULL,
+	    "Alertmanager times are shown this far from UTC, minutes "
+	    "(480: China)"),
 
 	{ .section = "app", .key = "corpid", .type = CONF_STRING,
 	  .absent = "required", .form = "a CorpID: ww…",

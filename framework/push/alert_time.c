@@ -7,6 +7,8 @@
  * lost by refusing.
  */
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,7 +19,7 @@ static int	parse_date(const char *, struct tm *);
 static int	parse_zone(const char *, long *);
 
 int
-wecom_alert_time(const char *s, char *out, size_t outlen)
+wecom_alert_time(const char *s, long offset_min, char *out, size_t outlen)
 {
 	struct tm	tm;
 	time_t		t;
@@ -27,9 +29,13 @@ wecom_alert_time(const char *s, char *out, size_t outlen)
 		return (WECOM_ALERT_TIME_BAD);
 	if (strncmp(s, "0001-01-01T00:00:00", 19) == 0)
 		return (WECOM_ALERT_TIME_UNSET);
-	t = timegm(&tm) - off;
+	t = timegm(&tm) - off + offset_min * 60;
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		return (WECOM_ALERT_TIME_BAD);
+	if (offset_min != 0 && snprintf(out + strlen(out), outlen - strlen(out),
+	    "%c%02ld:%02ld", offset_min < 0 ? '-' : '+', labs(offset_min) / 60,
+	    labs(offset_min) % 60) >= (int)(outlen - strlen(out)))
 		return (WECOM_ALERT_TIME_BAD);
 
 	return (WECOM_ALERT_TIME_OK);

@@ -45,6 +45,7 @@ struct md {
 	char	*buf;		/* WECOM_MARKDOWN_MAX + 1 bytes */
 	size_t	 len;
 	int	 full;
+	long	 offset_min;	/* times shown this far from UTC */
 };
 
 struct group {
@@ -84,7 +85,8 @@ static size_t	render_alerts(struct md *, const struct group *);
 static void	render_tail(struct md *, size_t, json_int_t);
 
 char *
-wecom_alert_markdown(const char *json, size_t len, char *err, size_t errlen)
+wecom_alert_markdown(const char *json, size_t len, long offset_min, char *err,
+    size_t errlen)
 {
 	json_t		*root;
 	json_error_t	 jerr;
@@ -93,6 +95,7 @@ wecom_alert_markdown(const char *json, size_t len, char *err, size_t errlen)
 	size_t		 shown;
 
 	memset(&md, 0, sizeof(md));
+	md.offset_min = offset_min;
 	if ((root = json_loadb(json, len, JSON_REJECT_DUPLICATES,
 	    &jerr)) == NULL) {
 		fail(err, errlen, "body: not JSON: %s (line %d)", jerr.text,
@@ -416,7 +419,7 @@ render_ident(struct md *md, const struct group *g, json_t *labels,
 	md_str(md, "**</font>");
 }
 
-/* A time as UTC; as given if it does not parse, nothing if unset. */
+/* A time at the offset; as given if it does not parse, none if unset. */
 static void
 render_time(struct md *md, const char *what, const char *s)
 {
@@ -424,7 +427,7 @@ render_time(struct md *md, const char *what, const char *s)
 	int	rc;
 
 	if (s == NULL ||
-	    (rc = wecom_alert_time(s, t, sizeof(t))) == WECOM_ALERT_TIME_UNSET)
+	    (rc = wecom_alert_time(s, md->offset_min, t, sizeof(t))) == WECOM_ALERT_TIME_UNSET)
 		return;
 	md_printf(md, "\n<font color=\"comment\">%s ", what);
 	if (rc == WECOM_ALERT_TIME_OK)

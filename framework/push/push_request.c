@@ -107,7 +107,8 @@ wecom_push_alert(struct wecom_push *p, const struct wecom_conf *conf,
 	if (f.v[F_CONTENT] != NULL || f.v[F_MSGTYPE] != NULL)
 		return (fail(p, 400, "%s: the alerts are the message",
 		    f.v[F_CONTENT] ? "content" : "msgtype"));
-	if ((p->text = wecom_alert_markdown(body, len, err,
+	if ((p->text = wecom_alert_markdown(body, len,
+	    conf->alert_utc_offset_min, err,
 	    sizeof(err))) == NULL)
 		return (fail(p, 400, "%s", err));
 	f.v[F_MSGTYPE] = "markdown";

@@ -15,8 +15,10 @@
 
 /*
  * An RFC 3339 time ("2026-11-23T01:30:00.5+08:00") as "YYYY-MM-DD
- * HH:MM:SS UTC" in out; after UNSET or BAD, out means nothing.
+ * HH:MM:SS UTC" in out, or at offset_min minutes from UTC as "… UTC+08:00";
+ * after UNSET or BAD, out means nothing.
  */
-int	wecom_alert_time(const char *s, char *out, size_t outlen);
+int	wecom_alert_time(const char *s, long offset_min, char *out,
+	    size_t outlen);
 
 #endif

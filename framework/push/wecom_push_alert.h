@@ -5,7 +5,7 @@
  *
  *	char	 err[128], *md;
  *
- *	if ((md = wecom_alert_markdown(body, len, err, sizeof(err))) == NULL)
+ *	if ((md = wecom_alert_markdown(body, len, 480, err, sizeof(err))) == NULL)
  *		answer 400 with err;
  *	else
  *		send md as msgtype "markdown", then free(md);
@@ -25,9 +25,10 @@
  * A Prometheus Alertmanager webhook body (JSON, version "4") as one
  * markdown message for WeCom. Returns a malloc'd NUL-terminated string, or
  * NULL with a one-line reason in err (which names the field at fault,
- * e.g. "alerts: expected an array").
+ * e.g. "alerts: expected an array"). Times are shown offset_min minutes
+ * from UTC.
  */
-char	*wecom_alert_markdown(const char *json, size_t len, char *err,
-	    size_t errlen);
+char	*wecom_alert_markdown(const char *json, size_t len, long offset_min,
+	    char *err, size_t errlen);
 
 #endif

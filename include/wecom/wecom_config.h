@@ -103,6 +103,7 @@ struct wecom_conf {
 	long				 outbox_batch;
 	long				 outbox_interval_ms;
 	long				 outbox_backoff_ms;
+	long				 alert_utc_offset_min;
 	/*
 	 * Set by the server's parent: the CA bundle read before a chroot,
 	 * for every client made from this conf. NULL: curl's default.

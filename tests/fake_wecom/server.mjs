@@ -418,7 +418,7 @@ async function handle(state, req, res, body) {
   return reply(res, 200, ans);
 }
 
-export function startFake({ port = 0, host = '127.0.0.1' } = {}) {
+export function startFake({ port = 0, host = '127.0.0.1', standalone = false } = {}) {
   const state = freshState();
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -433,6 +433,9 @@ export function startFake({ port = 0, host = '127.0.0.1' } = {}) {
     });
   });
   server.keepAliveTimeout = 1000;
+  // In a test, the fake never keeps node alive: a failed after() hook
+  // that skips close() is reported instead of hanging the run.
+  if (!standalone) server.unref();
   return new Promise((resolve) => {
     server.listen(port, host, () => {
       const p = server.address().port;
@@ -447,6 +450,6 @@ export function startFake({ port = 0, host = '127.0.0.1' } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const fake = await startFake({ port: Number(process.argv[2] || process.env.FAKE_WECOM_PORT || 0) });
+  const fake = await startFake({ standalone: true, port: Number(process.argv[2] || process.env.FAKE_WECOM_PORT || 0) });
   console.log(`port ${fake.port}`);
 }

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "wecom_client.h"
+#include "wecom_alert_time.h"
 #include "wecom_push_alert.h"
 
 /* One alert of the DiskFull group; %s: status, instance, times. */
@@ -72,7 +73,7 @@ render(const char *json)
 	char	*md;
 
 	err[0] = '\0';
-	md = wecom_alert_markdown(json, strlen(json), err, sizeof(err));
+	md = wecom_alert_markdown(json, strlen(json), 0, err, sizeof(err));
 	if (md == NULL)
 		fail_msg("refused: %s", err);
 	assert_true(strlen(md) <= WECOM_MARKDOWN_MAX);
@@ -165,7 +166,7 @@ refuses(const char *json, const char *reason)
 	char	err[128];
 
 	memset(err, 'x', sizeof(err));
-	assert_null(wecom_alert_markdown(json, strlen(json), err,
+	assert_null(wecom_alert_markdown(json, strlen(json), 0, err,
 	    sizeof(err)));
 	if (strstr(err, reason) != err)
 		fail_msg("%s: err \"%s\", want \"%s\"", json, err, reason);
@@ -304,7 +305,7 @@ names_the_field_of_a_malformed_body(void **state)
 	refuses("{\"alerts\":[{},\"firing\"]}",
 	    "alerts[1]: expected an object");
 	/* A NULL err is fine. */
-	assert_null(wecom_alert_markdown("{}", 2, NULL, 0));
+	assert_null(wecom_alert_markdown("{}", 2, 0, NULL, 0));
 }
 
 static void
@@ -462,11 +463,29 @@ prints_times_in_utc_and_odd_ones_as_given(void **state)
 	free(md);
 }
 
+/* [global] alert_utc_offset_min: times at the reader's offset, said so. */
+static void
+shows_times_at_the_configured_offset(void **state)
+{
+	char	t[48];
+
+	assert_int_equal(wecom_alert_time("2026-11-22T10:05:00Z", 480, t,
+	    sizeof(t)), WECOM_ALERT_TIME_OK);
+	assert_string_equal(t, "2026-11-22 18:05:00 UTC+08:00");
+	assert_int_equal(wecom_alert_time("2026-11-22T10:05:00+08:00", -330,
+	    t, sizeof(t)), WECOM_ALERT_TIME_OK);
+	assert_string_equal(t, "2026-11-21 20:35:00 UTC-05:30");
+	assert_int_equal(wecom_alert_time("2026-11-22T10:05:00Z", 0, t,
+	    sizeof(t)), WECOM_ALERT_TIME_OK);
+	assert_string_equal(t, "2026-11-22 10:05:00 UTC");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(renders_two_firing_and_one_resolved),
+		cmocka_unit_test(shows_times_at_the_configured_offset),
 		cmocka_unit_test(an_all_resolved_group_is_green),
 		cmocka_unit_test(a_storm_of_300_stays_within_4096_bytes),
 		cmocka_unit_test(considers_at_most_1000_alerts),
