@@ -97,7 +97,9 @@ outcome_done(json_t *o, struct wecom_send_result *res,
 	if (!json_is_object(o))
 		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,
 		    "unreadable done/ record"));
-	res->msgid = dup_str(o, "msgid", &nomem);
+	/* msgid is msgids[0], as a send's result has it: freed with it. */
+	res->msgids[0] = dup_str(o, "msgid", &nomem);
+	res->msgid = res->msgids[0];
 	res->invaliduser = dup_str(o, "invaliduser", &nomem);
 	res->invalidparty = dup_str(o, "invalidparty", &nomem);
 	res->invalidtag = dup_str(o, "invalidtag", &nomem);
