@@ -6,10 +6,4 @@
 # URL lands in nginx's logs. Skipped without nginx (make test installs it).
 
 cd "$(dirname "$0")/.." || exit 1
-BUILD=${BUILD:-build}
-make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" "$BUILD/wecom-test.so" >/dev/null ||
-    { echo "Bail out! cannot build $BUILD/wecom-test.so"; exit 1; }
-if [ ! -d tests/node_modules/@wecom/crypto ]; then
-	(cd tests && npm install --no-audit --no-fund --loglevel=error) >&2 || exit 1
-fi
-exec sh tests/node-tap.sh tests/nginx/
+exec sh tests/server-tap.sh tests/nginx/

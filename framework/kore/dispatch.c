@@ -47,7 +47,6 @@ static struct wecom_server	*srv;
 /* Read by the parent, before any chroot; the conf points at it. */
 static char			*ca;
 
-#define CA_FILE_DEFAULT		"/etc/ssl/certs/ca-certificates.crt"
 #define CA_MAX			(4 * 1024 * 1024)
 
 /* Main-thread state of a job whose request sleeps. */
@@ -91,10 +90,8 @@ wecom_dispatch_preload(struct wecom_server *s)
 	size_t		 calen;
 	long		 len;
 
-	path = wecom_conf_get(wecom_conf_section(conf, "global", ""),
-	    "ca_file");
-	if (path == NULL)
-		path = CA_FILE_DEFAULT;
+	/* The schema gave it its default. */
+	path = conf->ca_file;
 	if ((fp = fopen(path, "r")) == NULL) {
 		kore_log(LOG_WARNING, "wecom: cannot read ca_file %s: TLS to "
 		    "WeCom will use curl's default", path);

@@ -30,8 +30,6 @@
 
 /* The process state; its mappings are made here, in the parent. */
 static struct wecom_server	*srv;
-static const char		*metrics_path = "/metrics";
-static const char		*healthz_path = "/healthz";
 static struct wecom_netlist	 allow;
 
 static int	observe_allowed(struct http_request *);
@@ -51,12 +49,9 @@ wecom_observe_init(struct wecom_server *s, char *err, size_t errlen)
 
 	srv = s;
 	g = wecom_conf_section(conf, "global", "");
-	if (wecom_conf_get(g, "metrics_path") != NULL)
-		metrics_path = wecom_conf_get(g, "metrics_path");
-	if (wecom_conf_get(g, "healthz_path") != NULL)
-		healthz_path = wecom_conf_get(g, "healthz_path");
+	/* The default comes with the conf, from its schema. */
 	if (wecom_netlist_conf(&allow, g, "metrics_allow",
-	    "127.0.0.1/32,::1/128", err, errlen) != WECOM_CONF_OK)
+	    conf->metrics_allow, err, errlen) != WECOM_CONF_OK)
 		return (WECOM_ERROR);
 
 	n = 0;
@@ -117,8 +112,8 @@ wecom_observe_api(void *arg, const char *path, long errcode)
 int
 wecom_observe_http(struct http_request *req)
 {
-	if (strcmp(req->path, metrics_path) != 0 &&
-	    strcmp(req->path, healthz_path) != 0)
+	if (strcmp(req->path, srv->conf.metrics_path) != 0 &&
+	    strcmp(req->path, srv->conf.healthz_path) != 0)
 		return (KORE_RESULT_ERROR);
 
 	if (req->method != HTTP_METHOD_GET) {
@@ -126,7 +121,7 @@ wecom_observe_http(struct http_request *req)
 		wecom_http_refuse(req, 405, 0, "method not allowed");
 	} else if (!observe_allowed(req)) {
 		wecom_http_refuse(req, 403, 0, "not in metrics_allow");
-	} else if (strcmp(req->path, metrics_path) == 0) {
+	} else if (strcmp(req->path, srv->conf.metrics_path) == 0) {
 		observe_metrics(req);
 	} else {
 		observe_healthz(req);

@@ -88,22 +88,9 @@ static int
 key_load(struct wecom_apikey *k, const struct wecom_conf *conf,
     const struct wecom_conf_section *s, char *err, size_t errlen)
 {
-	static const char *const	 known[] = { "key", "app", "to",
-	    "toparty", "totag", "chat", "robot", "apps", "robots", NULL };
-	const struct wecom_conf_kv	*kv;
-	const char			*key;
-	size_t				 i;
+	const char	*key;
 
-	TAILQ_FOREACH(kv, &s->keys, list) {
-		for (i = 0; known[i] != NULL; i++)
-			if (strcmp(known[i], kv->key) == 0)
-				break;
-		if (known[i] == NULL) {
-			snprintf(err, errlen, "line %d: [apikey %s]: unknown "
-			    "key '%s'", kv->line, s->name, kv->key);
-			return (-1);
-		}
-	}
+	/* Unknown keys were refused at load, by the config schema. */
 	key = wecom_conf_get(s, "key");
 	if (key == NULL || strlen(key) < WECOM_APIKEY_MIN) {
 		snprintf(err, errlen, "line %d: [apikey %s]: 'key' must have "

@@ -67,7 +67,6 @@ before(async () => {
   fake = await startFake();
   srv = await h.startServer({
     workers: 1,
-    koreExtra: process.env.MONITOR_TRACE ? 'seccomp_tracing yes\n' : '',
     apiBase: fake.base,
     globalExtra: 'retry_attempts = 2\nretry_base_ms = 100\noutbox_interval_ms = 300\noutbox_backoff_ms = 300\n',
     apps: [
