@@ -16,7 +16,7 @@ BUILD	?= build
 endif
 
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
-	pkg-config libcmocka-dev perl valgrind curl
+	pkg-config libcmocka-dev perl valgrind curl libwebsockets-dev
 # Only for `make test`: the relay is checked against a real Alertmanager,
 # the shipped nginx files against the real nginx.
 TEST_PKGS = prometheus-alertmanager nginx openssl
@@ -30,10 +30,12 @@ CLIENT_SRC   = $(wildcard framework/client/*.c)
 OUTBOX_SRC   = $(wildcard framework/outbox/*.c)
 CALLBACK_SRC = $(wildcard framework/callback/*.c)
 PUSH_SRC     = $(wildcard framework/push/*.c)
+AIBOT_SRC    = $(wildcard framework/aibot/*.c)
 KORE_SRC     = $(wildcard framework/kore/*.c)
 APPS_SRC     = $(wildcard apps/*.c)
 LAYER_DIRS   = framework/util crypto framework/conf framework/client \
-	       framework/outbox framework/callback framework/push framework/kore
+	       framework/outbox framework/callback framework/push \
+	       framework/aibot framework/kore
 
 WARN	= -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wshadow -Wsign-compare -Wno-unused-parameter
@@ -42,8 +44,10 @@ KORE_DEFS = -DKORE_USE_PGSQL -DKORE_USE_TASKS -I/usr/include/postgresql
 # Kept apart from CFLAGS so that `make CFLAGS=...` cannot drop them.
 REQ_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -Iinclude/wecom \
 	  $(LAYER_DIRS:%=-I%) -I$(BUILD)/gen -DWECOM_VERSION='"$(VERSION)"' \
-	  $(shell pkg-config --cflags libxml-2.0 libcurl jansson 2>/dev/null) $(WARN)
-LIBS	= $(shell pkg-config --libs libxml-2.0 libcurl jansson openssl 2>/dev/null)
+	  $(shell pkg-config --cflags libxml-2.0 libcurl jansson libwebsockets \
+	  2>/dev/null) $(WARN)
+LIBS	= $(shell pkg-config --libs libxml-2.0 libcurl jansson openssl \
+	  libwebsockets 2>/dev/null)
 
 ifeq ($(SANITIZE),1)
 CFLAGS	+= -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -55,7 +59,7 @@ ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 
 # libwecom.a: everything below the Kore glue.
 CORE_SRC   = $(UTIL_SRC) $(CONF_SRC) $(CLIENT_SRC) $(OUTBOX_SRC) \
-	     $(CALLBACK_SRC) $(PUSH_SRC)
+	     $(CALLBACK_SRC) $(PUSH_SRC) $(AIBOT_SRC)
 TOOLS      = $(BUILD)/wecom-send
 TESTS      = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*/test_*.c))
 

@@ -2,10 +2,15 @@
 /*
  * The echo demo: what you say comes back. Text, images and voice are
  * returned as they came; a location is described; entering the app
- * gets a greeting; anything else is named.
+ * gets a greeting; anything else is named. The same code serves a bot
+ * ([aibot NAME] handler = echo): there text comes back as markdown, and
+ * media, which a bot receives as a URL, is named.
  */
 
 #include "wecom.h"
+
+static int	echo_other(struct wecom_ctx *, const struct wecom_msg *,
+		    void *);
 
 static int
 echo_text(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
@@ -17,13 +22,18 @@ echo_text(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 static int
 echo_image(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 {
+	if (msg->media_id == NULL)
+		return (echo_other(ctx, msg, arg));
 	wecom_reply_image(ctx, msg->media_id);
 	return (WECOM_STOP);
 }
 
+/* A bot's voice arrives as text already. */
 static int
 echo_voice(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 {
+	if (msg->media_id == NULL)
+		return (echo_text(ctx, msg, arg));
 	wecom_reply_voice(ctx, msg->media_id);
 	return (WECOM_STOP);
 }
@@ -71,6 +81,8 @@ echo_init(struct wecom_app *app)
 	    wecom_on_event(app, "enter_agent", NULL, echo_greet,
 	    (void *)greeting) != WECOM_OK ||
 	    wecom_on_event(app, "subscribe", NULL, echo_greet,
+	    (void *)greeting) != WECOM_OK ||
+	    wecom_on_event(app, "enter_chat", NULL, echo_greet,
 	    (void *)greeting) != WECOM_OK ||
 	    wecom_on_default(app, echo_other, NULL) != WECOM_OK)
 		return (WECOM_ERROR);

@@ -36,6 +36,7 @@ struct wecom_crypto {
 	char		 token[TOKEN_MAX + 1];
 	char		 receiveid[RID_MAX + 1];
 	size_t		 ridlen;
+	int		 anyrid;	/* NULL given: not checked */
 	unsigned char	 key[WECOM_KEY_BYTES];
 	EVP_CIPHER_CTX	*enc;
 	EVP_CIPHER_CTX	*dec;
@@ -112,10 +113,15 @@ wecom_crypto_new(const char *token, const char *aeskey, const char *receiveid,
 	struct wecom_crypto	*wc;
 
 	*err = WECOM_ERR_AESKEY;
-	if (strlen(token) > TOKEN_MAX || strlen(receiveid) > RID_MAX)
+	if (strlen(token) > TOKEN_MAX ||
+	    (receiveid != NULL && strlen(receiveid) > RID_MAX))
 		return (NULL);
 	if ((wc = calloc(1, sizeof(*wc))) == NULL)
 		return (NULL);
+	if (receiveid == NULL) {
+		wc->anyrid = 1;
+		receiveid = "";
+	}
 	if (pthread_once(&atfork_once, crypto_atfork) != 0)
 		goto fail;
 
@@ -273,11 +279,11 @@ wecom_crypto_decrypt(struct wecom_crypto *wc, const char *b64, size_t b64len,
 	if (mlen > len)
 		return (WECOM_ERR_BUFFER);
 
-	if (len - mlen != wc->ridlen ||
-	    memcmp(p + mlen, wc->receiveid, wc->ridlen) != 0)
+	if (!wc->anyrid && (len - mlen != wc->ridlen ||
+	    memcmp(p + mlen, wc->receiveid, wc->ridlen) != 0))
 		return (WECOM_ERR_RECEIVEID);
 
-	/* The receiveid has been checked: its first byte may go. */
+	/* The receiveid is checked or ignored: its first byte may go. */
 	p[mlen] = '\0';
 	*msg = (const char *)p;
 	*msglen = mlen;
@@ -346,6 +352,25 @@ wecom_crypto_nonce(struct wecom_crypto *wc, char *out, size_t outsz)
 	for (i = 0; i < n; i++)
 		out[i] = '0' + r[i] % 10;
 	out[n] = '\0';
+
+	return (WECOM_OK);
+}
+
+/* n random bytes as 2n hex digits, for ids (a bot's stream id). */
+int
+wecom_random_hex(char *out, size_t n)
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		r[32];
+	size_t			i;
+
+	if (n > sizeof(r) || RAND_bytes(r, (int)n) != 1)
+		return (WECOM_ERR_ENCRYPT);
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[2 * n] = '\0';
 
 	return (WECOM_OK);
 }

@@ -6,7 +6,7 @@
 BUILD=${BUILD:-build}
 make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" "$BUILD/wecom-test.so" >/dev/null ||
     { echo "Bail out! cannot build $BUILD/wecom-test.so"; exit 1; }
-if [ ! -d tests/node_modules/@wecom/crypto ]; then
+if [ ! -d tests/node_modules/@wecom/crypto ] || [ ! -d tests/node_modules/ws ]; then
 	(cd tests && npm install --no-audit --no-fund --loglevel=error) >&2 || exit 1
 fi
 exec sh tests/node-tap.sh "$@"

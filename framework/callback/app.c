@@ -62,8 +62,22 @@ wecom_apps_setup(struct wecom_app_list *apps, const struct wecom_conf *conf,
 			return (WECOM_ERROR);
 		}
 	}
+	/* A bot is served by an app's code, on either channel. */
+	TAILQ_FOREACH(ac, &conf->bots, list) {
+		if (app_bind(apps, ac, n++, err, errlen) != WECOM_OK)
+			return (WECOM_ERROR);
+	}
 
 	return (WECOM_OK);
+}
+
+enum wecom_channel
+wecom_app_channel(const struct wecom_app *app)
+{
+	if (app->conf->kind == WECOM_KIND_APP)
+		return (WECOM_CHANNEL_APP);
+	return (app->conf->ws ? WECOM_CHANNEL_AIBOT_WS :
+	    WECOM_CHANNEL_AIBOT_CALLBACK);
 }
 
 void
@@ -160,9 +174,9 @@ app_bind(struct wecom_app_list *apps, const struct wecom_app_conf *ac,
 	int			 rc;
 
 	if ((code = app_code_find(ac->handler)) == NULL) {
-		snprintf(err, errlen, "[app %s]: no app code named '%s' "
-		    "(is apps/%s.c built into the module?)", ac->name,
-		    ac->handler, ac->handler);
+		snprintf(err, errlen, "[%s %s]: no app code named '%s' "
+		    "(is apps/%s.c built into the module?)",
+		    ac->section->type, ac->name, ac->handler, ac->handler);
 		return (WECOM_ERROR);
 	}
 	if ((app = app_listed(apps, ac, index)) == NULL) {
@@ -170,18 +184,23 @@ app_bind(struct wecom_app_list *apps, const struct wecom_app_conf *ac,
 		return (WECOM_ERROR);
 	}
 
-	/* Self-built apps sign with the CorpID; suites with their suiteid. */
-	if ((rid = wecom_conf_get(ac->section, "receiveid")) == NULL)
+	/*
+	 * Self-built apps sign with the CorpID, suites with their suiteid;
+	 * a bot's ReceiveId is checked only when one is configured. A bot
+	 * on a long connection has no envelopes at all.
+	 */
+	rid = wecom_conf_get(ac->section, "receiveid");
+	if (rid == NULL && ac->kind == WECOM_KIND_APP)
 		rid = ac->corpid;
-	app->crypto = wecom_crypto_new(ac->token, ac->aeskey, rid, &rc);
-	if (app->crypto == NULL) {
-		snprintf(err, errlen, "[app %s]: %s", ac->name,
-		    wecom_strerror(rc));
+	if (ac->token != NULL && (app->crypto = wecom_crypto_new(ac->token,
+	    ac->aeskey, rid, &rc)) == NULL) {
+		snprintf(err, errlen, "[%s %s]: %s", ac->section->type,
+		    ac->name, wecom_strerror(rc));
 		return (WECOM_ERROR);
 	}
 	if (code->init(app) != WECOM_OK) {
-		snprintf(err, errlen, "[app %s]: init of '%s' failed",
-		    ac->name, code->name);
+		snprintf(err, errlen, "[%s %s]: init of '%s' failed",
+		    ac->section->type, ac->name, code->name);
 		return (WECOM_ERROR);
 	}
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "wecom_crypto.h"
 #include "wecom.h"
 #include "wecom_app.h"
@@ -22,6 +24,17 @@ static int	callback_fail(struct wecom_result *, int, const char *);
 static int	callback_echostr(const char *, size_t);
 static int	callback_envelope(struct wecom_result *, const char *,
 		    const char *, const char *, const char *);
+static int	callback_envelope_json(struct wecom_result *, const char *,
+		    const char *, const char *, const char *);
+static int	callback_unseal(struct wecom_app *, struct wecom_xml *,
+		    const struct wecom_query *, const char *, size_t,
+		    const char **, size_t *, struct wecom_result *);
+static int	callback_unseal_json(struct wecom_app *,
+		    const struct wecom_query *, const char *, size_t,
+		    const char **, size_t *, struct wecom_result *);
+static int	callback_decrypt(struct wecom_app *,
+		    const struct wecom_query *, const char *, size_t,
+		    const char **, size_t *, struct wecom_result *);
 
 /*
  * The timestamp is within the app's window of now (always, for a window
@@ -92,11 +105,62 @@ wecom_callback_open(struct wecom_app *app, struct wecom_xml *x,
     struct wecom_msg *msg, const char **plain, size_t *plainlen,
     struct wecom_result *res)
 {
-	const char	*enc, *why;
-	size_t		 enclen;
-	int		 rc;
+	int	rc;
 
 	memset(res, 0, sizeof(*res));
+	if (app->conf->kind == WECOM_KIND_AIBOT)
+		rc = callback_unseal_json(app, q, body, len, plain, plainlen,
+		    res);
+	else
+		rc = callback_unseal(app, x, q, body, len, plain, plainlen,
+		    res);
+	if (rc != WECOM_OK)
+		return (rc);
+
+	/* The envelope is done with: the same arena takes the message. */
+	if (wecom_callback_load(app, x, *plain, *plainlen, msg) != WECOM_OK)
+		return (callback_fail(res, WECOM_ERR_PARSE_XML,
+		    wecom_xml_error(x)));
+	res->msgtype = msg->type == WECOM_MSG_EVENT ? "event" :
+	    msg->type == WECOM_MSG_UNKNOWN ? msg->msgtype :
+	    wecom_msg_type_name(msg->type);
+
+	return (WECOM_OK);
+}
+
+/* A decrypted message into msg: an app's XML, a bot's JSON. */
+int
+wecom_callback_load(struct wecom_app *app, struct wecom_xml *x,
+    const char *plain, size_t len, struct wecom_msg *msg)
+{
+	if (app->conf->kind == WECOM_KIND_AIBOT) {
+		if (wecom_xml_parse_json(x, plain, len) != WECOM_OK)
+			return (WECOM_ERR_PARSE_XML);
+		if (wecom_msg_load_aibot(msg, x) != WECOM_OK) {
+			wecom_xml_fail(x, "no msgtype");
+			return (WECOM_ERR_PARSE_XML);
+		}
+		return (WECOM_OK);
+	}
+	if (wecom_xml_parse(x, plain, len) != WECOM_OK)
+		return (WECOM_ERR_PARSE_XML);
+	if (wecom_msg_load(msg, x) != WECOM_OK) {
+		wecom_xml_fail(x, "no MsgType");
+		return (WECOM_ERR_PARSE_XML);
+	}
+
+	return (WECOM_OK);
+}
+
+/* An app's XML envelope: <Encrypt> checked, its plaintext out. */
+static int
+callback_unseal(struct wecom_app *app, struct wecom_xml *x,
+    const struct wecom_query *q, const char *body, size_t len,
+    const char **plain, size_t *plainlen, struct wecom_result *res)
+{
+	const char	*enc, *why;
+	size_t		 enclen;
+
 	if (wecom_xml_envelope_check(body, len, &why) != WECOM_OK)
 		return (callback_fail(res, WECOM_ERR_PARSE_XML, why));
 	if (wecom_xml_parse(x, body, len) != WECOM_OK)
@@ -105,21 +169,46 @@ wecom_callback_open(struct wecom_app *app, struct wecom_xml *x,
 	if ((enc = wecom_xml_get_nth(x, "Encrypt", 0, &enclen)) == NULL)
 		return (callback_fail(res, WECOM_ERR_PARSE_XML,
 		    "no Encrypt element"));
+
+	return (callback_decrypt(app, q, enc, enclen, plain, plainlen, res));
+}
+
+/* A bot's JSON envelope: {"encrypt": "…"}. */
+static int
+callback_unseal_json(struct wecom_app *app, const struct wecom_query *q,
+    const char *body, size_t len, const char **plain, size_t *plainlen,
+    struct wecom_result *res)
+{
+	json_t	*o, *enc;
+	int	 rc;
+
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	enc = json_object_get(o, "encrypt");
+	if (!json_is_string(enc) || json_string_length(enc) == 0)
+		rc = callback_fail(res, WECOM_ERR_PARSE_XML,
+		    "not a JSON object with an encrypt string");
+	else
+		rc = callback_decrypt(app, q, json_string_value(enc),
+		    json_string_length(enc), plain, plainlen, res);
+	json_decref(o);
+
+	return (rc);
+}
+
+/* Signed by the token, then decrypted: never the other way round. */
+static int
+callback_decrypt(struct wecom_app *app, const struct wecom_query *q,
+    const char *enc, size_t enclen, const char **plain, size_t *plainlen,
+    struct wecom_result *res)
+{
+	int	rc;
+
 	if ((rc = wecom_crypto_verify(app->crypto, q->timestamp, q->nonce,
 	    enc, q->signature)) != WECOM_OK)
 		return (callback_fail(res, rc, NULL));
 	if ((rc = wecom_crypto_decrypt(app->crypto, enc, enclen, plain,
 	    plainlen)) != WECOM_OK)
 		return (callback_fail(res, rc, "Encrypt"));
-
-	/* The envelope is done with: the same arena takes the message. */
-	if (wecom_xml_parse(x, *plain, *plainlen) != WECOM_OK)
-		return (callback_fail(res, WECOM_ERR_PARSE_XML,
-		    wecom_xml_error(x)));
-	if (wecom_msg_load(msg, x) != WECOM_OK)
-		return (callback_fail(res, WECOM_ERR_PARSE_XML, "no MsgType"));
-	res->msgtype = msg->type == WECOM_MSG_EVENT ? "event" :
-	    wecom_msg_type_name(msg->type);
 
 	return (WECOM_OK);
 }
@@ -137,6 +226,7 @@ wecom_callback_route(struct wecom_app *app, const struct wecom_msg *msg,
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.app = app;
 	ctx.msg = msg;
+	ctx.channel = wecom_app_channel(app);
 	wecom_route_run(&ctx);
 	*reply = ctx.reply;
 	*len = ctx.reply_len;
@@ -159,7 +249,7 @@ wecom_callback_post(struct wecom_app *app, struct wecom_xml *x,
 		return;
 	wecom_callback_route(app, &msg, &reply, &rlen);
 	if (reply != NULL)
-		wecom_callback_seal(app, reply, rlen, res);
+		wecom_callback_seal(app, q->nonce, reply, rlen, res);
 	free(reply);
 }
 
@@ -202,29 +292,37 @@ callback_fail(struct wecom_result *res, int code, const char *why)
 }
 
 /*
- * Encrypt a reply's plaintext, sign it with a fresh timestamp and
- * nonce, and wrap it in WeCom's envelope: res->body.
+ * Encrypt a reply's plaintext, sign it with a fresh timestamp and the
+ * callback's nonce (NULL: a fresh one), and wrap it in WeCom's
+ * envelope, XML for an app and JSON for a bot: res->body.
  */
 int
-wecom_callback_seal(struct wecom_app *app, const char *reply, size_t len,
-    struct wecom_result *res)
+wecom_callback_seal(struct wecom_app *app, const char *cbnonce,
+    const char *reply, size_t len, struct wecom_result *res)
 {
-	char	*b64, sig[WECOM_SIG_LEN + 1], now[24], nonce[11];
+	char	*b64, sig[WECOM_SIG_LEN + 1], now[24], nonce[65];
 	size_t	 sz, b64len;
 	int	 rc;
 
-	sz = WECOM_CRYPTO_B64LEN(len, strlen(app->conf->corpid) + 128);
+	/* Room for the longest ReceiveId the crypto layer takes. */
+	sz = WECOM_CRYPTO_B64LEN(len, 256);
 	if ((b64 = malloc(sz)) == NULL)
 		return (callback_fail(res, WECOM_ERR_ENCRYPT, "out of memory"));
 
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if ((rc = wecom_crypto_nonce(app->crypto, nonce, sizeof(nonce))) !=
-	    WECOM_OK ||
+	rc = WECOM_OK;
+	if (cbnonce != NULL && strlen(cbnonce) < sizeof(nonce))
+		memcpy(nonce, cbnonce, strlen(cbnonce) + 1);
+	else
+		rc = wecom_crypto_nonce(app->crypto, nonce, 11);
+	if (rc != WECOM_OK ||
 	    (rc = wecom_crypto_encrypt(app->crypto, reply, len, b64, sz,
 	    &b64len)) != WECOM_OK ||
 	    (rc = wecom_crypto_sign(app->crypto, now, nonce, b64, sig)) !=
 	    WECOM_OK)
 		callback_fail(res, rc, "reply");
+	else if (app->conf->kind == WECOM_KIND_AIBOT)
+		rc = callback_envelope_json(res, b64, sig, now, nonce);
 	else
 		rc = callback_envelope(res, b64, sig, now, nonce);
 	free(b64);
@@ -257,6 +355,26 @@ callback_envelope(struct wecom_result *res, const char *enc, const char *sig,
 	if (n < 0 || (size_t)n >= len)
 		return (callback_fail(res, WECOM_ERR_BUILD_XML, "envelope"));
 	res->len = (size_t)n;
+
+	return (WECOM_OK);
+}
+
+/* A bot's: {"encrypt", "msgsignature", "timestamp" (a number), "nonce"}. */
+static int
+callback_envelope_json(struct wecom_result *res, const char *enc,
+    const char *sig, const char *now, const char *nonce)
+{
+	json_t	*o;
+
+	o = json_pack("{s:s, s:s, s:I, s:s}", "encrypt", enc, "msgsignature",
+	    sig, "timestamp", (json_int_t)strtoll(now, NULL, 10), "nonce",
+	    nonce);
+	if (o == NULL || (res->body = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		return (callback_fail(res, WECOM_ERR_BUILD_XML, "no memory"));
+	}
+	json_decref(o);
+	res->len = strlen(res->body);
 
 	return (WECOM_OK);
 }

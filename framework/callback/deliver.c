@@ -76,7 +76,11 @@ wecom_reply_outmsg(const struct wecom_reply *r)
 	case WECOM_REPLY_NEWS:
 		return (deliver_news(r));
 	case WECOM_REPLY_UPDATE_BUTTON:
+	case WECOM_REPLY_CARD:
 		break;
+	case WECOM_REPLY_MARKDOWN:
+	case WECOM_REPLY_STREAM:
+		return (wecom_outmsg_markdown(r->content, NULL));
 	}
 
 	return (NULL);

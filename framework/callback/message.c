@@ -77,15 +77,38 @@ static const struct field fields[] = {
 	F("Url", STR, url),
 	F("UserID", STR, user_id),
 	F("WelcomeCode", STR, welcome_code),
+};
+
+/* A bot's JSON message (json.c), by the same rule. */
+static const struct field bot_fields[] = {
+	F("aibotid", STR, aibot_id),
+	F("chatid", STR, chat_id),
+	F("chattype", STR, chat_type),
+	F("event/eventtype", STR, event),
+	F("event/template_card_event/card_type", STR, card_type),
+	F("event/template_card_event/event_key", STR, event_key),
+	F("event/template_card_event/task_id", STR, task_id),
+	F("file/url", STR, url),
+	F("from/userid", STR, from_user),
+	F("image/url", STR, pic_url),
+	F("mixed/msg_item/text/content", STR, content),
+	F("msgid", STR, msgid),
+	F("msgtype", STR, msgtype),
+	F("response_url", STR, response_url),
+	F("text/content", STR, content),
+	F("video/url", STR, url),
+	F("voice/content", STR, content),
 #undef F
 };
+
+#define NFIELDS(t)	(sizeof(t) / sizeof((t)[0]))
 
 static const char *const msgtypes[] = {
 	[WECOM_MSG_TEXT] = "text",		[WECOM_MSG_IMAGE] = "image",
 	[WECOM_MSG_VOICE] = "voice",		[WECOM_MSG_VIDEO] = "video",
 	[WECOM_MSG_SHORTVIDEO] = "shortvideo",	[WECOM_MSG_LOCATION] = "location",
 	[WECOM_MSG_LINK] = "link",		[WECOM_MSG_FILE] = "file",
-	[WECOM_MSG_EVENT] = "event",
+	[WECOM_MSG_EVENT] = "event",		[WECOM_MSG_MIXED] = "mixed",
 };
 
 static const char *const events[] = {
@@ -112,8 +135,13 @@ static const char *const events[] = {
 	[WECOM_EVENT_CHANGE_EXTERNAL_TAG] = "change_external_tag",
 	[WECOM_EVENT_KF_MSG_OR_EVENT] = "kf_msg_or_event",
 	[WECOM_EVENT_SHARE_AGENT_CHANGE] = "share_agent_change",
+	[WECOM_EVENT_ENTER_CHAT] = "enter_chat",
+	[WECOM_EVENT_FEEDBACK] = "feedback_event",
 };
 
+static int	msg_load(struct wecom_msg *, const struct wecom_xml *,
+		    const struct field *, size_t);
+static int	msg_sorted(const struct field *, size_t);
 static int	msg_lookup(const char *const *, size_t, const char *);
 static void	msg_set(struct wecom_msg *, const struct field *, const char *);
 static int	msg_field_cmp(const void *, const void *);
@@ -126,6 +154,20 @@ static int	msg_field_cmp(const void *, const void *);
 int
 wecom_msg_load(struct wecom_msg *msg, const struct wecom_xml *x)
 {
+	return (msg_load(msg, x, fields, NFIELDS(fields)));
+}
+
+/* The same, from a bot's JSON message. */
+int
+wecom_msg_load_aibot(struct wecom_msg *msg, const struct wecom_xml *x)
+{
+	return (msg_load(msg, x, bot_fields, NFIELDS(bot_fields)));
+}
+
+static int
+msg_load(struct wecom_msg *msg, const struct wecom_xml *x,
+    const struct field *table, size_t n)
+{
 	const struct field	*f;
 	const char		*path, *value;
 	size_t			 i;
@@ -135,19 +177,16 @@ wecom_msg_load(struct wecom_msg *msg, const struct wecom_xml *x)
 
 	for (i = 0; i < wecom_xml_nfields(x); i++) {
 		wecom_xml_field(x, i, &path, &value);
-		f = bsearch(path, fields, sizeof(fields) / sizeof(fields[0]),
-		    sizeof(fields[0]), msg_field_cmp);
+		f = bsearch(path, table, n, sizeof(table[0]), msg_field_cmp);
 		if (f != NULL)
 			msg_set(msg, f, value);
 	}
 	if (msg->msgtype == NULL)
 		return (WECOM_ERROR);
 
-	msg->type = msg_lookup(msgtypes, sizeof(msgtypes) / sizeof(msgtypes[0]),
-	    msg->msgtype);
+	msg->type = msg_lookup(msgtypes, NFIELDS(msgtypes), msg->msgtype);
 	if (msg->type == WECOM_MSG_EVENT) {
-		msg->event_type = msg_lookup(events,
-		    sizeof(events) / sizeof(events[0]),
+		msg->event_type = msg_lookup(events, NFIELDS(events),
 		    msg->event ? msg->event : "");
 		if (msg->event_type == WECOM_EVENT_NONE)
 			msg->event_type = WECOM_EVENT_UNKNOWN;
@@ -174,14 +213,21 @@ wecom_msg_count(const struct wecom_msg *msg, const char *name)
 	return (wecom_xml_count(msg->xml, name));
 }
 
-/* For the tests: the lookup table must stay sorted. */
+/* For the tests: the lookup tables must stay sorted. */
 int
 wecom_msg_table_sorted(void)
 {
+	return (msg_sorted(fields, NFIELDS(fields)) &&
+	    msg_sorted(bot_fields, NFIELDS(bot_fields)));
+}
+
+static int
+msg_sorted(const struct field *table, size_t n)
+{
 	size_t	i;
 
-	for (i = 1; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (strcmp(fields[i - 1].path, fields[i].path) >= 0)
+	for (i = 1; i < n; i++) {
+		if (strcmp(table[i - 1].path, table[i].path) >= 0)
 			return (0);
 	}
 	return (1);

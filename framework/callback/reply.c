@@ -16,12 +16,12 @@
 #include "wecom_app.h"
 #include "wecom_reply.h"
 
-static int	reply_new(struct wecom_ctx *, enum wecom_reply_type,
-		    struct wecom_reply **);
+/* Fits a cut answer's end within WECOM_STREAM_MAX. */
+#define CLIP_NOTICE	"\n\n… (answer too long, cut here / 内容过长，已截断)"
+
 static int	reply_media(struct wecom_ctx *, enum wecom_reply_type,
 		    const char *);
-static int	reply_commit(struct wecom_ctx *, struct wecom_reply *, int);
-static char	*reply_clean(const char *, int *);
+static int	reply_fits(const struct wecom_ctx *, enum wecom_reply_type);
 static int	reply_char(const unsigned char *);
 
 int
@@ -30,11 +30,11 @@ wecom_reply_text(struct wecom_ctx *ctx, const char *content)
 	struct wecom_reply	*r;
 	int			 rc, bad = 0;
 
-	if ((rc = reply_new(ctx, WECOM_REPLY_TEXT, &r)) != WECOM_OK)
+	if ((rc = wecom_reply_new(ctx, WECOM_REPLY_TEXT, &r)) != WECOM_OK)
 		return (rc);
-	r->content = reply_clean(content, &bad);
+	r->content = wecom_reply_clean(content, &bad);
 
-	return (reply_commit(ctx, r, bad));
+	return (wecom_reply_commit(ctx, r, bad));
 }
 
 int
@@ -75,13 +75,13 @@ wecom_reply_video(struct wecom_ctx *ctx, const char *media_id,
 	struct wecom_reply	*r;
 	int			 rc, bad = 0;
 
-	if ((rc = reply_new(ctx, WECOM_REPLY_VIDEO, &r)) != WECOM_OK)
+	if ((rc = wecom_reply_new(ctx, WECOM_REPLY_VIDEO, &r)) != WECOM_OK)
 		return (rc);
-	r->media_id = reply_clean(media_id, &bad);
-	r->title = reply_clean(title, &bad);
-	r->description = reply_clean(description, &bad);
+	r->media_id = wecom_reply_clean(media_id, &bad);
+	r->title = wecom_reply_clean(title, &bad);
+	r->description = wecom_reply_clean(description, &bad);
 
-	return (reply_commit(ctx, r, bad));
+	return (wecom_reply_commit(ctx, r, bad));
 }
 
 int
@@ -90,11 +90,11 @@ wecom_reply_update_button(struct wecom_ctx *ctx, const char *replace_name)
 	struct wecom_reply	*r;
 	int			 rc, bad = 0;
 
-	if ((rc = reply_new(ctx, WECOM_REPLY_UPDATE_BUTTON, &r)) != WECOM_OK)
+	if ((rc = wecom_reply_new(ctx, WECOM_REPLY_UPDATE_BUTTON, &r)) != WECOM_OK)
 		return (rc);
-	r->replace_name = reply_clean(replace_name, &bad);
+	r->replace_name = wecom_reply_clean(replace_name, &bad);
 
-	return (reply_commit(ctx, r, bad));
+	return (wecom_reply_commit(ctx, r, bad));
 }
 
 int
@@ -108,17 +108,62 @@ wecom_reply_news(struct wecom_ctx *ctx, const struct wecom_article *a,
 
 	if (count == 0 || count > WECOM_NEWS_MAX)
 		return (WECOM_ERR_TOO_MANY);
-	if ((rc = reply_new(ctx, WECOM_REPLY_NEWS, &r)) != WECOM_OK)
+	if ((rc = wecom_reply_new(ctx, WECOM_REPLY_NEWS, &r)) != WECOM_OK)
 		return (rc);
 	for (i = 0; i < count; i++) {
 		ra = &r->articles[r->narticles++];
-		ra->title = reply_clean(a[i].title, &bad);
-		ra->description = reply_clean(a[i].description, &bad);
-		ra->url = reply_clean(a[i].url, &bad);
-		ra->pic_url = reply_clean(a[i].pic_url, &bad);
+		ra->title = wecom_reply_clean(a[i].title, &bad);
+		ra->description = wecom_reply_clean(a[i].description, &bad);
+		ra->url = wecom_reply_clean(a[i].url, &bad);
+		ra->pic_url = wecom_reply_clean(a[i].pic_url, &bad);
 	}
 
-	return (reply_commit(ctx, r, bad));
+	return (wecom_reply_commit(ctx, r, bad));
+}
+
+int
+wecom_reply_markdown(struct wecom_ctx *ctx, const char *markdown)
+{
+	struct wecom_reply	*r;
+	int			 rc, bad = 0;
+
+	if (ctx->channel == WECOM_CHANNEL_APP)
+		return (wecom_reply_text(ctx, markdown));
+	if ((rc = wecom_reply_new(ctx, WECOM_REPLY_MARKDOWN, &r)) != WECOM_OK)
+		return (rc);
+	r->content = wecom_reply_clean(markdown, &bad);
+
+	return (wecom_reply_commit(ctx, r, bad));
+}
+
+int
+wecom_reply_template_card(struct wecom_ctx *ctx, const char *card)
+{
+	struct wecom_reply	*r;
+	int			 rc, bad = 0;
+
+	if ((rc = wecom_reply_new(ctx, WECOM_REPLY_CARD, &r)) != WECOM_OK)
+		return (rc);
+	r->card = wecom_reply_clean(card, &bad);
+
+	return (wecom_reply_commit(ctx, r, bad));
+}
+
+/* The context's stream id, made on first use: a copy for a record. */
+char *
+wecom_ctx_stream_id(struct wecom_ctx *ctx)
+{
+	if (ctx->stream_id[0] == '\0' &&
+	    wecom_random_hex(ctx->stream_id, 16) != WECOM_OK)
+		return (NULL);
+
+	return (strdup(ctx->stream_id));
+}
+
+enum wecom_channel
+wecom_ctx_channel(const struct wecom_ctx *ctx)
+{
+	return (ctx->channel);
 }
 
 int
@@ -136,6 +181,8 @@ wecom_ctx_reset(struct wecom_ctx *ctx)
 	ctx->reply = NULL;
 	ctx->reply_len = 0;
 	ctx->handled = 0;
+	free(ctx->stream);
+	ctx->stream = NULL;
 }
 
 void
@@ -158,12 +205,14 @@ wecom_reply_free(struct wecom_reply *r)
 	free(r->title);
 	free(r->description);
 	free(r->replace_name);
+	free(r->stream_id);
+	free(r->card);
 	free(r);
 }
 
 /* A new record, addressed as the answer to ctx's message. */
-static int
-reply_new(struct wecom_ctx *ctx, enum wecom_reply_type type,
+int
+wecom_reply_new(struct wecom_ctx *ctx, enum wecom_reply_type type,
     struct wecom_reply **rp)
 {
 	struct wecom_reply	*r;
@@ -171,11 +220,16 @@ reply_new(struct wecom_ctx *ctx, enum wecom_reply_type type,
 
 	if (wecom_replied(ctx))
 		return (WECOM_ERR_REPLIED);
+	if (!reply_fits(ctx, type))
+		return (WECOM_ERR_CHANNEL);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (WECOM_ERROR);
 	r->type = type;
-	r->to_user = reply_clean(ctx->msg->from_user, &bad);
-	r->from_user = reply_clean(ctx->app->conf->corpid, &bad);
+	r->welcome = ctx->msg->event_type == WECOM_EVENT_ENTER_CHAT;
+	r->card_update = ctx->msg->event_type ==
+	    WECOM_EVENT_TEMPLATE_CARD_EVENT;
+	r->to_user = wecom_reply_clean(ctx->msg->from_user, &bad);
+	r->from_user = wecom_reply_clean(ctx->app->conf->corpid, &bad);
 	if (bad) {
 		wecom_reply_free(r);
 		return (WECOM_ERROR);
@@ -192,22 +246,64 @@ reply_media(struct wecom_ctx *ctx, enum wecom_reply_type type,
 	struct wecom_reply	*r;
 	int			 rc, bad = 0;
 
-	if ((rc = reply_new(ctx, type, &r)) != WECOM_OK)
+	if ((rc = wecom_reply_new(ctx, type, &r)) != WECOM_OK)
 		return (rc);
-	r->media_id = reply_clean(media_id, &bad);
+	r->media_id = wecom_reply_clean(media_id, &bad);
 
-	return (reply_commit(ctx, r, bad));
+	return (wecom_reply_commit(ctx, r, bad));
 }
 
 /*
- * The record becomes the reply, with its XML; bad says a copy failed.
- * Either both are the context's or neither is.
+ * What each channel can carry. An app's passive reply has no markdown
+ * or card; a bot has no news or buttons, and its callbacks no media.
  */
 static int
-reply_commit(struct wecom_ctx *ctx, struct wecom_reply *r, int bad)
+reply_fits(const struct wecom_ctx *ctx, enum wecom_reply_type type)
 {
-	if (bad || wecom_reply_xml(r, &ctx->reply, &ctx->reply_len) !=
-	    WECOM_OK) {
+	switch (type) {
+	case WECOM_REPLY_TEXT:
+		return (1);
+	case WECOM_REPLY_MARKDOWN:
+	case WECOM_REPLY_STREAM:
+	case WECOM_REPLY_CARD:
+		return (ctx->channel != WECOM_CHANNEL_APP);
+	case WECOM_REPLY_IMAGE:
+	case WECOM_REPLY_VOICE:
+	case WECOM_REPLY_VIDEO:
+		return (ctx->channel != WECOM_CHANNEL_AIBOT_CALLBACK);
+	default:
+		return (ctx->channel == WECOM_CHANNEL_APP);
+	}
+}
+
+/*
+ * The record becomes the reply, with its XML or, on a bot, its JSON;
+ * bad says a copy failed. Either both are the context's or neither is.
+ */
+int
+wecom_reply_commit(struct wecom_ctx *ctx, struct wecom_reply *r, int bad)
+{
+	int	rc;
+
+	if (!bad && ctx->channel != WECOM_CHANNEL_APP) {
+		if (r->content != NULL)
+			wecom_reply_clip(r->content);
+		/* Text to a bot's message is a finished stream. */
+		if (r->stream_id == NULL && !r->welcome &&
+		    (r->type == WECOM_REPLY_TEXT ||
+		    r->type == WECOM_REPLY_MARKDOWN)) {
+			r->type = WECOM_REPLY_STREAM;
+			r->finish = 1;
+		}
+		if (r->type == WECOM_REPLY_STREAM && r->stream_id == NULL &&
+		    (r->stream_id = wecom_ctx_stream_id(ctx)) == NULL)
+			bad = 1;
+		rc = bad ? WECOM_ERROR :
+		    wecom_reply_json(r, &ctx->reply, &ctx->reply_len);
+	} else
+		rc = bad ? WECOM_ERROR :
+		    wecom_reply_xml(r, &ctx->reply, &ctx->reply_len);
+	if (rc != WECOM_OK) {
 		wecom_reply_free(r);
 		return (WECOM_ERROR);
 	}
@@ -222,8 +318,8 @@ reply_commit(struct wecom_ctx *ctx, struct wecom_reply *r, int bad)
  * late message carries the same text. NULL is "". On failure, NULL and
  * *bad set, so that a whole record is checked once.
  */
-static char *
-reply_clean(const char *s, int *bad)
+char *
+wecom_reply_clean(const char *s, int *bad)
 {
 	const unsigned char	*p;
 	char			*out;
@@ -287,4 +383,22 @@ reply_char(const unsigned char *p)
 		return (-3);
 
 	return (n);
+}
+
+/*
+ * WeCom shows at most WECOM_STREAM_MAX bytes: a longer text is cut at
+ * a character boundary (the text is valid UTF-8 already) and ends with
+ * a notice, so that the member knows.
+ */
+void
+wecom_reply_clip(char *s)
+{
+	size_t	len, cut;
+
+	if ((len = strlen(s)) <= WECOM_STREAM_MAX)
+		return;
+	cut = WECOM_STREAM_MAX - (sizeof(CLIP_NOTICE) - 1);
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	memcpy(s + cut, CLIP_NOTICE, sizeof(CLIP_NOTICE));
 }

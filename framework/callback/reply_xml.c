@@ -42,6 +42,11 @@ wecom_reply_msgtype(enum wecom_reply_type type)
 		return ("news");
 	case WECOM_REPLY_UPDATE_BUTTON:
 		return ("update_button");
+	case WECOM_REPLY_MARKDOWN:
+	case WECOM_REPLY_STREAM:
+		return ("markdown");
+	case WECOM_REPLY_CARD:
+		return ("template_card");
 	}
 
 	return ("");
@@ -93,6 +98,9 @@ xml_body(struct wecom_buf *b, const struct wecom_reply *r)
 		break;
 	case WECOM_REPLY_UPDATE_BUTTON:
 		xml_group(b, "Button", "ReplaceName", r->replace_name);
+		break;
+	default:
+		/* A bot's: reply_json.c renders them. */
 		break;
 	}
 }

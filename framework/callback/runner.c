@@ -16,6 +16,7 @@
 #include "wecom_activity.h"
 #include "wecom_client.h"
 #include "wecom_app.h"
+#include "wecom_callback.h"
 #include "wecom_msg.h"
 #include "wecom_reply.h"
 #include "wecom_runner.h"
@@ -41,6 +42,7 @@ struct wecom_runner {
 	pthread_cond_t			 cond;
 	TAILQ_HEAD(, wecom_job)		 queue;
 	TAILQ_HEAD(, wecom_job)		 done;
+	TAILQ_HEAD(, wecom_job)		 woken;
 	int				 efd;
 	wecom_api_observer		 observer;
 	int				 nthreads;	/* started so far */
@@ -74,6 +76,7 @@ wecom_runner_new(const struct wecom_conf *conf, int nthreads, int queue_max,
 	r->observer = observer;
 	TAILQ_INIT(&r->queue);
 	TAILQ_INIT(&r->done);
+	TAILQ_INIT(&r->woken);
 	if ((r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    pthread_mutex_init(&r->lock, NULL) != 0 ||
 	    pthread_cond_init(&r->cond, NULL) != 0)
@@ -152,8 +155,45 @@ wecom_runner_done(struct wecom_runner *r)
 	struct wecom_job	*job;
 
 	pthread_mutex_lock(&r->lock);
-	if ((job = TAILQ_FIRST(&r->done)) != NULL)
+	if ((job = TAILQ_FIRST(&r->done)) != NULL) {
 		TAILQ_REMOVE(&r->done, job, list);
+		/* Done before its wake-up was seen: the wake-up is moot. */
+		if (job->woken) {
+			TAILQ_REMOVE(&r->woken, job, wlist);
+			job->woken = 0;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+
+	return (job);
+}
+
+void
+wecom_runner_wake(struct wecom_job *job)
+{
+	struct wecom_runner	*r = job->runner;
+	uint64_t		 one = 1;
+
+	pthread_mutex_lock(&r->lock);
+	if (!job->woken && !job->orphan) {
+		job->woken = 1;
+		TAILQ_INSERT_TAIL(&r->woken, job, wlist);
+	}
+	pthread_mutex_unlock(&r->lock);
+	(void)write(r->efd, &one, sizeof(one));
+}
+
+/* A running job whose request may answer now, or NULL. */
+struct wecom_job *
+wecom_runner_woken(struct wecom_runner *r)
+{
+	struct wecom_job	*job;
+
+	pthread_mutex_lock(&r->lock);
+	if ((job = TAILQ_FIRST(&r->woken)) != NULL) {
+		TAILQ_REMOVE(&r->woken, job, wlist);
+		job->woken = 0;
+	}
 	pthread_mutex_unlock(&r->lock);
 
 	return (job);
@@ -193,6 +233,8 @@ wecom_job_free(struct wecom_job *job)
 		return;
 	if (job->release != NULL)
 		job->release(job->arg);
+	if (job->sink != NULL)
+		job->sink->release(job->sink);
 	free(job->plain);
 	wecom_reply_free(job->rec);
 	free(job->reply);
@@ -262,8 +304,8 @@ runner_run(struct runner_thread *t, struct wecom_job *job)
 	struct wecom_msg	msg;
 	struct wecom_ctx	ctx;
 
-	if (wecom_xml_parse(t->x, job->plain, job->plainlen) != WECOM_OK ||
-	    wecom_msg_load(&msg, t->x) != WECOM_OK) {
+	if (wecom_callback_load(job->app, t->x, job->plain, job->plainlen,
+	    &msg) != WECOM_OK) {
 		job->failed = 1;
 		return;
 	}
@@ -271,6 +313,11 @@ runner_run(struct runner_thread *t, struct wecom_job *job)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.app = job->app;
 	ctx.msg = &msg;
+	ctx.channel = wecom_app_channel(job->app);
+	ctx.sink = job->sink;
+	if (job->sink != NULL)
+		memcpy(ctx.stream_id, job->sink->stream_id,
+		    sizeof(ctx.stream_id));
 	ctx.client = runner_client(t, job->app);
 	wecom_route_run(&ctx);
 
@@ -288,6 +335,13 @@ runner_deliver(struct runner_thread *t, struct wecom_job *job)
 	struct wecom_client	*c;
 	struct wecom_activity	 was;
 
+	if (job->rec != NULL && job->sink != NULL) {
+		/* A bot's: its sink knows where the answer goes now. */
+		job->delivery = job->sink->push(job->sink, job->rec, job->reply,
+		    job->reply_len) == WECOM_OK ? WECOM_JOB_SENT :
+		    WECOM_JOB_SEND_FAILED;
+		return;
+	}
 	if (job->rec == NULL || (c = runner_client(t, job->app)) == NULL) {
 		job->delivery = WECOM_JOB_SEND_FAILED;
 		return;

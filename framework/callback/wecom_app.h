@@ -46,8 +46,22 @@ struct wecom_app {
 TAILQ_HEAD(wecom_app_list, wecom_app);
 
 /*
+ * Where a bot's answers go that are not the passive reply: each stream
+ * update (rec->finish 0), and a finished reply nobody waits for (the
+ * long connection's, a callback answered already). body is rec
+ * rendered (reply_json.c). Called on the handler's thread; the glue
+ * that made the sink knows where it leads, and frees it with release.
+ */
+struct wecom_sink {
+	int	(*push)(struct wecom_sink *, const struct wecom_reply *rec,
+		    const char *body, size_t len);
+	void	(*release)(struct wecom_sink *);
+	char	  stream_id[33];	/* the context's, if set */
+};
+
+/*
  * What a handler chain produced: its reply as made (wecom_reply.h) and
- * that reply's plaintext XML, both or neither.
+ * that reply's plaintext XML (a bot's: JSON), both or neither.
  */
 struct wecom_ctx {
 	struct wecom_app		*app;
@@ -57,6 +71,10 @@ struct wecom_ctx {
 	size_t				 reply_len;
 	int				 handled;	/* handlers that ran */
 	struct wecom_client		*client;	/* threaded apps only */
+	enum wecom_channel		 channel;
+	struct wecom_sink		*sink;		/* bots; may be NULL */
+	char				 stream_id[33];	/* "": none yet */
+	char				*stream;	/* the last update */
 };
 
 int	wecom_apps_setup(struct wecom_app_list *, const struct wecom_conf *,
@@ -66,6 +84,9 @@ struct wecom_app	*wecom_app_by_path(struct wecom_app_list *,
 			    const char *path);
 
 void	wecom_route_run(struct wecom_ctx *);
+enum wecom_channel	wecom_app_channel(const struct wecom_app *);
+/* stream.c: the context's stream id, made on first use; a copy. */
+char	*wecom_ctx_stream_id(struct wecom_ctx *);
 void	wecom_routes_free(struct wecom_app *);
 void	wecom_ctx_reset(struct wecom_ctx *);
 

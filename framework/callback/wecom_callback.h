@@ -41,10 +41,12 @@ int	wecom_callback_open(struct wecom_app *, struct wecom_xml *,
 	    const struct wecom_query *, const char *body, size_t len,
 	    struct wecom_msg *, const char **plain, size_t *plainlen,
 	    struct wecom_result *);
+int	wecom_callback_load(struct wecom_app *, struct wecom_xml *,
+	    const char *plain, size_t len, struct wecom_msg *);
 void	wecom_callback_route(struct wecom_app *, const struct wecom_msg *,
 	    char **reply, size_t *len);
-int	wecom_callback_seal(struct wecom_app *, const char *reply,
-	    size_t len, struct wecom_result *);
+int	wecom_callback_seal(struct wecom_app *, const char *nonce,
+	    const char *reply, size_t len, struct wecom_result *);
 void	wecom_result_clear(struct wecom_result *);
 
 #endif

@@ -18,6 +18,7 @@
 
 struct wecom_client;
 struct wecom_conf;
+struct wecom_ctx;
 struct wecom_outmsg;
 
 enum wecom_reply_type {
@@ -27,6 +28,10 @@ enum wecom_reply_type {
 	WECOM_REPLY_VIDEO,
 	WECOM_REPLY_NEWS,
 	WECOM_REPLY_UPDATE_BUTTON,
+	/* Bots (reply_json.c). */
+	WECOM_REPLY_MARKDOWN,
+	WECOM_REPLY_STREAM,
+	WECOM_REPLY_CARD,
 };
 
 struct wecom_reply_article {
@@ -47,10 +52,27 @@ struct wecom_reply {
 	char				*replace_name;	/* update_button */
 	struct wecom_reply_article	 articles[WECOM_NEWS_MAX];
 	size_t				 narticles;	/* news */
+	/* Bots. */
+	char				*stream_id;	/* stream */
+	int				 finish;
+	char				*card;		/* JSON text */
+	int				 welcome;	/* to enter_chat */
+	int				 card_update;	/* to a card event */
 };
 
 /* reply.c */
 void			 wecom_reply_free(struct wecom_reply *);
+int			 wecom_reply_new(struct wecom_ctx *,
+			    enum wecom_reply_type, struct wecom_reply **);
+int			 wecom_reply_commit(struct wecom_ctx *,
+			    struct wecom_reply *, int bad);
+char			*wecom_reply_clean(const char *, int *bad);
+
+/* reply_json.c: a bot's answer, the body of a callback or frame. */
+int			 wecom_reply_json(const struct wecom_reply *,
+			    char **json, size_t *len);
+/* Cut s (clean text) to WECOM_STREAM_MAX bytes with a notice. */
+void			 wecom_reply_clip(char *s);
 
 /* reply_xml.c: WeCom's name of the type; the passive reply, malloc'ed. */
 const char		*wecom_reply_msgtype(enum wecom_reply_type);

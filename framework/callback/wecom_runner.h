@@ -24,6 +24,7 @@ struct wecom_app;
 struct wecom_conf;
 struct wecom_reply;
 struct wecom_runner;
+struct wecom_sink;
 
 #define WECOM_JOB_QUEUED	0
 #define WECOM_JOB_DONE		1
@@ -49,6 +50,8 @@ struct wecom_job {
 	char			*reply;
 	size_t			 reply_len;
 	const char		*msgtype;	/* for metrics, static */
+	/* A bot's: where updates and an orphan's reply go; freed with it. */
+	struct wecom_sink	*sink;
 	/* A chore's name for the sandbox's log line: "request", path. */
 	const char		*kind;
 	char			 what[64];
@@ -64,7 +67,10 @@ struct wecom_job {
 	int			 popped;	/* back from the runner */
 	unsigned char		 dkey[20];	/* its dedupe key */
 	int			 has_dkey;
+	char			 nonce[65];	/* a bot's: its callback's */
+	int			 woken;		/* on the woken list */
 	TAILQ_ENTRY(wecom_job)	 list;
+	TAILQ_ENTRY(wecom_job)	 wlist;
 };
 
 struct wecom_runner	*wecom_runner_new(const struct wecom_conf *,
@@ -76,6 +82,13 @@ struct wecom_job	*wecom_runner_done(struct wecom_runner *);
 int			 wecom_runner_orphan(struct wecom_runner *,
 			    struct wecom_job *);
 struct wecom_client	*wecom_runner_client(struct wecom_job *);
+/*
+ * From the job's thread: its waiting request may answer now (a bot's
+ * first stream update). The event loop learns of it through the
+ * eventfd and wecom_runner_woken(), before the job is done.
+ */
+void			 wecom_runner_wake(struct wecom_job *);
+struct wecom_job	*wecom_runner_woken(struct wecom_runner *);
 void			 wecom_job_free(struct wecom_job *);
 
 #endif

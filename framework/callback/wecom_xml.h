@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * A flat view of a WeCom XML document: every element below the root as
+ * A flat view of a WeCom XML document (or of a bot's JSON one, json.c): every element below the root as
  * (path, text), in the order the elements end; an element that holds
  * other elements has an empty text. Both layers of a callback — the
  * envelope and the decrypted message — are this simple, so one SAX pass
@@ -51,6 +51,14 @@ void			 wecom_xml_free(struct wecom_xml *);
 int			 wecom_xml_parse(struct wecom_xml *, const char *,
 			    size_t);
 const char		*wecom_xml_error(const struct wecom_xml *);
+/* json.c: a bot's JSON message, objects as paths, arrays as repeats. */
+int			 wecom_xml_parse_json(struct wecom_xml *, const char *,
+			    size_t);
+/* For other parsers: empty x, add a field, fail with a reason. */
+void			 wecom_xml_reset(struct wecom_xml *);
+int			 wecom_xml_add(struct wecom_xml *, const char *path,
+			    size_t plen, const char *value, size_t vlen);
+void			 wecom_xml_fail(struct wecom_xml *, const char *why);
 int			 wecom_xml_envelope_check(const char *, size_t,
 			    const char **why);
 

@@ -45,6 +45,7 @@ static const char	*xml_envelope_cdata(const char *, const char *,
 static int		 xml_ascii(const char *, size_t);
 static int		 xml_ascii_bytes(const char *, size_t);
 static int	xml_append(struct wecom_xml *, const void *, size_t);
+static int	xml_field(struct wecom_xml *, const char *, size_t);
 static int	xml_context(struct wecom_xml *);
 static int	xml_match(const struct wecom_xml *,
 		    const struct wecom_xml_field *, const char *);
@@ -75,10 +76,7 @@ wecom_xml_parse(struct wecom_xml *x, const char *buf, size_t len)
 {
 	xmlParserCtxtPtr	ctxt;
 
-	x->len = x->nfields = x->pathlen = x->mark = 0;
-	x->depth = x->leaf = x->err = 0;
-	x->why = NULL;
-
+	wecom_xml_reset(x);
 	if (len == 0 || len > WECOM_MSG_MAX) {
 		xml_fail(x, "empty or oversized document");
 		return (WECOM_ERR_PARSE_XML);
@@ -346,9 +344,7 @@ xml_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     const xmlChar *uri)
 {
 	struct wecom_xml	*x = ctx;
-	struct wecom_xml_field	*f;
-	size_t			 vlen, plen;
-	const char		*slash;
+	size_t			 plen;
 
 	if (x->err || x->depth == 0)
 		return;
@@ -363,27 +359,65 @@ xml_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	if (!x->leaf)
 		x->len = x->mark;
 	x->leaf = 0;
+	xml_field(x, x->path, plen);
+}
+
+/*
+ * The text from x->mark to the end of the arena becomes the value of a
+ * field at path, which is copied after it.
+ */
+static int
+xml_field(struct wecom_xml *x, const char *path, size_t plen)
+{
+	struct wecom_xml_field	*f;
+	const char		*slash;
 
 	if (x->nfields == WECOM_XML_FIELDS_MAX) {
 		xml_fail(x, "too many elements");
-		return;
+		return (WECOM_ERR_PARSE_XML);
 	}
 	f = &x->fields[x->nfields];
-	vlen = x->len - x->mark;
 	f->value = (uint32_t)x->mark;
-	f->vlen = (uint32_t)vlen;
+	f->vlen = (uint32_t)(x->len - x->mark);
 	if (xml_append(x, "", 1) != WECOM_OK)
-		return;
+		return (WECOM_ERR_PARSE_XML);
 	/* A container's path is a prefix of the buffer: terminate it here. */
 	f->path = (uint32_t)x->len;
-	if (xml_append(x, x->path, plen) != WECOM_OK ||
+	if (xml_append(x, path, plen) != WECOM_OK ||
 	    xml_append(x, "", 1) != WECOM_OK)
-		return;
-	slash = memrchr(x->path, '/', plen);
-	f->name = f->path + (slash ? (uint32_t)(slash - x->path + 1) : 0);
+		return (WECOM_ERR_PARSE_XML);
+	slash = memrchr(path, '/', plen);
+	f->name = f->path + (slash ? (uint32_t)(slash - path + 1) : 0);
 
 	x->nfields++;
 	x->mark = x->len;
+
+	return (WECOM_OK);
+}
+
+/* Another parser's document (a bot's JSON) into the same model. */
+void
+wecom_xml_reset(struct wecom_xml *x)
+{
+	x->len = x->nfields = x->pathlen = x->mark = 0;
+	x->depth = x->leaf = x->err = 0;
+	x->why = NULL;
+}
+
+int
+wecom_xml_add(struct wecom_xml *x, const char *path, size_t plen,
+    const char *value, size_t vlen)
+{
+	if (x->err || xml_append(x, value, vlen) != WECOM_OK)
+		return (WECOM_ERR_PARSE_XML);
+
+	return (xml_field(x, path, plen));
+}
+
+void
+wecom_xml_fail(struct wecom_xml *x, const char *why)
+{
+	xml_fail(x, why);
 }
 
 static void

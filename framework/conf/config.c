@@ -29,6 +29,9 @@ static int	conf_misfit(struct conf_parse *,
 static const char	*conf_where(const struct wecom_conf_section *,
 			    const char *, char *, size_t);
 static int	conf_app(struct conf_parse *, struct wecom_conf_section *);
+static int	conf_aibot(struct conf_parse *, struct wecom_conf_section *);
+static int	conf_path_free(struct conf_parse *,
+		    const struct wecom_app_conf *);
 static void	conf_app_settings(const struct wecom_conf_section *,
 		    struct wecom_app_conf *, long);
 static long long	conf_app_number(const struct wecom_conf_section *,
@@ -57,6 +60,7 @@ wecom_conf_load(struct wecom_conf *conf, const char *path, char *err,
 	memset(conf, 0, sizeof(*conf));
 	TAILQ_INIT(&conf->sections);
 	TAILQ_INIT(&conf->apps);
+	TAILQ_INIT(&conf->bots);
 	memset(&ps, 0, sizeof(ps));
 	ps.conf = conf;
 	ps.err = err;
@@ -72,6 +76,8 @@ wecom_conf_load(struct wecom_conf *conf, const char *path, char *err,
 	TAILQ_FOREACH(s, &conf->sections, list) {
 		if (strcmp(s->type, "app") == 0)
 			rc = conf_app(&ps, s);
+		else if (strcmp(s->type, "aibot") == 0)
+			rc = conf_aibot(&ps, s);
 		else if (strcmp(s->type, "global") != 0)
 			rc = conf_lines(&ps, s);
 		if (rc != WECOM_CONF_OK)
@@ -92,6 +98,10 @@ wecom_conf_free(struct wecom_conf *conf)
 		TAILQ_REMOVE(&conf->apps, app, list);
 		free(app);
 	}
+	while ((app = TAILQ_FIRST(&conf->bots)) != NULL) {
+		TAILQ_REMOVE(&conf->bots, app, list);
+		free(app);
+	}
 	while ((s = TAILQ_FIRST(&conf->sections)) != NULL) {
 		TAILQ_REMOVE(&conf->sections, s, list);
 		while ((kv = TAILQ_FIRST(&s->keys)) != NULL) {
@@ -108,6 +118,19 @@ wecom_conf_free(struct wecom_conf *conf)
 	}
 	free(conf->file);
 	conf->file = NULL;
+}
+
+const struct wecom_app_conf *
+wecom_conf_aibot(const struct wecom_conf *conf, const char *name)
+{
+	const struct wecom_app_conf	*bot;
+
+	TAILQ_FOREACH(bot, &conf->bots, list) {
+		if (strcmp(bot->name, name) == 0)
+			return (bot);
+	}
+
+	return (NULL);
 }
 
 const struct wecom_app_conf *
@@ -247,7 +270,6 @@ static int
 conf_app(struct conf_parse *ps, struct wecom_conf_section *s)
 {
 	struct wecom_app_conf		*app;
-	const struct wecom_app_conf	*o;
 
 	if ((app = calloc(1, sizeof(*app))) == NULL)
 		return (wecom_conf_fail(ps, s->line, "out of memory"));
@@ -277,12 +299,68 @@ conf_app(struct conf_parse *ps, struct wecom_conf_section *s)
 		return (WECOM_CONF_ERROR);
 	conf_app_settings(s, app, ps->conf->timestamp_window);
 
-	TAILQ_FOREACH(o, &ps->conf->apps, list) {
-		if (o != app && o->path != NULL && app->path != NULL &&
-		    strcmp(o->path, app->path) == 0)
-			return (wecom_conf_fail(ps, s->line, "[app %s]: path "
-			    "%s is already used by [app %s]", s->name,
-			    app->path, o->name));
+	return (conf_path_free(ps, app));
+}
+
+/*
+ * A bot in websocket mode needs its id and secret; in callback mode
+ * the callback settings, as an app does. Its envelopes carry "" as the
+ * ReceiveId (internal bots): checked only when one is configured.
+ */
+static int
+conf_aibot(struct conf_parse *ps, struct wecom_conf_section *s)
+{
+	struct wecom_app_conf	*bot;
+	const char		*mode;
+
+	if ((bot = calloc(1, sizeof(*bot))) == NULL)
+		return (wecom_conf_fail(ps, s->line, "out of memory"));
+	TAILQ_INSERT_TAIL(&ps->conf->bots, bot, list);
+	bot->kind = WECOM_KIND_AIBOT;
+	bot->section = s;
+	bot->name = s->name;
+	if ((bot->handler = wecom_conf_get(s, "handler")) == NULL)
+		bot->handler = s->name;
+	if (conf_lines(ps, s) != WECOM_CONF_OK)
+		return (WECOM_CONF_ERROR);
+	mode = wecom_conf_get(s, "mode");
+	bot->ws = mode == NULL || strcmp(mode, "websocket") == 0;
+	if (bot->ws) {
+		if ((bot->bot_id = conf_need(ps, s, "bot_id")) == NULL ||
+		    (bot->bot_secret = conf_need(ps, s, "secret")) == NULL)
+			return (WECOM_CONF_ERROR);
+		if ((bot->ws_url = wecom_conf_get(s, "ws_url")) == NULL)
+			bot->ws_url = WECOM_AIBOT_WS_URL_DEFAULT;
+	} else if ((bot->token = conf_need(ps, s, "token")) == NULL ||
+	    (bot->aeskey = conf_need(ps, s, "aeskey")) == NULL ||
+	    (bot->path = conf_need(ps, s, "path")) == NULL)
+		return (WECOM_CONF_ERROR);
+	conf_app_settings(s, bot, ps->conf->timestamp_window);
+
+	return (conf_path_free(ps, bot));
+}
+
+/* No two sections may share a callback path. */
+static int
+conf_path_free(struct conf_parse *ps, const struct wecom_app_conf *app)
+{
+	const struct wecom_app_conf_list	*l;
+	const struct wecom_app_conf		*o;
+	int					 i;
+
+	if (app->path == NULL)
+		return (WECOM_CONF_OK);
+	for (i = 0; i < 2; i++) {
+		l = i ? &ps->conf->bots : &ps->conf->apps;
+		TAILQ_FOREACH(o, l, list) {
+			if (o == app || o->path == NULL ||
+			    strcmp(o->path, app->path) != 0)
+				continue;
+			return (wecom_conf_fail(ps, app->section->line,
+			    "[%s %s]: path %s is already used by [%s %s]",
+			    app->section->type, app->name, app->path,
+			    o->section->type, o->name));
+		}
 	}
 
 	return (WECOM_CONF_OK);
@@ -312,7 +390,8 @@ static void
 conf_app_settings(const struct wecom_conf_section *s,
     struct wecom_app_conf *app, long window)
 {
-	app->agentid = conf_app_number(s, "agentid", 0);
+	if (app->kind == WECOM_KIND_APP)
+		app->agentid = conf_app_number(s, "agentid", 0);
 	app->threaded = (int)conf_app_number(s, "threaded", 0);
 	app->deadline_ms = (long)conf_app_number(s, "deadline_ms", 0);
 	app->timestamp_window = (long)conf_app_number(s, "timestamp_window",

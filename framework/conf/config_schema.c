@@ -29,6 +29,8 @@
 
 static int	check_token(const char *);
 static int	check_aeskey(const char *);
+static int	check_mode(const char *);
+static int	check_ws_url(const char *);
 static int	conf_parse_number(const char *, long long, long long,
 		    long long *);
 
@@ -38,6 +40,7 @@ const struct conf_sect	wecom_conf_sects[] = {
 	{ "apikey",	"NAME",	0 },
 	{ "relay",	NULL,	0 },
 	{ "robot",	"NAME",	0 },
+	{ "aibot",	"NAME",	1 },
 	{ NULL,		NULL,	0 }
 };
 
@@ -102,6 +105,8 @@ const struct conf_key	wecom_conf_keys[] = {
 	GNUM(outbox_backoff_ms, CONF_LONG, "30000", 1, 3600000,
 	    "WECOM_OUTBOX_BACKOFF_MS",
 	    "first wait before a queued message is retried, doubling, ms"),
+	GNUM(aibot_streams, CONF_LONG, "64", 4, 4096, NULL,
+	    "callback-mode bots: streams answered at once (20 KiB each)"),
 	/* An offset, not a zone: no tzdata is needed in a chroot. */
 	GNUM(alert_utc_offset_min, CONF_LONG, "0", -720, 840, NULL,
 	    "Alertmanager times are shown this far from UTC, minutes "
@@ -189,6 +194,49 @@ const struct conf_key	wecom_conf_keys[] = {
 	{ .section = "robot", .key = "key", .type = CONF_SECRET,
 	  .absent = "required",
 	  .meaning = "the group robot's webhook key" },
+
+	{ .section = "aibot", .key = "handler", .type = CONF_STRING,
+	  .absent = "the section's NAME", .form = "a WECOM_APP() name",
+	  .meaning = "the C app whose handlers serve the bot" },
+	{ .section = "aibot", .key = "mode", .type = CONF_STRING,
+	  .def = "websocket", .form = "websocket or callback",
+	  .check = check_mode,
+	  .meaning = "a long connection out to WeCom, or JSON callbacks in" },
+	{ .section = "aibot", .key = "bot_id", .type = CONF_STRING,
+	  .absent = "required for websocket", .form = "the BotID",
+	  .meaning = "the bot's id (admin console, API mode)" },
+	{ .section = "aibot", .key = "secret", .type = CONF_SECRET,
+	  .absent = "required for websocket",
+	  .meaning = "the bot's long-connection Secret" },
+	{ .section = "aibot", .key = "ws_url", .type = CONF_STRING,
+	  .def = WECOM_AIBOT_WS_URL_DEFAULT, .form = "wss://… or ws://…",
+	  .check = check_ws_url,
+	  .meaning = "the long connection's endpoint" },
+	{ .section = "aibot", .key = "token", .type = CONF_SECRET,
+	  .absent = "required for callback",
+	  .form = "1-128 characters without blanks", .check = check_token,
+	  .meaning = "Token of the bot's callback settings" },
+	{ .section = "aibot", .key = "aeskey", .type = CONF_SECRET,
+	  .absent = "required for callback",
+	  .form = "43 characters of [A-Za-z0-9] (-40004 IllegalAesKey)",
+	  .check = check_aeskey,
+	  .meaning = "EncodingAESKey of the bot's callback settings" },
+	{ .section = "aibot", .key = "path", .type = CONF_URLPATH,
+	  .absent = "required for callback",
+	  .meaning = "the path of the bot's callback URL" },
+	{ .section = "aibot", .key = "receiveid", .type = CONF_STRING,
+	  .absent = "any (internal bots send \"\")",
+	  .meaning = "ReceiveId the envelopes must carry" },
+	{ .section = "aibot", .key = "threaded", .type = CONF_YESNO,
+	  .absent = "the app code's choice",
+	  .meaning = "handlers may block: run them on the handler threads" },
+	{ .section = "aibot", .key = "deadline_ms", .type = CONF_NUMBER,
+	  .def = "1000", .min = DEADLINE_MS_MIN, .max = DEADLINE_MS_MAX,
+	  .meaning = "callback, threaded: then answer with the stream so far, "
+	  "ms" },
+	{ .section = "aibot", .key = "timestamp_window", .type = CONF_NUMBER,
+	  .absent = "[global] timestamp_window", .min = 0, .max = WINDOW_MAX,
+	  .meaning = "the bot's own replay window, s; 0: off" },
 
 	{ .section = NULL, .key = NULL }
 };
@@ -282,6 +330,20 @@ static int
 check_aeskey(const char *v)
 {
 	return (wecom_crypto_check_aeskey(v) == WECOM_OK ? 0 : -1);
+}
+
+static int
+check_mode(const char *v)
+{
+	return (strcmp(v, "websocket") == 0 || strcmp(v, "callback") == 0 ?
+	    0 : -1);
+}
+
+static int
+check_ws_url(const char *v)
+{
+	return ((strncmp(v, "wss://", 6) == 0 || strncmp(v, "ws://", 5) == 0) &&
+	    strpbrk(v, " \t") == NULL ? 0 : -1);
 }
 
 /* Decimal digits, perhaps a leading '-': the one parser of numbers. */

@@ -29,6 +29,11 @@
 #include "wecom_http.h"
 #include "wecom_server.h"
 #include "wecom_xml.h"
+#include "wecom_aibot.h"
+
+/* A bot's reply carries its callback's nonce; an app's a fresh one. */
+#define BOT_NONCE(app, n)	\
+	((app)->conf->kind == WECOM_KIND_AIBOT ? (n) : NULL)
 
 /*
  * Per worker: threads for threaded apps' handlers, and threads of their
@@ -44,10 +49,6 @@ struct pool {
 static struct pool	handlers;
 static struct pool	chores;
 static struct wecom_server	*srv;
-/* Read by the parent, before any chroot; the conf points at it. */
-static char			*ca;
-
-#define CA_MAX			(4 * 1024 * 1024)
 
 /* Main-thread state of a job whose request sleeps. */
 #define JOB_WAITING	0
@@ -55,18 +56,24 @@ static char			*ca;
 #define JOB_EXPIRED	2	/* the deadline passed first */
 
 static int	dispatch_threaded(struct http_request *, struct wecom_app *,
+		    const struct wecom_query *, const struct wecom_msg *,
 		    const char *, size_t, const char *, const unsigned char *);
 static int	dispatch_retry(struct http_request *, struct wecom_app *,
-		    const struct wecom_msg *, unsigned char *);
+		    const struct wecom_query *, const struct wecom_msg *,
+		    unsigned char *);
+static int	dispatch_refresh(struct http_request *, struct wecom_app *,
+		    const struct wecom_query *, const struct wecom_msg *);
 static void	dispatch_count(struct wecom_app *, const struct wecom_msg *);
 static void	dispatch_answer(struct http_request *, struct wecom_app *,
-		    const unsigned char *, const char *, size_t);
+		    const char *, const unsigned char *, const char *, size_t);
 static void	dispatch_reply(struct http_request *, struct wecom_app *,
-		    const char *, size_t);
+		    const char *, const char *, size_t);
+static void	dispatch_expire(struct wecom_job *);
+static void	dispatch_expired(struct http_request *, struct wecom_job *);
 static void	dispatch_unclaim(const unsigned char *);
 static void	dispatch_deadline(void *, u_int64_t);
 static void	dispatch_done(void *, int);
-static void	dispatch_deferred(struct wecom_app *);
+static void	dispatch_deferred(struct wecom_job *);
 static void	dispatch_delivered(struct wecom_app *, int);
 static int	dispatch_pool(struct pool *, const struct wecom_conf *, long);
 static void	dispatch_finished(struct wecom_job *);
@@ -75,42 +82,6 @@ static void	dispatch_timer_stop(struct wecom_job *);
 static int	dispatch_park(struct http_request *, struct wecom_job *,
 		    struct wecom_runner *);
 static void	chore_done(struct wecom_job *);
-
-/*
- * In the parent: the CA bundle the API clients verify WeCom with, for
- * workers that will run chrooted (ca_file, default Debian's bundle).
- * Every client made from conf uses it, the outbox's too.
- */
-void
-wecom_dispatch_preload(struct wecom_server *s)
-{
-	struct wecom_conf	*conf = &s->conf;
-	const char	*path;
-	FILE		*fp;
-	size_t		 calen;
-	long		 len;
-
-	/* The schema gave it its default. */
-	path = conf->ca_file;
-	if ((fp = fopen(path, "r")) == NULL) {
-		kore_log(LOG_WARNING, "wecom: cannot read ca_file %s: TLS to "
-		    "WeCom will use curl's default", path);
-		return;
-	}
-	if (fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) > 0 &&
-	    len < CA_MAX && fseek(fp, 0, SEEK_SET) == 0 &&
-	    (ca = malloc((size_t)len)) != NULL) {
-		calen = fread(ca, 1, (size_t)len, fp);
-		if (calen != (size_t)len) {
-			free(ca);
-			ca = NULL;
-		} else {
-			conf->ca_pem = ca;
-			conf->ca_len = calen;
-		}
-	}
-	fclose(fp);
-}
 
 /* In each worker: the threads for threaded apps and chores. */
 int
@@ -160,20 +131,46 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 		wecom_http_answer(req, &res);
 		return (KORE_RESULT_OK);
 	}
+	if (dispatch_refresh(req, app, q, &msg))
+		return (KORE_RESULT_OK);
 	dispatch_count(app, &msg);
-	if (dispatch_retry(req, app, &msg, key))
+	if (dispatch_retry(req, app, q, &msg, key))
 		return (KORE_RESULT_OK);
 
 	if (app->threaded)
-		return (dispatch_threaded(req, app, plain, plainlen,
+		return (dispatch_threaded(req, app, q, &msg, plain, plainlen,
 		    res.msgtype, srv->dedupe ? key : NULL));
 
 	wecom_callback_route(app, &msg, &reply, &rlen);
-	dispatch_answer(req, app, srv->dedupe ? key : NULL, reply,
-	    rlen);
+	dispatch_answer(req, app, BOT_NONCE(app, q->nonce),
+	    srv->dedupe ? key : NULL, reply, rlen);
 	free(reply);
 
 	return (KORE_RESULT_OK);
+}
+
+/*
+ * A bot's stream refresh: WeCom asks what its stream shows now. It is
+ * answered from the stream table, whichever worker holds the handler,
+ * and runs no handler. Returns 1 if it was one.
+ */
+static int
+dispatch_refresh(struct http_request *req, struct wecom_app *app,
+    const struct wecom_query *q, const struct wecom_msg *msg)
+{
+	char	*plain;
+	size_t	 len;
+
+	if (app->conf->kind != WECOM_KIND_AIBOT ||
+	    strcmp(msg->msgtype, "stream") != 0)
+		return (0);
+	wecom_metrics_callback(srv->metrics, app->index, "stream_refresh");
+	plain = srv->streams == NULL ? NULL : wecom_aibot_stream_answer(
+	    srv->streams, wecom_msg_get(msg, "stream/id"), &len);
+	dispatch_reply(req, app, q->nonce, plain, plain ? len : 0);
+	free(plain);
+
+	return (1);
 }
 
 /*
@@ -183,7 +180,8 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
  */
 static int
 dispatch_retry(struct http_request *req, struct wecom_app *app,
-    const struct wecom_msg *msg, unsigned char *key)
+    const struct wecom_query *q, const struct wecom_msg *msg,
+    unsigned char *key)
 {
 	struct wecom_dedupe	*dd;
 	/* One more byte: a reply of exactly the maximum still fits. */
@@ -201,8 +199,8 @@ dispatch_retry(struct http_request *req, struct wecom_app *app,
 
 	wecom_metrics_inc(srv->metrics, app->index,
 	    WECOM_M_DUPLICATES);
-	dispatch_reply(req, app, rc == WECOM_DEDUPE_DONE && len > 0 ? reply :
-	    NULL, len);
+	dispatch_reply(req, app, BOT_NONCE(app, q->nonce),
+	    rc == WECOM_DEDUPE_DONE && len > 0 ? reply : NULL, len);
 
 	return (1);
 }
@@ -210,24 +208,28 @@ dispatch_retry(struct http_request *req, struct wecom_app *app,
 /* Remember the reply for retries, then send it. */
 static void
 dispatch_answer(struct http_request *req, struct wecom_app *app,
-    const unsigned char *key, const char *reply, size_t len)
+    const char *nonce, const unsigned char *key, const char *reply,
+    size_t len)
 {
 	if (key != NULL)
 		wecom_dedupe_finish(srv->dedupe, key, time(NULL),
 		    reply, reply ? len : 0);
-	dispatch_reply(req, app, reply, len);
+	dispatch_reply(req, app, nonce, reply, len);
 }
 
-/* Seal and send a reply, or an empty 200 when there is none. */
+/*
+ * Seal and send a reply, or an empty 200 when there is none. A bot's
+ * reply carries its callback's nonce (NULL: a fresh one).
+ */
 static void
 dispatch_reply(struct http_request *req, struct wecom_app *app,
-    const char *reply, size_t len)
+    const char *nonce, const char *reply, size_t len)
 {
 	struct wecom_result	res;
 
 	memset(&res, 0, sizeof(res));
 	if (reply != NULL) {
-		wecom_callback_seal(app, reply, len, &res);
+		wecom_callback_seal(app, nonce, reply, len, &res);
 		wecom_metrics_inc(srv->metrics, app->index,
 		    WECOM_M_REPLIES);
 	}
@@ -279,8 +281,11 @@ wecom_dispatch_resume(struct http_request *req)
 
 	/* Expired: an empty 200 now; its thread sends the reply itself. */
 	if (job->stage == JOB_FINISHED && !job->failed) {
-		dispatch_answer(req, job->app, job->has_dkey ? job->dkey : NULL,
-		    job->reply, job->reply_len);
+		dispatch_answer(req, job->app, BOT_NONCE(job->app, job->nonce),
+		    job->has_dkey ? job->dkey : NULL, job->reply,
+		    job->reply_len);
+	} else if (job->sink != NULL && !job->failed) {
+		dispatch_expired(req, job);
 	} else {
 		if (job->failed) {
 			res.code = WECOM_ERR_PARSE_XML;
@@ -293,8 +298,26 @@ wecom_dispatch_resume(struct http_request *req)
 	return (KORE_RESULT_OK);
 }
 
+/*
+ * A bot's callback answered before its handlers finished: the stream
+ * so far (empty at first), which WeCom then refreshes; kept for retries.
+ */
+static void
+dispatch_expired(struct http_request *req, struct wecom_job *job)
+{
+	char	*plain;
+	size_t	 len;
+
+	plain = wecom_aibot_stream_answer(srv->streams, job->sink->stream_id,
+	    &len);
+	dispatch_answer(req, job->app, job->nonce, job->has_dkey ?
+	    job->dkey : NULL, plain, plain ? len : 0);
+	free(plain);
+}
+
 static int
 dispatch_threaded(struct http_request *req, struct wecom_app *app,
+    const struct wecom_query *q, const struct wecom_msg *msg,
     const char *plain, size_t plainlen, const char *msgtype,
     const unsigned char *key)
 {
@@ -305,6 +328,12 @@ dispatch_threaded(struct http_request *req, struct wecom_app *app,
 		free(job);
 		dispatch_unclaim(key);
 		return (wecom_http_refuse(req, 503, 0, "out of memory"));
+	}
+	/* A bot's answers stream through the table (sink_callback.c). */
+	if (app->conf->kind == WECOM_KIND_AIBOT && srv->streams != NULL) {
+		(void)snprintf(job->nonce, sizeof(job->nonce), "%s", q->nonce);
+		job->sink = wecom_aibot_sink_callback(srv->streams, &srv->conf,
+		    msg, job);
 	}
 	memcpy(job->plain, plain, plainlen + 1);
 	job->plainlen = plainlen;
@@ -349,13 +378,21 @@ dispatch_deadline(void *arg, u_int64_t now)
 	struct wecom_job	*job = arg;
 
 	job->timer = NULL;	/* Kore frees a one-shot timer */
+	dispatch_expire(job);
+}
+
+/* The deadline passed, or a bot's stream began: answer without it. */
+static void
+dispatch_expire(struct wecom_job *job)
+{
 	if (job->stage != JOB_WAITING)
 		return;
 	if (!wecom_runner_orphan(job->runner, job))
 		return;		/* finished meanwhile: the eventfd says so */
 
+	dispatch_timer_stop(job);
 	job->stage = JOB_EXPIRED;
-	dispatch_deferred(job->app);
+	dispatch_deferred(job);
 	if (job->owner != NULL)
 		http_request_wakeup(job->owner);
 }
@@ -370,6 +407,9 @@ dispatch_done(void *arg, int error)
 
 	while (read(wecom_runner_fd(p->runner), &n, sizeof(n)) == sizeof(n))
 		;
+	/* Before the done list: a woken job is still running, never freed. */
+	while ((job = wecom_runner_woken(p->runner)) != NULL)
+		dispatch_expire(job);
 	while ((job = wecom_runner_done(p->runner)) != NULL)
 		dispatch_finished(job);
 }
@@ -383,8 +423,9 @@ dispatch_finished(struct wecom_job *job)
 	}
 	job->popped = 1;
 	if (job->orphan) {
-		/* Its reply went out as a message: retries get nothing more. */
-		if (job->has_dkey)
+		/* Its reply went out as a message: retries get nothing more.
+		 * (A bot's retries keep getting the stream.) */
+		if (job->has_dkey && job->sink == NULL)
 			wecom_dedupe_finish(srv->dedupe, job->dkey,
 			    time(NULL), NULL, 0);
 		dispatch_delivered(job->app, job->delivery);
@@ -440,10 +481,17 @@ dispatch_detach(struct http_request *req)
 		wecom_job_free(job);
 }
 
-/* The request was answered empty: its reply goes out as a message. */
+/*
+ * The request was answered without the handlers: an app's reply follows
+ * as a message; a bot's answer streams (that is no overrun).
+ */
 static void
-dispatch_deferred(struct wecom_app *app)
+dispatch_deferred(struct wecom_job *job)
 {
+	struct wecom_app	*app = job->app;
+
+	if (job->sink != NULL)
+		return;
 	wecom_metrics_inc(srv->metrics, app->index,
 	    WECOM_M_DEFERRED);
 	kore_log(LOG_NOTICE, "wecom: [app %s] handlers overran deadline_ms "

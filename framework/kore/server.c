@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,8 +32,10 @@
 #include "wecom_http.h"
 #include "wecom_server.h"
 #include "wecom_xml.h"
+#include "wecom_aibot.h"
 
 #define QUERY_MAX	2048	/* Kore answers 414 beyond ~2000 */
+#define CA_MAX		(4 * 1024 * 1024)
 
 int	kore_parent_configure(int, char **);
 void	kore_worker_configure(void);
@@ -55,6 +58,8 @@ static int	server_get(struct http_request *, struct wecom_app *);
 static int	server_post(struct http_request *, struct wecom_app *);
 static void	server_tick(void *, u_int64_t);
 static void	server_warn(const struct wecom_app_list *);
+static int	server_streams(struct wecom_server *);
+static void	server_ca(struct wecom_server *);
 
 int
 kore_parent_configure(int argc, char **argv)
@@ -73,7 +78,9 @@ kore_parent_configure(int argc, char **argv)
 	if (wecom_push_init(&server.conf, err, sizeof(err)) != WECOM_OK ||
 	    wecom_relay_init(&server.conf, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);
-	wecom_dispatch_preload(&server);
+	if (server_streams(&server) != KORE_RESULT_OK)
+		fatal("wecom: cannot map the bots' stream table");
+	server_ca(&server);
 	wecom_sandbox_init(&server.apps);
 	server_warn(&server.apps);
 	if (TAILQ_EMPTY(&server.apps))
@@ -93,12 +100,68 @@ server_warn(const struct wecom_app_list *apps)
 	const struct wecom_app	*app;
 
 	TAILQ_FOREACH(app, apps, list) {
-		if (app->threaded && app->conf->secret == NULL)
+		if (app->threaded && app->conf->secret == NULL &&
+		    app->conf->kind == WECOM_KIND_APP)
 			kore_log(LOG_WARNING, "wecom: [app %s] is threaded but "
 			    "has no secret: a reply later than deadline_ms "
 			    "(%ld ms) cannot be sent and will be dropped",
 			    app->conf->name, app->deadline_ms);
 	}
+}
+
+/*
+ * In the parent: the CA bundle the API clients verify WeCom with, for
+ * workers that will run chrooted (ca_file, default Debian's bundle).
+ * Every client made from conf uses it, the outbox's too.
+ */
+static void
+server_ca(struct wecom_server *s)
+{
+	struct wecom_conf	*conf = &s->conf;
+	const char	*path;
+	char		*ca;
+	FILE		*fp;
+	size_t		 calen;
+	long		 len;
+
+	/* The schema gave it its default. */
+	path = conf->ca_file;
+	if ((fp = fopen(path, "r")) == NULL) {
+		kore_log(LOG_WARNING, "wecom: cannot read ca_file %s: TLS to "
+		    "WeCom will use curl's default", path);
+		return;
+	}
+	if (fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) > 0 &&
+	    len < CA_MAX && fseek(fp, 0, SEEK_SET) == 0 &&
+	    (ca = malloc((size_t)len)) != NULL) {
+		calen = fread(ca, 1, (size_t)len, fp);
+		if (calen != (size_t)len) {
+			free(ca);
+			ca = NULL;
+		} else {
+			conf->ca_pem = ca;
+			conf->ca_len = calen;
+		}
+	}
+	fclose(fp);
+}
+
+/* Callback-mode bots answer refreshes from any worker: a shared table. */
+static int
+server_streams(struct wecom_server *s)
+{
+	const struct wecom_app_conf	*bot;
+
+	TAILQ_FOREACH(bot, &s->conf.bots, list) {
+		if (!bot->ws) {
+			s->streams = wecom_streams_new(
+			    (size_t)s->conf.aibot_streams);
+			return (s->streams != NULL ? KORE_RESULT_OK :
+			    KORE_RESULT_ERROR);
+		}
+	}
+
+	return (KORE_RESULT_OK);
 }
 
 void

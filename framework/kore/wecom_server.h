@@ -22,6 +22,7 @@ struct wecom_job;
 struct wecom_metrics;
 struct wecom_query;
 struct wecom_runner;
+struct wecom_streams;
 struct wecom_xml;
 
 struct wecom_server {
@@ -29,6 +30,7 @@ struct wecom_server {
 	struct wecom_app_list	 apps;
 	struct wecom_metrics	*metrics;	/* shared mappings, made */
 	struct wecom_dedupe	*dedupe;	/* in the parent; NULL: off */
+	struct wecom_streams	*streams;	/* callback-mode bots' */
 };
 
 /* observe.c */
@@ -40,7 +42,6 @@ void	wecom_observe_api(void *, const char *, long);
 void	wecom_upkeep_init(struct wecom_server *, struct wecom_runner *);
 
 /* dispatch.c */
-void	wecom_dispatch_preload(struct wecom_server *);
 int	wecom_dispatch_init(struct wecom_server *);
 int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
 	    struct wecom_xml *, const struct wecom_query *, const char *,

@@ -52,6 +52,7 @@ enum wecom_msg_type {
 	WECOM_MSG_LINK,
 	WECOM_MSG_FILE,
 	WECOM_MSG_EVENT,
+	WECOM_MSG_MIXED,		/* bots: text and images */
 };
 
 enum wecom_event_type {
@@ -80,6 +81,15 @@ enum wecom_event_type {
 	WECOM_EVENT_CHANGE_EXTERNAL_TAG,
 	WECOM_EVENT_KF_MSG_OR_EVENT,
 	WECOM_EVENT_SHARE_AGENT_CHANGE,
+	WECOM_EVENT_ENTER_CHAT,		/* bots: a member opened the chat */
+	WECOM_EVENT_FEEDBACK,		/* bots: an answer was rated */
+};
+
+/* Where a message came from: wecom_ctx_channel(). */
+enum wecom_channel {
+	WECOM_CHANNEL_APP = 0,		/* an app's XML callback */
+	WECOM_CHANNEL_AIBOT_CALLBACK,	/* an intelligent bot's JSON one */
+	WECOM_CHANNEL_AIBOT_WS,		/* a bot's long connection */
 };
 
 /*
@@ -87,6 +97,13 @@ enum wecom_event_type {
  * element was present, NULL when it was absent; they live until the
  * handler chain ends. Any element not named here is reachable with
  * wecom_msg_get(), so new WeCom fields need no framework change.
+ *
+ * An intelligent bot's JSON message fills the same fields: from.userid
+ * is from_user, text.content (or voice.content) content, image.url
+ * pic_url, file.url and video.url url, event.eventtype event, and the
+ * card event's event_key, task_id and card_type theirs. Any other
+ * member is reachable by its path: wecom_msg_get(msg, "quote/text/
+ * content"); an array's items repeat: wecom_msg_count(msg, "msg_item").
  */
 struct wecom_msg {
 	enum wecom_msg_type	 type;
@@ -146,6 +163,11 @@ struct wecom_msg {
 	const char		*third_no;	/* open_approval_change */
 	const char		*open_kf_id;	/* kf_msg_or_event */
 	const char		*kf_token;
+
+	/* Intelligent bots. */
+	const char		*aibot_id;
+	const char		*chat_type;	/* "single" or "group" */
+	const char		*response_url;	/* answer once, within 1 h */
 
 	const struct wecom_xml	*xml;		/* every element, by path */
 };
@@ -229,6 +251,37 @@ int	wecom_reply_news(struct wecom_ctx *, const struct wecom_article *,
 	    size_t count);
 int	wecom_reply_update_button(struct wecom_ctx *, const char *replace_name);
 int	wecom_replied(const struct wecom_ctx *);
+
+/*
+ * Bots answer in markdown and template cards (card: the JSON text of
+ * the template_card object). To an app's member, markdown goes as text;
+ * a card has no passive form there (WECOM_ERR_CHANNEL). To a bot, text
+ * is shown as markdown; to enter_chat a text or card is the welcome,
+ * to template_card_event a card replaces the clicked one.
+ */
+#define WECOM_ERR_CHANNEL	-4	/* not on this channel */
+
+int	wecom_reply_markdown(struct wecom_ctx *, const char *markdown);
+int	wecom_reply_template_card(struct wecom_ctx *, const char *card);
+
+/*
+ * Streams: an answer that grows while it is produced (an LLM's). Each
+ * update is the whole answer so far, in markdown, and replaces what the
+ * member sees; finish ends it (NULL: with the last update). At most
+ * WECOM_STREAM_MAX bytes are shown: a longer answer is cut at a
+ * character and ends with a notice. On a bot's long connection every
+ * update is pushed; on its callbacks WeCom's refreshes see the latest;
+ * an answer not finished within 6 minutes goes to response_url or as a
+ * message. On an app the finished text is the reply (a late one is sent
+ * as a message): the same handler serves every channel. Threaded apps
+ * only, but for a single finish.
+ */
+#define WECOM_STREAM_MAX	20480
+
+int	wecom_stream_update(struct wecom_ctx *, const char *markdown);
+int	wecom_stream_finish(struct wecom_ctx *, const char *markdown);
+
+enum wecom_channel	wecom_ctx_channel(const struct wecom_ctx *);
 
 /*
  * WECOM_APP("name", init) registers app code at load time: a config

@@ -186,6 +186,13 @@ int	wecom_media_uploadimg_file(struct wecom_client *, const char *path,
  * client waits its turn across processes (state dir) rather than fail.
  */
 const char	*wecom_robot_key(const struct wecom_conf *, const char *name);
+/*
+ * An intelligent bot's answer to its response_url (a callback's, valid
+ * once, for an hour): body is the JSON text ({"msgtype":"markdown",…}).
+ * The URL must lie below api_base. Any client will do (new_robot's).
+ */
+int	wecom_aibot_respond(struct wecom_client *, const char *response_url,
+	    const char *body, struct wecom_api_error *);
 int	wecom_webhook_send(struct wecom_client *, const char *key,
 	    const struct wecom_outmsg *, const struct wecom_send_opts *,
 	    struct wecom_send_result *, struct wecom_api_error *);

@@ -7,6 +7,7 @@
  *	[apikey NAME]		a key of the push API
  *	[relay]			the trusted-IP relay
  *	[robot NAME]		a group robot's webhook key
+ *	[aibot NAME]		an intelligent bot, served by an app's code
  *
  * One schema (framework/conf/config_schema.c) lists every key of every
  * section with its type, default, range and environment override; the
@@ -30,6 +31,7 @@
 #define WECOM_API_BASE_DEFAULT	"https://qyapi.weixin.qq.com/cgi-bin/"
 #define WECOM_STATE_DIR_DEFAULT	"/var/lib/wecom"
 #define WECOM_CA_FILE_DEFAULT	"/etc/ssl/certs/ca-certificates.crt"
+#define WECOM_AIBOT_WS_URL_DEFAULT	"wss://openws.work.weixin.qq.com"
 
 #define WECOM_CONF_OK		0
 #define WECOM_CONF_ERROR	-1
@@ -55,8 +57,18 @@ struct wecom_conf_section {
 	TAILQ_ENTRY(wecom_conf_section)	 list;
 };
 
-/* A validated [app NAME] section. */
+enum wecom_app_kind {
+	WECOM_KIND_APP = 0,		/* [app NAME]: XML callbacks */
+	WECOM_KIND_AIBOT		/* [aibot NAME]: JSON, or a WebSocket */
+};
+
+/*
+ * A validated [app NAME] section, or an [aibot NAME] one: a bot is
+ * served by an app's code (handler = …) through the same handler
+ * chains, so it is described by the same structure.
+ */
 struct wecom_app_conf {
+	enum wecom_app_kind		 kind;
 	const char			*name;
 	const char			*handler;	/* C app code, default name */
 	const char			*corpid;
@@ -68,9 +80,16 @@ struct wecom_app_conf {
 	int				 threaded;	/* threaded = yes */
 	long				 deadline_ms;	/* then answer empty */
 	long				 timestamp_window;	/* s, 0: off */
+	/* [aibot NAME]: mode = websocket, or JSON callbacks at path. */
+	int				 ws;
+	const char			*bot_id;	/* websocket */
+	const char			*bot_secret;
+	const char			*ws_url;
 	const struct wecom_conf_section	*section;
 	TAILQ_ENTRY(wecom_app_conf)	 list;
 };
+
+TAILQ_HEAD(wecom_app_conf_list, wecom_app_conf);
 
 /*
  * [global] as loaded: every key of the schema, from the file or its
@@ -104,6 +123,7 @@ struct wecom_conf {
 	long				 outbox_interval_ms;
 	long				 outbox_backoff_ms;
 	long				 alert_utc_offset_min;
+	long				 aibot_streams;
 	/*
 	 * Set by the server's parent: the CA bundle read before a chroot,
 	 * for every client made from this conf. NULL: curl's default.
@@ -111,7 +131,8 @@ struct wecom_conf {
 	const void			*ca_pem;
 	size_t				 ca_len;
 	TAILQ_HEAD(, wecom_conf_section) sections;
-	TAILQ_HEAD(, wecom_app_conf)	 apps;
+	struct wecom_app_conf_list	 apps;
+	struct wecom_app_conf_list	 bots;		/* [aibot NAME] */
 };
 
 int	wecom_conf_load(struct wecom_conf *, const char *path,
@@ -120,6 +141,8 @@ void	wecom_conf_free(struct wecom_conf *);
 const char	*wecom_conf_path(void);
 
 const struct wecom_app_conf	*wecom_conf_app(const struct wecom_conf *,
+				    const char *name);
+const struct wecom_app_conf	*wecom_conf_aibot(const struct wecom_conf *,
 				    const char *name);
 const struct wecom_conf_section	*wecom_conf_section(const struct wecom_conf *,
 				    const char *type, const char *name);

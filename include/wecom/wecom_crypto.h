@@ -43,6 +43,10 @@
 
 struct wecom_crypto;
 
+/*
+ * receiveid NULL: a decrypted message may carry any ReceiveId (an
+ * intelligent bot's is "" or its own), and "" is encrypted with replies.
+ */
 struct wecom_crypto	*wecom_crypto_new(const char *token,
 			    const char *aeskey, const char *receiveid, int *err);
 void			 wecom_crypto_free(struct wecom_crypto *);
@@ -58,6 +62,8 @@ int	wecom_crypto_decrypt(struct wecom_crypto *, const char *b64,
 int	wecom_crypto_encrypt(struct wecom_crypto *, const void *msg,
 	    size_t msglen, char *out, size_t outsz, size_t *outlen);
 int	wecom_crypto_nonce(struct wecom_crypto *, char *out, size_t outsz);
+/* n (at most 32) random bytes as 2n hex digits and a NUL. */
+int	wecom_random_hex(char *out, size_t n);
 
 const char	*wecom_strerror(int code);
 

@@ -253,7 +253,8 @@ api_base = ${opts.apiBase ?? 'http://127.0.0.1:9/cgi-bin/'}
 state_dir = ${dir}
 body_max = ${bodyMax}
 ${opts.dedupe ? '' : 'dedupe_window = 0\n'}${opts.globalExtra ?? ''}
-${appSection(apps.echo, 'greeting = Welcome\ntimestamp_window = 0\n')}${appSection(apps.dump)}${appSection(apps.routes, 'motto = hello motto\n')}${extraSections}`;
+${appSection(apps.echo, 'greeting = Welcome\ntimestamp_window = 0\n')}${appSection(apps.dump)}${appSection(apps.routes, 'motto = hello motto\n')}${extraSections}
+${opts.sections ?? ''}`;
   writeFileSync(join(dir, 'kore.conf'), koreConf);
   writeFileSync(join(dir, 'wecom.conf'), wecomConf);
 

@@ -879,6 +879,15 @@ static const struct {
 	{ "relay",	"allow",		"10.0.0.0/8, ::1" },
 	{ "relay",	"corpids",		"ww0123456789abcdef" },
 	{ "robot",	"key",			"robot-key-1" },
+	{ "aibot",	"handler",		"echo" },
+	{ "aibot",	"bot_id",		"aibFAKEBOT0001" },
+	{ "aibot",	"secret",		"bot-secret-1" },
+	{ "aibot",	"token",		"QDG6eK" },
+	{ "aibot",	"aeskey",		AESKEY },
+	{ "aibot",	"path",			"/bot/main" },
+	{ "aibot",	"receiveid",		"aibFAKEBOT0001" },
+	{ "aibot",	"threaded",		"no" },
+	{ "aibot",	"timestamp_window",	"300" },
 };
 
 /* k's default as written, or else its sample; NULL: neither. */

@@ -41,6 +41,7 @@ function freshState() {
     robotSent: new Map(),	// key → [timestamps]
     injections: [],
     messages: [],		// { api, body, query, msgid }
+    responseCodes: new Set(),	// aibot/response codes used
     media: new Map(),	// media_id → { type, size, md5, filename }
     chats: new Map(),
     msgids: new Map(),	// msgid → { recalled }
@@ -250,6 +251,22 @@ function api(state, name, req, body, q) {
     const r = robotSend(state, q, json);
     if (r.errcode === 0) state.messages.push({ api: name, key, body: json });
     return r;
+  }
+
+  // An intelligent bot's response_url: no token, a one-time code valid
+  // an hour; markdown or template_card (aibot-protocol.md §1).
+  if (name === 'aibot/response') {
+    if (req.method !== 'POST') return fail(43002, 'require POST method');
+    const code = q.get('response_code');
+    if (!code) return fail(40058, 'response_code missing');
+    if (state.responseCodes.has(code)) return fail(40058, 'response_code used');
+    const json = parseJson(body);
+    if (!json || !['markdown', 'template_card'].includes(json.msgtype) ||
+        (json.msgtype === 'markdown' && typeof json.markdown?.content !== 'string'))
+      return fail(40058, 'invalid msgtype or content');
+    state.responseCodes.add(code);
+    state.messages.push({ api: name, code, body: json });
+    return ok();
   }
 
   const [info, err] = checkToken(state, q);
