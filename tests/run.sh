@@ -4,7 +4,7 @@
 # via cmocka, integration tests via node's test runner).
 set -e
 cd "$(dirname "$0")/.."
-if [ ! -d tests/node_modules/@wecom/crypto ]; then
+if [ ! -d tests/node_modules/@wecom/crypto ] || [ ! -d tests/node_modules/ws ]; then
 	(cd tests && npm install --no-audit --no-fund --loglevel=error)
 fi
 # BUILD names the build tree the .t files use; SANITIZE=1 runs the

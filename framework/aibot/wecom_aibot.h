@@ -58,4 +58,19 @@ struct wecom_sink	*wecom_aibot_sink_callback(struct wecom_streams *,
 			    const struct wecom_conf *, const struct wecom_msg *,
 			    struct wecom_job *);
 
+/*
+ * sink_ws.c: the sink of a message from a bot's long connection: updates
+ * and the answer on its req_id, falling back to a proactive message.
+ */
+struct wecom_ws;
+struct wecom_sink	*wecom_aibot_sink_ws(struct wecom_ws *, size_t bot,
+			    const char *req_id, const struct wecom_msg *);
+
+/*
+ * upload.c: bytes uploaded on a bot's long connection, in chunks; the
+ * media_id (3 days) for a reply. From a handler thread: it waits.
+ */
+int	wecom_aibot_upload(struct wecom_ws *, size_t bot, const char *type,
+	    const char *filename, const void *, size_t, char **media_id);
+
 #endif

@@ -68,6 +68,7 @@ wecom_reply_outmsg(const struct wecom_reply *r)
 		return (wecom_outmsg_text(r->content));
 	case WECOM_REPLY_IMAGE:
 	case WECOM_REPLY_VOICE:
+	case WECOM_REPLY_FILE:
 		return (wecom_outmsg_media(wecom_reply_msgtype(r->type),
 		    r->media_id));
 	case WECOM_REPLY_VIDEO:

@@ -207,6 +207,7 @@ wecom_reply_free(struct wecom_reply *r)
 	free(r->replace_name);
 	free(r->stream_id);
 	free(r->card);
+	free(r->image);
 	free(r);
 }
 
@@ -271,6 +272,8 @@ reply_fits(const struct wecom_ctx *ctx, enum wecom_reply_type type)
 	case WECOM_REPLY_VOICE:
 	case WECOM_REPLY_VIDEO:
 		return (ctx->channel != WECOM_CHANNEL_AIBOT_CALLBACK);
+	case WECOM_REPLY_FILE:
+		return (ctx->channel == WECOM_CHANNEL_AIBOT_WS);
 	default:
 		return (ctx->channel == WECOM_CHANNEL_APP);
 	}

@@ -42,6 +42,12 @@ json_body(const struct wecom_reply *r)
 
 	switch (r->type) {
 	case WECOM_REPLY_STREAM:
+		if (r->image != NULL)
+			return (json_pack("{s:s, s:{s:s, s:b, s:s, s:[{s:s, "
+			    "s:{s:s, s:s}}]}}", "msgtype", "stream", "stream",
+			    "id", r->stream_id, "finish", 1, "content",
+			    r->content, "msg_item", "msgtype", "image", "image",
+			    "base64", r->image, "md5", r->image_md5));
 		return (json_pack("{s:s, s:{s:s, s:b, s:s}}",
 		    "msgtype", "stream", "stream", "id", r->stream_id,
 		    "finish", r->finish, "content", r->content));
@@ -66,6 +72,7 @@ json_body(const struct wecom_reply *r)
 	case WECOM_REPLY_IMAGE:
 	case WECOM_REPLY_VOICE:
 	case WECOM_REPLY_VIDEO:
+	case WECOM_REPLY_FILE:
 		return (json_media(r));
 	default:
 		return (NULL);

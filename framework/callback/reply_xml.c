@@ -47,6 +47,8 @@ wecom_reply_msgtype(enum wecom_reply_type type)
 		return ("markdown");
 	case WECOM_REPLY_CARD:
 		return ("template_card");
+	case WECOM_REPLY_FILE:
+		return ("file");
 	}
 
 	return ("");

@@ -319,6 +319,7 @@ runner_run(struct runner_thread *t, struct wecom_job *job)
 		memcpy(ctx.stream_id, job->sink->stream_id,
 		    sizeof(ctx.stream_id));
 	ctx.client = runner_client(t, job->app);
+	ctx.conf = t->r->conf;
 	wecom_route_run(&ctx);
 
 	job->rec = ctx.rec;

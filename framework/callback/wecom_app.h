@@ -56,6 +56,9 @@ struct wecom_sink {
 	int	(*push)(struct wecom_sink *, const struct wecom_reply *rec,
 		    const char *body, size_t len);
 	void	(*release)(struct wecom_sink *);
+	/* The channel's own upload (a long connection's), or NULL. */
+	int	(*upload)(struct wecom_sink *, const char *type,
+		    const char *name, const void *, size_t, char **media_id);
 	char	  stream_id[33];	/* the context's, if set */
 };
 
@@ -71,6 +74,7 @@ struct wecom_ctx {
 	size_t				 reply_len;
 	int				 handled;	/* handlers that ran */
 	struct wecom_client		*client;	/* threaded apps only */
+	const struct wecom_conf		*conf;		/* all sections; may be NULL */
 	enum wecom_channel		 channel;
 	struct wecom_sink		*sink;		/* bots; may be NULL */
 	char				 stream_id[33];	/* "": none yet */

@@ -32,6 +32,7 @@ enum wecom_reply_type {
 	WECOM_REPLY_MARKDOWN,
 	WECOM_REPLY_STREAM,
 	WECOM_REPLY_CARD,
+	WECOM_REPLY_FILE,		/* by media_id, long connection */
 };
 
 struct wecom_reply_article {
@@ -58,6 +59,8 @@ struct wecom_reply {
 	char				*card;		/* JSON text */
 	int				 welcome;	/* to enter_chat */
 	int				 card_update;	/* to a card event */
+	char				*image;		/* stream: base64 */
+	char				 image_md5[33];
 };
 
 /* reply.c */

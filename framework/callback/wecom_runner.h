@@ -69,6 +69,7 @@ struct wecom_job {
 	int			 has_dkey;
 	char			 nonce[65];	/* a bot's: its callback's */
 	int			 woken;		/* on the woken list */
+	int			 kept;		/* retries get its answer */
 	TAILQ_ENTRY(wecom_job)	 list;
 	TAILQ_ENTRY(wecom_job)	 wlist;
 };

@@ -77,6 +77,8 @@ wecom_api_strerror(int code)
 		return ("malformed answer");
 	case WECOM_API_ERR_TLS:
 		return ("TLS error");
+	case WECOM_API_ERR_TOO_LARGE:
+		return ("larger than allowed");
 	}
 
 	return ("unknown error");

@@ -105,6 +105,8 @@ const struct conf_key	wecom_conf_keys[] = {
 	GNUM(outbox_backoff_ms, CONF_LONG, "30000", 1, 3600000,
 	    "WECOM_OUTBOX_BACKOFF_MS",
 	    "first wait before a queued message is retried, doubling, ms"),
+	GNUM(aibot_ping_ms, CONF_LONG, "30000", 100, 300000, NULL,
+	    "bots' long connections ping this often; 2 unanswered: reconnect"),
 	GNUM(aibot_streams, CONF_LONG, "64", 4, 4096, NULL,
 	    "callback-mode bots: streams answered at once (20 KiB each)"),
 	/* An offset, not a zone: no tzdata is needed in a chroot. */

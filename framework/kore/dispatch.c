@@ -19,7 +19,6 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
-#include "wecom_crypto.h"
 #include "wecom.h"
 #include "wecom_app.h"
 #include "wecom_callback.h"
@@ -35,12 +34,8 @@
 #define BOT_NONCE(app, n)	\
 	((app)->conf->kind == WECOM_KIND_AIBOT ? (n) : NULL)
 
-/*
- * Per worker: threads for threaded apps' handlers, and threads of their
- * own for the push API, the relay and upkeep, so that a slow WeCom
- * behind those never holds up a callback. Each hands finished jobs back
- * through its eventfd.
- */
+/* Per worker: threads for handlers, and for chores (push, relay, upkeep)
+ * so a slow WeCom behind those never holds up a callback. */
 struct pool {
 	struct kore_event	 evt;		/* first: Kore hands it back */
 	struct wecom_runner	*runner;
@@ -63,7 +58,6 @@ static int	dispatch_retry(struct http_request *, struct wecom_app *,
 		    unsigned char *);
 static int	dispatch_refresh(struct http_request *, struct wecom_app *,
 		    const struct wecom_query *, const struct wecom_msg *);
-static void	dispatch_count(struct wecom_app *, const struct wecom_msg *);
 static void	dispatch_answer(struct http_request *, struct wecom_app *,
 		    const char *, const unsigned char *, const char *, size_t);
 static void	dispatch_reply(struct http_request *, struct wecom_app *,
@@ -133,7 +127,7 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 	}
 	if (dispatch_refresh(req, app, q, &msg))
 		return (KORE_RESULT_OK);
-	dispatch_count(app, &msg);
+	wecom_dispatch_count(app, &msg);
 	if (dispatch_retry(req, app, q, &msg, key))
 		return (KORE_RESULT_OK);
 
@@ -245,8 +239,8 @@ dispatch_unclaim(const unsigned char *key)
 }
 
 /* By type: "text", "image" … or "event:click". */
-static void
-dispatch_count(struct wecom_app *app, const struct wecom_msg *msg)
+void
+wecom_dispatch_count(struct wecom_app *app, const struct wecom_msg *msg)
 {
 	char	type[64];
 
@@ -310,6 +304,7 @@ dispatch_expired(struct http_request *req, struct wecom_job *job)
 
 	plain = wecom_aibot_stream_answer(srv->streams, job->sink->stream_id,
 	    &len);
+	job->kept = 1;
 	dispatch_answer(req, job->app, job->nonce, job->has_dkey ?
 	    job->dkey : NULL, plain, plain ? len : 0);
 	free(plain);
@@ -425,7 +420,7 @@ dispatch_finished(struct wecom_job *job)
 	if (job->orphan) {
 		/* Its reply went out as a message: retries get nothing more.
 		 * (A bot's retries keep getting the stream.) */
-		if (job->has_dkey && job->sink == NULL)
+		if (job->has_dkey && !job->kept)
 			wecom_dedupe_finish(srv->dedupe, job->dkey,
 			    time(NULL), NULL, 0);
 		dispatch_delivered(job->app, job->delivery);
@@ -517,6 +512,46 @@ dispatch_timer_stop(struct wecom_job *job)
 		kore_timer_remove(job->timer);
 		job->timer = NULL;
 	}
+}
+
+/*
+ * A message with no request waiting (a bot's, from its long connection)
+ * to a handler thread: orphaned from the start, so its thread hands the
+ * answer to the sink. The job owns sink from here, and key's claim.
+ */
+int
+wecom_dispatch_detached(struct wecom_app *app, const char *plain,
+    size_t len, const char *msgtype, struct wecom_sink *sink,
+    const unsigned char *key)
+{
+	struct wecom_job	*job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->plain = malloc(len + 1)) == NULL) {
+		free(job);
+		sink->release(sink);
+		dispatch_unclaim(key);
+		return (WECOM_ERROR);
+	}
+	memcpy(job->plain, plain, len);
+	job->plain[len] = '\0';
+	job->plainlen = len;
+	job->app = app;
+	job->msgtype = msgtype;
+	job->sink = sink;
+	job->orphan = 1;
+	job->stage = JOB_EXPIRED;
+	if (key != NULL) {
+		memcpy(job->dkey, key, sizeof(job->dkey));
+		job->has_dkey = 1;
+	}
+	if (wecom_runner_submit(handlers.runner, job) != WECOM_OK) {
+		wecom_job_free(job);
+		dispatch_unclaim(key);
+		return (WECOM_ERROR);
+	}
+
+	return (WECOM_OK);
 }
 
 /*

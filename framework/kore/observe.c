@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <kore/kore.h>
 #include <kore/http.h>
@@ -27,6 +28,7 @@
 #include "wecom_netlist.h"
 #include "wecom_http.h"
 #include "wecom_server.h"
+#include "wecom_ws.h"
 
 /* The process state; its mappings are made here, in the parent. */
 static struct wecom_server	*srv;
@@ -37,6 +39,15 @@ static int	observe_metrics(struct http_request *);
 static int	observe_healthz(struct http_request *);
 static int	observe_window(const struct wecom_conf *,
 		    const struct wecom_app_list *);
+static void	observe_bot(struct kore_buf *, const struct wecom_app *,
+		    const struct wecom_ws_state *);
+static void	observe_bot_metrics(struct kore_buf *);
+static const char	*observe_ws_name(size_t);
+
+static const char *const ws_status[] = {
+	"connecting", "connected", "reconnecting", "kicked (another "
+	"connection took the bot)", "refused (bot_id or secret)", "stopped"
+};
 
 int
 wecom_observe_init(struct wecom_server *s, char *err, size_t errlen)
@@ -133,17 +144,56 @@ wecom_observe_http(struct http_request *req)
 static int
 observe_metrics(struct http_request *req)
 {
-	char	*text;
-	size_t	 len;
+	struct kore_buf	 buf;
+	char		*text;
+	size_t		 len;
 
 	if ((text = wecom_metrics_render(srv->metrics, &len)) == NULL)
 		return (wecom_http_refuse(req, 500, 0, "metrics"));
+	kore_buf_init(&buf, len + 1024);
+	kore_buf_append(&buf, text, len);
+	free(text);
+	observe_bot_metrics(&buf);
 	http_response_header(req, "content-type",
 	    "text/plain; version=0.0.4; charset=utf-8");
-	http_response(req, 200, text, len);
-	free(text);
+	http_response(req, 200, buf.data, buf.offset);
+	kore_buf_cleanup(&buf);
 
 	return (KORE_RESULT_OK);
+}
+
+/* The long connections, from their shared states. */
+static void
+observe_bot_metrics(struct kore_buf *b)
+{
+	const struct wecom_ws_state	*st;
+	size_t				 i;
+
+	if (srv->nws == 0)
+		return;
+	kore_buf_appendf(b, "# HELP wecom_aibot_connected 1 while a bot's "
+	    "long connection is subscribed.\n# TYPE wecom_aibot_connected "
+	    "gauge\n# HELP wecom_aibot_connects_total Subscribes that "
+	    "succeeded.\n# TYPE wecom_aibot_connects_total counter\n"
+	    "# HELP wecom_aibot_drops_total Connections lost or closed "
+	    "for unanswered pings.\n# TYPE wecom_aibot_drops_total counter\n"
+	    "# HELP wecom_aibot_acks_failed_total Requests WeCom refused or "
+	    "did not ack.\n# TYPE wecom_aibot_acks_failed_total counter\n"
+	    "# HELP wecom_aibot_last_errcode The last errcode WeCom gave.\n"
+	    "# TYPE wecom_aibot_last_errcode gauge\n");
+	for (i = 0; i < srv->nws; i++) {
+		st = &srv->ws_states[i];
+		kore_buf_appendf(b, "wecom_aibot_connected{bot=\"%s\"} %d\n"
+		    "wecom_aibot_connects_total{bot=\"%s\"} %llu\n"
+		    "wecom_aibot_drops_total{bot=\"%s\"} %llu\n"
+		    "wecom_aibot_acks_failed_total{bot=\"%s\"} %llu\n"
+		    "wecom_aibot_last_errcode{bot=\"%s\"} %d\n",
+		    observe_ws_name(i), st->status == WECOM_WS_CONNECTED,
+		    observe_ws_name(i), (unsigned long long)st->connects,
+		    observe_ws_name(i), (unsigned long long)st->drops,
+		    observe_ws_name(i), (unsigned long long)st->acks_failed,
+		    observe_ws_name(i), st->last_errcode);
+	}
 }
 
 /* Up, and for each app whether its credentials yield a token. */
@@ -154,10 +204,17 @@ observe_healthz(struct http_request *req)
 	struct kore_buf		 buf;
 	const char		*state;
 	int64_t			 ok;
+	size_t			 n;
 
 	kore_buf_init(&buf, 256);
 	kore_buf_appendf(&buf, "ok\n");
+	n = 0;
 	TAILQ_FOREACH(app, &srv->apps, list) {
+		if (app->conf->kind == WECOM_KIND_AIBOT) {
+			observe_bot(&buf, app, app->conf->ws ?
+			    &srv->ws_states[n++] : NULL);
+			continue;
+		}
 		ok = wecom_metrics_get_gauge(srv->metrics, app->index,
 		    WECOM_G_TOKEN_OK);
 		if (app->conf->secret == NULL)
@@ -173,6 +230,48 @@ observe_healthz(struct http_request *req)
 	kore_buf_cleanup(&buf);
 
 	return (KORE_RESULT_OK);
+}
+
+/* "aibot helper: websocket connected since …, 3 connects, 1 drop". */
+static void
+observe_bot(struct kore_buf *b, const struct wecom_app *app,
+    const struct wecom_ws_state *st)
+{
+	char		since[32];
+	time_t		t;
+	struct tm	tm;
+
+	if (st == NULL) {
+		kore_buf_appendf(b, "aibot %s: callbacks at %s\n",
+		    app->conf->name, app->conf->path);
+		return;
+	}
+	t = (time_t)st->since;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		since[0] = '\0';
+	kore_buf_appendf(b, "aibot %s: websocket %s since %s, %llu connects, "
+	    "%llu drops", app->conf->name, (size_t)st->status <
+	    sizeof(ws_status) / sizeof(ws_status[0]) ? ws_status[st->status] :
+	    "?", since, (unsigned long long)st->connects,
+	    (unsigned long long)st->drops);
+	if (st->last_errcode != 0)
+		kore_buf_appendf(b, ", last error %.96s", st->last_error);
+	kore_buf_appendf(b, "\n");
+}
+
+/* The name of the i-th long connection, in conf->bots' order. */
+static const char *
+observe_ws_name(size_t i)
+{
+	const struct wecom_app_conf	*bot;
+
+	TAILQ_FOREACH(bot, &srv->conf.bots, list) {
+		if (bot->ws && i-- == 0)
+			return (bot->name);
+	}
+
+	return ("?");
 }
 
 static int

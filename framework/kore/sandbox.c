@@ -105,6 +105,11 @@ static struct sock_filter filter_wecom[] = {
 	/* glibc grows a large block in place (realloc of >128 KiB). */
 	KORE_SYSCALL_ALLOW(mremap),
 	KORE_SYSCALL_ALLOW(sched_yield),
+	/*
+	 * The bots' long connections (libwebsockets): it sizes its fd
+	 * table from the limit. Reading a limit only: new_limit NULL.
+	 */
+	KORE_SYSCALL_ALLOW_ARG(prlimit64, 2, 0),
 };
 
 /*

@@ -78,8 +78,10 @@ kore_parent_configure(int argc, char **argv)
 	if (wecom_push_init(&server.conf, err, sizeof(err)) != WECOM_OK ||
 	    wecom_relay_init(&server.conf, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);
-	if (server_streams(&server) != KORE_RESULT_OK)
-		fatal("wecom: cannot map the bots' stream table");
+	if (server_streams(&server) != KORE_RESULT_OK ||
+	    wecom_aibot_preload(&server) != WECOM_OK)
+		fatal("wecom: cannot map the bots' shared state (at most 64 "
+		    "long connections)");
 	server_ca(&server);
 	wecom_sandbox_init(&server.apps);
 	server_warn(&server.apps);
@@ -171,6 +173,7 @@ kore_worker_configure(void)
 		fatal("wecom: out of memory");
 	if (wecom_dispatch_init(&server) != WECOM_OK)
 		fatal("wecom: cannot start the handler threads");
+	wecom_aibot_init(&server);
 	/* An idle worker only checks connection timeouts when it wakes. */
 	kore_timer_add(server_tick, 1000, NULL, 0);
 }

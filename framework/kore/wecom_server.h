@@ -19,10 +19,13 @@
 struct http_request;
 struct wecom_dedupe;
 struct wecom_job;
+struct wecom_msg;
 struct wecom_metrics;
 struct wecom_query;
 struct wecom_runner;
+struct wecom_sink;
 struct wecom_streams;
+struct wecom_ws_state;
 struct wecom_xml;
 
 struct wecom_server {
@@ -31,6 +34,9 @@ struct wecom_server {
 	struct wecom_metrics	*metrics;	/* shared mappings, made */
 	struct wecom_dedupe	*dedupe;	/* in the parent; NULL: off */
 	struct wecom_streams	*streams;	/* callback-mode bots' */
+	/* Long connections: their states, shared, in conf->bots' order. */
+	struct wecom_ws_state	*ws_states;
+	size_t			 nws;
 };
 
 /* observe.c */
@@ -47,9 +53,16 @@ int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
 	    struct wecom_xml *, const struct wecom_query *, const char *,
 	    size_t);
 int	wecom_dispatch_resume(struct http_request *);
+void	wecom_dispatch_count(struct wecom_app *, const struct wecom_msg *);
+int	wecom_dispatch_detached(struct wecom_app *, const char *, size_t,
+	    const char *, struct wecom_sink *, const unsigned char *);
 int	wecom_dispatch_chore(struct http_request *,
 	    void (*)(struct wecom_job *), int (*)(void *, struct wecom_job *),
 	    void (*)(void *), void *);
+
+/* aibot.c */
+int	wecom_aibot_preload(struct wecom_server *);
+void	wecom_aibot_init(struct wecom_server *);
 
 /* push.c, relay.c */
 int	wecom_push_init(const struct wecom_conf *, char *, size_t);

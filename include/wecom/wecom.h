@@ -278,10 +278,33 @@ int	wecom_reply_template_card(struct wecom_ctx *, const char *card);
  */
 #define WECOM_STREAM_MAX	20480
 
+/*
+ * A file's bytes as the reply (a photo): type "image", "voice", "video"
+ * or "file". Uploaded as the channel needs: media/upload for a threaded
+ * app with a secret, chunks on a bot's long connection; a bot's callback
+ * takes an image only, inline with the finished stream (at most 10 MiB:
+ * WECOM_ERR_TOO_MANY). An app's passive reply has no file:
+ * WECOM_ERR_CHANNEL. Threaded apps only: it waits on the network.
+ */
+int	wecom_reply_upload(struct wecom_ctx *, const char *type,
+	    const char *filename, const void *data, size_t len);
+
 int	wecom_stream_update(struct wecom_ctx *, const char *markdown);
 int	wecom_stream_finish(struct wecom_ctx *, const char *markdown);
 
 enum wecom_channel	wecom_ctx_channel(const struct wecom_ctx *);
+
+/*
+ * A bot message's file (image.url, file.url, video.url, or the n-th
+ * image of a mixed message's msg_item, from 0): downloaded, decrypted
+ * (AES-256-CBC with the message's aeskey, else the bot's EncodingAESKey)
+ * and checked, within its 5 minutes of validity and at most max bytes.
+ * *data is malloc'ed. WECOM_OK, WECOM_ERR_TOO_MANY (over max) or
+ * WECOM_ERROR (with a reason in the log). Threaded apps only: it waits
+ * on the network.
+ */
+int	wecom_msg_file(struct wecom_ctx *, const struct wecom_msg *,
+	    size_t n, size_t max, void **data, size_t *len);
 
 /*
  * WECOM_APP("name", init) registers app code at load time: a config

@@ -35,6 +35,7 @@
 #define WECOM_API_ERR_HTTP		-1007	/* an HTTP status not retried */
 #define WECOM_API_ERR_PROTOCOL		-1008	/* an answer that is not JSON */
 #define WECOM_API_ERR_TLS		-1009	/* certificate or TLS setup */
+#define WECOM_API_ERR_TOO_LARGE		-1010	/* a download over its max */
 
 /* Limits WeCom puts on content, in bytes (app and robot alike). */
 #define WECOM_TEXT_MAX			2048
@@ -227,6 +228,14 @@ int	wecom_api_forward(struct wecom_client *, const char *path,
 	    const char *query, const char *content_type, const void *body,
 	    size_t len, struct wecom_forward *, struct wecom_api_error *);
 void	wecom_forward_free(struct wecom_forward *);
+
+/*
+ * A GET of a whole http(s) URL (an intelligent bot's file: not below
+ * api_base), retried as API calls are, its body refused past max bytes
+ * without reading it all: WECOM_API_ERR_TOO_LARGE. *data is malloc'ed.
+ */
+int	wecom_client_download(struct wecom_client *, const char *url,
+	    size_t max, void **data, size_t *len, struct wecom_api_error *);
 
 /* Content limits, exposed for callers and tests. */
 int	wecom_split(const char *text, size_t len, size_t limit,

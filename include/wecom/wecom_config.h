@@ -124,6 +124,7 @@ struct wecom_conf {
 	long				 outbox_backoff_ms;
 	long				 alert_utc_offset_min;
 	long				 aibot_streams;
+	long				 aibot_ping_ms;
 	/*
 	 * Set by the server's parent: the CA bundle read before a chroot,
 	 * for every client made from this conf. NULL: curl's default.

@@ -67,4 +67,14 @@ int	wecom_random_hex(char *out, size_t n);
 
 const char	*wecom_strerror(int code);
 
+/*
+ * An intelligent bot's downloaded file (image, file, video), decrypted
+ * in place: aeskey is the message's (base64 of 32 bytes) or the bot's
+ * EncodingAESKey (43 characters). *plainlen: the bytes left once the
+ * PKCS#7 padding is checked and off. WECOM_ERR_AESKEY, _DECRYPT (not
+ * whole AES blocks), _BUFFER (bad padding: a wrong key, a damaged file).
+ */
+int	wecom_crypto_media_decrypt(const char *aeskey, void *buf, size_t len,
+	    size_t *plainlen);
+
 #endif

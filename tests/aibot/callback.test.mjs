@@ -158,3 +158,16 @@ test('on an app the same stream handler replies with its final text', async () =
   const m = await callback(srv, 'streamapp', `<xml><ToUserName><![CDATA[${srv.apps.streamapp.corpid}]]></ToUserName><FromUserName><![CDATA[lisi]]></FromUserName><CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[card]]></Content><MsgId>78</MsgId><AgentID>1000010</AgentID></xml>`);
   assert.equal(m.msg.get('Content'), 'no cards here');
 });
+
+test('an image reply goes inline with the finished stream, with its MD5', async () => {
+  const n = 3000;
+  const r = await botCallback(srv, streamer, textBody({ content: `photo ${n}` }));
+  const item = r.reply.stream.msg_item[0];
+  assert.equal(r.reply.stream.finish, true);
+  assert.equal(item.msgtype, 'image');
+  const bytes = Buffer.from(item.image.base64, 'base64');
+  assert.equal(bytes.length, n);
+  const { createHash } = await import('node:crypto');
+  assert.equal(item.image.md5, createHash('md5').update(bytes).digest('hex'));
+  for (let i = 0; i < n; i++) if (bytes[i] !== ((i * 7 + Math.floor(i / 251)) & 255)) assert.fail(`byte ${i}`);
+});

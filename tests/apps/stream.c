@@ -6,7 +6,8 @@
  * markdown; "card" with a template card ("latecard MS" after a sleep);
  * "late MS" sleeps, then replies
  * text; anything else is echoed with the channel's name. enter_chat
- * gets a welcome, a card click an updated card. Threaded.
+ * gets a welcome, a card click an updated card; "photo N" replies with
+ * an image of N known bytes (i * 7 + i / 251). Threaded.
  */
 
 #include <stdio.h>
@@ -65,6 +66,24 @@ stream_long(struct wecom_ctx *ctx, long n)
 	free(s);
 }
 
+/* N bytes of a known pattern, uploaded the channel's way. */
+static void
+stream_photo(struct wecom_ctx *ctx, long n)
+{
+	unsigned char	*p;
+	long		 i;
+	int		 rc;
+
+	if (n <= 0 || n > 20000000 || (p = malloc((size_t)n)) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 7 + i / 251);
+	if ((rc = wecom_reply_upload(ctx, "image", "photo.jpg", p,
+	    (size_t)n)) != WECOM_OK)
+		wecom_reply_textf(ctx, "upload failed: %d", rc);
+	free(p);
+}
+
 static int
 stream_text(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 {
@@ -75,6 +94,8 @@ stream_text(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 		stream_parts(ctx, c + 7);
 	else if (strncmp(c, "long ", 5) == 0)
 		stream_long(ctx, strtol(c + 5, NULL, 10));
+	else if (strncmp(c, "photo ", 6) == 0)
+		stream_photo(ctx, strtol(c + 6, NULL, 10));
 	else if (strcmp(c, "md") == 0)
 		wecom_reply_markdown(ctx, "**bold** answer");
 	else if (strcmp(c, "card") == 0) {
