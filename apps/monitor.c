@@ -349,43 +349,43 @@ take_picture(struct wecom_ctx *ctx, const struct monitor *m, const char *cmd,
 	return (WECOM_OK);
 }
 
-/* Upload the picture and answer it; or tell the member what failed. */
-static void
-send_picture(struct wecom_ctx *ctx, struct wecom_client *client,
-    const char *path)
-{
-	struct wecom_api_error	 err;
-	char			*media_id;
+#define PICTURE_MAX	(10 * 1024 * 1024)	/* WeCom's, for an image */
 
-	if (wecom_media_upload_file(client, "image", path, &media_id,
-	    &err) != WECOM_API_OK) {
-		wecom_reply_textf(ctx, "Photo failed: upload: errcode %ld, %s%s%s"
-		    "\n拍照失败：上传图片出错（errcode %ld）。", err.errcode,
-		    err.errmsg[0] ? err.errmsg : wecom_api_strerror(err.code),
-		    err.hint ? " — " : "", err.hint ? err.hint : "",
-		    err.errcode);
-		return;
-	}
-	wecom_reply_image(ctx, media_id);
-	free(media_id);
+/* The picture, uploaded as the channel needs; or say what failed. */
+static void
+send_picture(struct wecom_ctx *ctx, const char *path)
+{
+	struct stat	 st;
+	void		*data;
+	ssize_t		 n;
+	int		 fd;
+
+	data = NULL;
+	n = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1 &&
+	    fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= PICTURE_MAX &&
+	    (data = malloc((size_t)st.st_size)) != NULL)
+		n = read(fd, data, (size_t)st.st_size);
+	if (fd != -1)
+		close(fd);
+	if (n <= 0 || wecom_reply_upload(ctx, "image", "photo.jpg", data,
+	    (size_t)n) != WECOM_OK)
+		wecom_reply_text(ctx, "Photo failed: the picture could not be "
+		    "read or uploaded (an app needs its secret; at most 10 "
+		    "MiB).\n拍照失败：图片无法读取或上传。");
+	free(data);
 }
 
 /* Take a picture, upload it, answer it; or say what failed. */
 static int
 photo(struct wecom_ctx *ctx, struct monitor *m)
 {
-	struct wecom_client	*client;
 	char			 path[512], cmd[MONITOR_CMD_MAX];
 	unsigned int		 n;
 
 	if (m->capture == NULL) {
 		wecom_reply_text(ctx, "Photo failed: no capture command is "
 		    "configured.\n拍照失败：未配置 capture 命令。");
-		return (WECOM_STOP);
-	}
-	if ((client = wecom_ctx_client(ctx)) == NULL) {
-		wecom_reply_text(ctx, "Photo failed: the app has no secret "
-		    "to upload with.\n拍照失败：应用未配置 secret，无法上传。");
 		return (WECOM_STOP);
 	}
 	n = __atomic_add_fetch(&m->seq, 1, __ATOMIC_RELAXED);
@@ -400,7 +400,7 @@ photo(struct wecom_ctx *ctx, struct monitor *m)
 	/* A picture left over from an earlier run must not pass for ours. */
 	(void)unlink(path);
 	if (take_picture(ctx, m, cmd, path) == WECOM_OK)
-		send_picture(ctx, client, path);
+		send_picture(ctx, path);
 	(void)unlink(path);
 
 	return (WECOM_STOP);

@@ -315,6 +315,8 @@ spool(struct opts *o, const struct wecom_conf *conf)
 	to.to = o->to;
 	to.chat = o->chat;
 	to.robot = o->webhook;
+	to.aibot = o->aibot;
+	to.group = o->group;
 	o->so.fallback_to.touser = o->fallback_to;
 	if ((m = build(o, NULL, &code)) == NULL)
 		return (code);

@@ -20,7 +20,7 @@
 enum { O_TEXTCARD = 256, O_NEWS, O_PICURL, O_BTNTXT, O_JSON, O_MENTION,
 	O_MENTION_MOBILE, O_FALLBACK, O_SAFE, O_IDTRANS, O_DUP, O_TRUNCATE,
 	O_RECALL, O_CREATE_CHAT, O_OWNER, O_SPOOL, O_FLUSH, O_NOW, O_KEY,
-	O_CONF_KEYS };
+	O_CONF_KEYS, O_AIBOT, O_GROUP };
 
 static const struct option longopts[] = {
 	{ "config",	required_argument,	NULL, 'c' },
@@ -30,6 +30,8 @@ static const struct option longopts[] = {
 	{ "tag",	required_argument,	NULL, 'T' },
 	{ "chat",	required_argument,	NULL, 'C' },
 	{ "webhook",	required_argument,	NULL, 'w' },
+	{ "aibot",	required_argument,	NULL, O_AIBOT },
+	{ "group",	no_argument,		NULL, O_GROUP },
 	{ "markdown",	no_argument,		NULL, 'm' },
 	{ "image",	required_argument,	NULL, 'I' },
 	{ "file",	required_argument,	NULL, 'F' },
@@ -83,6 +85,10 @@ usage(FILE *fp, int code)
 "                        raw key, a UUID, or the webhook URL with key=\n"
 "                        (visible in ps: prefer the config). Any other\n"
 "                        ROBOT is a usage error\n"
+"      --aibot BOT --chat ID [--group]   an intelligent bot's conversation:\n"
+"                        a member's UserID, or with --group a group chatid.\n"
+"                        Queued for the server, which holds the bot's long\n"
+"                        connection (text, markdown, --json template_card)\n"
 "TEXT is the arguments joined by blanks; without TEXT, stdin is read.\n"
 "TEXT and data on stdin together are refused (exit 64).\n"
 "Types (default text; text beyond 2048 bytes, markdown beyond 4096, is\n"
@@ -252,6 +258,8 @@ parse(struct opts *o, int argc, char **argv)
 		case O_FLUSH: o->flush = 1; break;
 		case O_NOW: o->now = 1; break;
 		case O_KEY: o->key = optarg; break;
+		case O_AIBOT: o->aibot = optarg; break;
+		case O_GROUP: o->group = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout, EX_OK);
 		case O_CONF_KEYS:
@@ -275,6 +283,13 @@ check(struct opts *o, int argc)
 	targets = (o->to.touser || o->to.toparty || o->to.totag) +
 	    (o->chat != NULL && o->create_chat == NULL) +
 	    (o->webhook != NULL);
+	if (o->aibot != NULL && (targets != 1 || o->chat == NULL))
+		usage_error("--aibot needs --chat and no other target");
+	if (o->group && o->aibot == NULL)
+		usage_error("--group is for --aibot");
+	/* Only the server holds a bot's connection: it sends. */
+	if (o->aibot != NULL)
+		o->spool = 1;
 	if (o->flush) {
 		if (targets != 0 || o->spool || o->recall || o->create_chat ||
 		    o->nkinds > 0 || o->key != NULL || optind != argc)

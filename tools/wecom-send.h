@@ -21,7 +21,8 @@ enum kind { K_TEXT, K_MARKDOWN, K_IMAGE, K_FILE, K_VOICE, K_VIDEO,
 struct opts {
 	const char		*conf, *app;
 	struct wecom_target	 to;
-	const char		*chat, *webhook;
+	const char		*chat, *webhook, *aibot;
+	int			 group;
 	enum kind		 kind;
 	int			 nkinds;
 	const char		*file;

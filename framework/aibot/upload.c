@@ -105,18 +105,34 @@ static int
 upload_call(struct wecom_ws *ws, size_t bot, const char *cmd, json_t *body,
     json_t **ack)
 {
-	struct waiter	 w;
-	char		*text;
+	char	*text;
+	int	 errcode;
 
 	*ack = NULL;
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL)
 		return (WECOM_ERROR);
+	errcode = wecom_aibot_call(ws, bot, cmd, text, ack);
+	free(text);
+
+	return (errcode == 0 ? WECOM_OK : WECOM_ERROR);
+}
+
+/*
+ * A request on a fresh req_id, its ack waited for: WeCom's errcode, or
+ * WECOM_WS_TIMEOUT or _GONE; *ack (may be NULL) the ack's body.
+ */
+int
+wecom_aibot_call(struct wecom_ws *ws, size_t bot, const char *cmd,
+    const char *body, json_t **ack)
+{
+	struct waiter	 w;
+
 	memset(&w, 0, sizeof(w));
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_cond_init(&w.cond, NULL);
-	if (wecom_ws_send(ws, bot, cmd, NULL, text, strlen(text), 0,
+	if (wecom_ws_send(ws, bot, cmd, NULL, body, strlen(body), 0,
 	    upload_done, &w) == 0) {
 		pthread_mutex_lock(&w.lock);
 		while (!w.done)
@@ -124,12 +140,14 @@ upload_call(struct wecom_ws *ws, size_t bot, const char *cmd, json_t *body,
 		pthread_mutex_unlock(&w.lock);
 	} else
 		w.errcode = WECOM_WS_GONE;
-	free(text);
 	pthread_cond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
-	*ack = w.ack;
+	if (ack != NULL)
+		*ack = w.ack;
+	else
+		json_decref(w.ack);
 
-	return (w.errcode == 0 ? WECOM_OK : WECOM_ERROR);
+	return (w.errcode);
 }
 
 /* On the ws thread. */

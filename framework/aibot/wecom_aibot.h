@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "wecom.h"
 
 struct wecom_app;
@@ -72,5 +74,22 @@ struct wecom_sink	*wecom_aibot_sink_ws(struct wecom_ws *, size_t bot,
  */
 int	wecom_aibot_upload(struct wecom_ws *, size_t bot, const char *type,
 	    const char *filename, const void *, size_t, char **media_id);
+/*
+ * One request on a fresh req_id (body: JSON text), its ack waited for:
+ * WeCom's errcode, or WECOM_WS_TIMEOUT/_GONE; *ack its body (or NULL).
+ */
+int	wecom_aibot_call(struct wecom_ws *, size_t bot, const char *cmd,
+	    const char *body, json_t **ack);
+
+/*
+ * send.c: the outbox's way to a bot's conversation, within WeCom's
+ * limits; names are the bots' in the ws's order.
+ */
+struct wecom_aibot_sender;
+struct wecom_outbox_aibot;
+struct wecom_aibot_sender	*wecom_aibot_sender_new(struct wecom_ws *,
+				    const char *const *names, size_t n);
+const struct wecom_outbox_aibot	*wecom_aibot_sender_outbox(
+				    const struct wecom_aibot_sender *);
 
 #endif

@@ -42,6 +42,7 @@ struct aibot {
 	struct wecom_xml	*x;
 	struct wecom_app	*apps[BOTS_MAX];
 	struct wecom_ws_bot	 bots[BOTS_MAX];
+	const char		*names[BOTS_MAX];
 	size_t			 n;
 };
 
@@ -79,9 +80,10 @@ wecom_aibot_preload(struct wecom_server *s)
 void
 wecom_aibot_init(struct wecom_server *s)
 {
-	struct wecom_ws_conf	 wc;
-	struct wecom_app	*app;
-	struct aibot		*a = &aibot;
+	struct wecom_ws_conf		 wc;
+	struct wecom_app		*app;
+	struct wecom_aibot_sender	*sender;
+	struct aibot			*a = &aibot;
 
 	if (s->nws == 0 || worker == NULL || worker->id != 1)
 		return;
@@ -90,6 +92,7 @@ wecom_aibot_init(struct wecom_server *s)
 		if (wecom_app_channel(app) != WECOM_CHANNEL_AIBOT_WS)
 			continue;
 		a->apps[a->n] = app;
+		a->names[a->n] = app->conf->name;
 		a->bots[a->n].name = app->conf->name;
 		a->bots[a->n].url = app->conf->ws_url;
 		a->bots[a->n].bot_id = app->conf->bot_id;
@@ -114,6 +117,9 @@ wecom_aibot_init(struct wecom_server *s)
 	a->evt.type = KORE_TYPE_TASK;
 	a->evt.handle = aibot_event;
 	kore_platform_schedule_read(wecom_ws_fd(a->ws), &a->evt);
+	/* The outbox's drain (upkeep.c, this worker) sends bots' messages. */
+	if ((sender = wecom_aibot_sender_new(a->ws, a->names, a->n)) != NULL)
+		s->conf.aibot_send = wecom_aibot_sender_outbox(sender);
 }
 
 /* The ws thread has callbacks for us. */

@@ -29,6 +29,8 @@ static int	settled(struct outbox_drain *, int, const char *);
 static int	read_record(const char *, const char *,
 		    struct outbox_record *);
 static int	expired(struct outbox_drain *, struct outbox_record *);
+static int	send_aibot(struct outbox_drain *, const struct outbox_record *,
+		    const struct wecom_outmsg *, struct wecom_api_error *);
 static int	send_record(struct outbox_drain *, struct outbox_dest *,
 		    const struct outbox_record *, struct wecom_send_result *,
 		    struct wecom_api_error *);
@@ -74,6 +76,8 @@ describe(const struct outbox_record *r, char *buf, size_t len)
 {
 	if (r->robot != NULL)
 		snprintf(buf, len, "robot %s", r->robot);
+	else if (r->aibot != NULL)
+		snprintf(buf, len, "aibot %s chat %s", r->aibot, r->chat);
 	else if (r->chat != NULL)
 		snprintf(buf, len, "app %s chat %s", r->app, r->chat);
 	else
@@ -165,6 +169,9 @@ wecom_outbox_attempt(struct outbox_drain *dr, const char *key)
 	if (settled(dr, OB_NEW, key) ||
 	    read_record(dr->d.sub[OB_NEW], key, &r) != WECOM_API_OK)
 		return;
+	/* Only the process holding the bots' connections can send these. */
+	if (r.aibot != NULL && dr->conf->aibot_send == NULL)
+		goto out;
 	if (expired(dr, &r))
 		goto out;
 	memset(&res, 0, sizeof(res));
@@ -215,7 +222,9 @@ send_record(struct outbox_drain *dr, struct outbox_dest *dst,
 		    "the stored %s message cannot be rebuilt",
 		    json_string_value(json_object_get(r->msg, "msgtype"))));
 
-	if (r->robot != NULL) {
+	if (r->aibot != NULL) {
+		rc = send_aibot(dr, r, m, err);
+	} else if (r->robot != NULL) {
 		if ((key = wecom_robot_key(dr->conf, r->robot)) == NULL)
 			rc = wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
 			    "no [robot %s] with a key", r->robot);
@@ -231,6 +240,41 @@ send_record(struct outbox_drain *dr, struct outbox_dest *dst,
 		rc = wecom_message_send(dst->client, &to, m, &o, res, err);
 	}
 	wecom_outmsg_free(m);
+
+	return (rc);
+}
+
+/*
+ * A bot's: aibot_send_msg's body, the message with its conversation;
+ * text goes as markdown (a bot has no plain text).
+ */
+static int
+send_aibot(struct outbox_drain *dr, const struct outbox_record *r,
+    const struct wecom_outmsg *m, struct wecom_api_error *err)
+{
+	const struct wecom_outbox_aibot	*ab = dr->conf->aibot_send;
+	json_t				*o, *inner;
+	char				*body;
+	int				 rc;
+
+	o = json_deep_copy(r->msg);
+	if (o != NULL && strcmp(wecom_outmsg_type(m), "text") == 0 &&
+	    (inner = json_object_get(o, "text")) != NULL) {
+		json_object_set(o, "markdown", inner);
+		json_object_del(o, "text");
+		json_object_set_new(o, "msgtype", json_string("markdown"));
+	}
+	body = NULL;
+	if (o != NULL && json_object_set_new(o, "chatid",
+	    json_string(r->chat)) == 0 && json_object_set_new(o, "chat_type",
+	    json_integer(r->chat_type)) == 0)
+		body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (body == NULL)
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "out of memory"));
+	rc = ab->send(ab->arg, r->aibot, body, err);
+	free(body);
 
 	return (rc);
 }
@@ -349,8 +393,8 @@ dest_get(struct outbox_drain *dr, const struct outbox_record *r,
 	struct outbox_dest	*dst;
 	char			 name[256];
 
-	snprintf(name, sizeof(name), "%s %s", r->robot ? "robot" : "app",
-	    r->robot ? r->robot : r->app);
+	snprintf(name, sizeof(name), "%s %s", r->robot ? "robot" : r->aibot ?
+	    "aibot" : "app", r->robot ? r->robot : r->aibot ? r->aibot : r->app);
 	TAILQ_FOREACH(dst, &dr->dests, list) {
 		if (strcmp(dst->name, name) == 0)
 			return (dst);
@@ -362,7 +406,8 @@ dest_get(struct outbox_drain *dr, const struct outbox_record *r,
 		    "out of memory");
 		return (NULL);
 	}
-	dst->client = r->robot != NULL ?
+	/* A bot's goes on its long connection: any client will do. */
+	dst->client = r->robot != NULL || r->aibot != NULL ?
 	    wecom_client_new_robot(dr->conf, err) :
 	    wecom_client_new(dr->conf, r->app, err);
 	if (dst->client == NULL) {

@@ -55,7 +55,9 @@ struct outbox_record {
 	int			 interrupted;	/* sends cut short */
 	int			 attempts;	/* sends tried */
 	char			*app;		/* [app NAME], or */
-	char			*robot;		/* [robot NAME] */
+	char			*robot;		/* [robot NAME], or */
+	char			*aibot;		/* [aibot NAME] */
+	int			 chat_type;	/* aibot: 1 single, 2 group */
 	char			*touser, *toparty, *totag;
 	char			*chat;
 	json_t			*msg;		/* {"msgtype": T, T: {...}} */

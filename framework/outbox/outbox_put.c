@@ -21,6 +21,9 @@ static char	*dup_or_null(const char *, int *);
 static int	put_check(const struct wecom_outbox_to *,
 		    const struct wecom_outmsg *, const char *,
 		    struct wecom_api_error *);
+static int	put_aibot(struct outbox_record *, const struct wecom_conf *,
+		    const struct wecom_outbox_to *, const struct wecom_outmsg *,
+		    struct wecom_api_error *);
 static int	put_robot(struct outbox_record *, const struct wecom_conf *,
 		    const struct wecom_outbox_to *, struct wecom_api_error *);
 static int	put_app(struct outbox_record *, const struct wecom_conf *,
@@ -86,6 +89,41 @@ put_robot(struct outbox_record *r, const struct wecom_conf *conf,
 		    "robots by their section and never stores a "
 		    "webhook key"));
 	r->robot = dup_or_null(dst->robot, &nomem);
+	if (nomem)
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "out of memory"));
+
+	return (WECOM_API_OK);
+}
+
+/* A bot on a long connection, and one conversation of it. */
+static int
+put_aibot(struct outbox_record *r, const struct wecom_conf *conf,
+    const struct wecom_outbox_to *dst, const struct wecom_outmsg *m,
+    struct wecom_api_error *err)
+{
+	const struct wecom_app_conf	*bot;
+	const char			*type;
+	int				 nomem;
+
+	if ((bot = wecom_conf_aibot(conf, dst->aibot)) == NULL || !bot->ws)
+		return (wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
+		    "no [aibot %s] with mode = websocket: a bot sends "
+		    "proactively on its long connection only", dst->aibot));
+	if (dst->chat == NULL || *dst->chat == '\0' || has_target(&dst->to))
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
+		    "a bot's message goes to one chat: a group's chatid or "
+		    "a member's UserID"));
+	type = wecom_outmsg_type(m);
+	if (strcmp(type, "text") != 0 && strcmp(type, "markdown") != 0 &&
+	    strcmp(type, "template_card") != 0)
+		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
+		    "a bot sends text, markdown or a template card, not %s",
+		    type));
+	nomem = 0;
+	r->aibot = dup_or_null(bot->name, &nomem);
+	r->chat = dup_or_null(dst->chat, &nomem);
+	r->chat_type = dst->group ? 2 : 1;
 	if (nomem)
 		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
@@ -225,6 +263,8 @@ wecom_outbox_put(const struct wecom_conf *conf,
 		goto out;
 	if (dst->robot != NULL)
 		rc = put_robot(&r, conf, dst, err);
+	else if (dst->aibot != NULL)
+		rc = put_aibot(&r, conf, dst, m, err);
 	else
 		rc = put_app(&r, conf, dst, err);
 	if (rc != WECOM_API_OK ||

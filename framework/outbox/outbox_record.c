@@ -66,6 +66,7 @@ wecom_outbox_record_free(struct outbox_record *r)
 {
 	free(r->app);
 	free(r->robot);
+	free(r->aibot);
 	free(r->touser);
 	free(r->toparty);
 	free(r->totag);
@@ -112,7 +113,11 @@ encode_target(json_t *o, const struct outbox_record *r)
 		return (-1);
 	rc = set_str(o, "app", r->app);
 	rc |= set_str(o, "robot", r->robot);
+	rc |= set_str(o, "aibot", r->aibot);
 	rc |= set_str(o, "chat", r->chat);
+	if (r->aibot != NULL)
+		rc |= json_object_set_new(o, "chat_type",
+		    json_integer(r->chat_type));
 	rc |= set_str(to, "touser", r->touser);
 	rc |= set_str(to, "toparty", r->toparty);
 	rc |= set_str(to, "totag", r->totag);
@@ -248,14 +253,18 @@ decode_target(struct outbox_record *r, json_t *o)
 	to = json_object_get(o, "to");
 	if (get_str(o, "app", &r->app) != WECOM_API_OK ||
 	    get_str(o, "robot", &r->robot) != WECOM_API_OK ||
+	    get_str(o, "aibot", &r->aibot) != WECOM_API_OK ||
 	    get_str(o, "chat", &r->chat) != WECOM_API_OK ||
 	    get_str(to, "touser", &r->touser) != WECOM_API_OK ||
 	    get_str(to, "toparty", &r->toparty) != WECOM_API_OK ||
 	    get_str(to, "totag", &r->totag) != WECOM_API_OK ||
 	    get_str(o, "fallback", &r->fallback) != WECOM_API_OK)
 		return (WECOM_API_ERR_PROTOCOL);
-	if ((r->app == NULL) == (r->robot == NULL) ||
+	r->chat_type = (int)json_integer_value(json_object_get(o, "chat_type"));
+	if ((r->app != NULL) + (r->robot != NULL) + (r->aibot != NULL) != 1 ||
 	    (r->robot != NULL && (to != NULL || r->chat != NULL)) ||
+	    (r->aibot != NULL && (to != NULL || r->chat == NULL ||
+	    (r->chat_type != 1 && r->chat_type != 2))) ||
 	    (r->app != NULL && (to == NULL) == (r->chat == NULL)))
 		return (WECOM_API_ERR_PROTOCOL);
 

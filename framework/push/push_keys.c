@@ -130,7 +130,10 @@ key_names(const struct wecom_conf *conf, const struct wecom_conf_section *s,
 	    p += n, p += strspn(p, " ,")) {
 		n = strcspn(p, " ,");
 		snprintf(name, sizeof(name), "%.*s", (int)n, p);
-		if (wecom_conf_section(conf, type, name) == NULL) {
+		/* A key's apps are its apps and bots alike. */
+		if (wecom_conf_section(conf, type, name) == NULL &&
+		    (strcmp(type, "app") != 0 ||
+		    wecom_conf_section(conf, "aibot", name) == NULL)) {
 			snprintf(err, errlen, "[apikey %s]: '%s' names no "
 			    "[%s %s] section", s->name, key, type, name);
 			return (-1);

@@ -23,12 +23,12 @@
 /* The fields a request may carry, in every front door. */
 enum {
 	F_APP, F_TO, F_TOPARTY, F_TOTAG, F_CHAT, F_ROBOT, F_MSGTYPE,
-	F_CONTENT, F_TITLE, F_ID, F_SAFE, F_KEY, F_N
+	F_CONTENT, F_TITLE, F_ID, F_SAFE, F_KEY, F_AIBOT, F_GROUP, F_N
 };
 
 static const char *const field_name[F_N] = {
 	"app", "to", "toparty", "totag", "chat", "robot", "msgtype",
-	"content", "title", "id", "safe", "key"
+	"content", "title", "id", "safe", "key", "aibot", "group"
 };
 
 struct fields {
@@ -47,6 +47,8 @@ static int	build(struct wecom_push *, const struct wecom_conf *,
 		    const struct wecom_apikey *, const struct fields *);
 static int	target(struct wecom_push *, const struct wecom_conf *,
 		    const struct wecom_apikey *, const struct fields *);
+static int	target_aibot(struct wecom_push *, const struct wecom_conf *,
+		    const struct fields *);
 static int	limits(struct wecom_push *);
 static int	too_many(struct wecom_push *, const char *, const char *,
 		    size_t);
@@ -237,7 +239,8 @@ json_fields(struct wecom_push *p, struct fields *f, json_t *o)
 static int
 json_field(struct wecom_push *p, struct fields *f, int i, json_t *v)
 {
-	if (i == F_SAFE && (json_is_integer(v) || json_is_boolean(v))) {
+	if ((i == F_SAFE || i == F_GROUP) &&
+	    (json_is_integer(v) || json_is_boolean(v))) {
 		f->v[i] = json_is_true(v) || json_integer_value(v) == 1 ?
 		    "1" : "0";
 		return (0);
@@ -313,6 +316,10 @@ target(struct wecom_push *p, const struct wecom_conf *conf,
 	struct wecom_outbox_to	*t = &p->to;
 	const struct wecom_app_conf	*a;
 
+	if (f->v[F_AIBOT] != NULL)
+		return (target_aibot(p, conf, f));
+	if (f->v[F_GROUP] != NULL)
+		return (fail(p, 400, "group: for aibot only"));
 	t->to.touser = f->v[F_TO];
 	t->to.toparty = f->v[F_TOPARTY];
 	t->to.totag = f->v[F_TOTAG];
@@ -349,6 +356,30 @@ target(struct wecom_push *p, const struct wecom_conf *conf,
 		return (fail(p, 400, "app: no [app %.64s] with a secret",
 		    t->app ? t->app : ""));
 	t->app = a->name;
+
+	return (0);
+}
+
+/* A bot's conversation: chat, a member's UserID or (group) a chatid. */
+static int
+target_aibot(struct wecom_push *p, const struct wecom_conf *conf,
+    const struct fields *f)
+{
+	const struct wecom_app_conf	*bot;
+	const char			*g = f->v[F_GROUP];
+
+	if (f->v[F_TO] || f->v[F_TOPARTY] || f->v[F_TOTAG] || f->v[F_ROBOT] ||
+	    f->v[F_APP] || f->v[F_CHAT] == NULL)
+		return (fail(p, 400, "aibot: give chat (a UserID, or with "
+		    "group 1 a chatid) and no other recipient"));
+	if ((bot = wecom_conf_aibot(conf, f->v[F_AIBOT])) == NULL || !bot->ws)
+		return (fail(p, 400, "aibot: no [aibot %.64s] with mode = "
+		    "websocket", f->v[F_AIBOT]));
+	if (g != NULL && strcmp(g, "0") != 0 && strcmp(g, "1") != 0)
+		return (fail(p, 400, "group: expected 0 or 1"));
+	p->to.aibot = bot->name;
+	p->to.chat = f->v[F_CHAT];
+	p->to.group = g != NULL && *g == '1';
 
 	return (0);
 }
@@ -395,6 +426,11 @@ scope(struct wecom_push *p, const struct wecom_apikey *key)
 	    !in_list(key->apps, p->to.app))
 		return (fail(p, 403, "app: %.64s is not allowed for this key",
 		    p->to.app));
+	/* A key's apps list names the bots it may use too. */
+	if (p->to.aibot != NULL && key->apps != NULL &&
+	    !in_list(key->apps, p->to.aibot))
+		return (fail(p, 403, "aibot: %.64s is not allowed for this key",
+		    p->to.aibot));
 
 	return (0);
 }

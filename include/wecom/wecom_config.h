@@ -131,6 +131,11 @@ struct wecom_conf {
 	 */
 	const void			*ca_pem;
 	size_t				 ca_len;
+	/*
+	 * Set by the worker holding the bots' long connections: a struct
+	 * wecom_outbox_aibot for its drain. NULL: bots' messages wait.
+	 */
+	const void			*aibot_send;
 	TAILQ_HEAD(, wecom_conf_section) sections;
 	struct wecom_app_conf_list	 apps;
 	struct wecom_app_conf_list	 bots;		/* [aibot NAME] */

@@ -40,14 +40,33 @@
 
 /*
  * Where a message goes: users/parties/tags of an app, an app group
- * chat, or a group robot. Robots are named by their [robot NAME]
- * section: the webhook key itself is never written to the outbox.
+ * chat, a group robot, or a conversation of an intelligent bot. Robots
+ * are named by their [robot NAME] section: the webhook key itself is
+ * never written to the outbox. A bot's message (markdown, or text sent
+ * as markdown; a template card) goes on its long connection, which only
+ * the server holds: only the server's drain sends it, within WeCom's
+ * 30 a minute and 1000 an hour per conversation, queueing the rest.
  */
 struct wecom_outbox_to {
 	const char		*app;		/* [app NAME]; NULL: the first */
 	struct wecom_target	 to;		/* users, parties, tags; or */
 	const char		*chat;		/* an app chat's chatid; or */
-	const char		*robot;		/* a [robot NAME] */
+	const char		*robot;		/* a [robot NAME]; or */
+	const char		*aibot;		/* an [aibot NAME], and chat: */
+	int			 group;		/* a group's chatid, else a
+						   member's UserID */
+};
+
+/*
+ * Where a long connection lives (the server's first worker): how the
+ * drain sends a bot's message. body is the aibot_send_msg body, JSON.
+ * WECOM_API_OK; _UNAVAILABLE (not connected, or the conversation's
+ * rate: later); _REJECTED with WeCom's errcode. Set as conf->aibot_send.
+ */
+struct wecom_outbox_aibot {
+	int	(*send)(void *arg, const char *bot, const char *body,
+		    struct wecom_api_error *);
+	void	*arg;
 };
 
 /* One drain: what it did, and what is left. */

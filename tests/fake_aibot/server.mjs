@@ -532,6 +532,7 @@ export async function startAibot({ port = 0, host = '127.0.0.1', tls = null, bot
     setPingAck(on) { pingAck = !!on; },
     setAckDelay(ms) { ackDelay = ms; },
     setErrcode(cmd, errcode, times = 1) { injected.push({ cmd, errcode, times }); },
+    clearErrcodes() { injected.length = 0; },
     waitFrame(pred, ms = 5000) {
       let i = 0;
       return until(() => {
