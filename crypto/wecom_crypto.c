@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "wecom_crypto.h"
+#include "wecom_crypto_private.h"
 
 #define TOKEN_MAX	128
 #define RID_MAX		128
@@ -50,7 +51,6 @@ struct wecom_crypto {
 	unsigned int	 poolfork;
 };
 
-static int	crypto_key_decode(const char *, unsigned char *);
 static int	crypto_scratch(struct wecom_crypto *, size_t);
 static int	crypto_b64_decode(const char *, size_t, unsigned char *,
 		    size_t *);
@@ -100,7 +100,7 @@ wecom_crypto_check_aeskey(const char *aeskey)
 	unsigned char	key[WECOM_KEY_BYTES];
 	int		rc;
 
-	rc = crypto_key_decode(aeskey, key);
+	rc = wecom_crypto_key_decode(aeskey, 0, key);
 	OPENSSL_cleanse(key, sizeof(key));
 
 	return (rc);
@@ -125,7 +125,7 @@ wecom_crypto_new(const char *token, const char *aeskey, const char *receiveid,
 	if (pthread_once(&atfork_once, crypto_atfork) != 0)
 		goto fail;
 
-	if ((*err = crypto_key_decode(aeskey, wc->key)) != WECOM_OK)
+	if ((*err = wecom_crypto_key_decode(aeskey, 0, wc->key)) != WECOM_OK)
 		goto fail;
 
 	*err = WECOM_ERR_DECRYPT;
@@ -375,19 +375,26 @@ wecom_random_hex(char *out, size_t n)
 	return (WECOM_OK);
 }
 
-static int
-crypto_key_decode(const char *aeskey, unsigned char *key)
+/*
+ * An EncodingAESKey: 43 of [A-Za-z0-9], '=' left off. With b64, any
+ * base64 of 32 bytes (a bot message's file key): '+' and '/' too, and
+ * the '=' may be there.
+ */
+int
+wecom_crypto_key_decode(const char *aeskey, int b64, unsigned char *key)
 {
 	unsigned char	buf[WECOM_KEY_BYTES + 3];
 	char		in[WECOM_AESKEY_LEN + 2];
 	size_t		i, len;
 	int		rc;
 
-	if (strlen(aeskey) != WECOM_AESKEY_LEN)
+	len = strlen(aeskey);
+	if (len != WECOM_AESKEY_LEN && (!b64 || len != WECOM_AESKEY_LEN + 1 ||
+	    aeskey[WECOM_AESKEY_LEN] != '='))
 		return (WECOM_ERR_AESKEY);
 	for (i = 0; i < WECOM_AESKEY_LEN; i++) {
-		if (!B64_CHAR(aeskey[i]) || aeskey[i] == '+' ||
-		    aeskey[i] == '/')
+		if (!B64_CHAR(aeskey[i]) || (!b64 && (aeskey[i] == '+' ||
+		    aeskey[i] == '/')))
 			return (WECOM_ERR_AESKEY);
 	}
 

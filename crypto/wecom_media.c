@@ -16,11 +16,11 @@
 #include <openssl/evp.h>
 
 #include "wecom_crypto.h"
+#include "wecom_crypto_private.h"
 
 /* EVP_DecryptUpdate takes an int: larger files go in steps of this. */
 #define MEDIA_STEP	(1024 * 1024)
 
-static int	media_key(const char *, unsigned char *);
 static int	media_unpad(const unsigned char *, size_t, size_t *);
 static int	media_cbc(const unsigned char *, unsigned char *, size_t);
 
@@ -37,55 +37,13 @@ wecom_crypto_media_decrypt(const char *aeskey, void *buf, size_t len,
 	int		rc;
 
 	*plainlen = 0;
-	if (aeskey == NULL || media_key(aeskey, key) != WECOM_OK)
+	if (aeskey == NULL || wecom_crypto_key_decode(aeskey, 1, key) != WECOM_OK)
 		return (WECOM_ERR_AESKEY);
 	if (len == 0 || len % 16 != 0)
 		rc = WECOM_ERR_DECRYPT;
 	else if ((rc = media_cbc(key, buf, len)) == WECOM_OK)
 		rc = media_unpad(buf, len, plainlen);
 	OPENSSL_cleanse(key, sizeof(key));
-
-	return (rc);
-}
-
-/*
- * 43 characters (an EncodingAESKey, '=' left off) or 44 ending in '='
- * (plain base64): either way exactly 32 bytes, nothing else accepted.
- */
-static int
-media_key(const char *aeskey, unsigned char *key)
-{
-	static const unsigned char	ok[256] = {
-		['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1,
-		['+'] = 1, ['/'] = 1,
-	};
-	unsigned char	out[WECOM_KEY_BYTES + 3];
-	char		in[WECOM_AESKEY_LEN + 2];
-	size_t		i, len;
-	int		rc;
-
-	len = strnlen(aeskey, WECOM_AESKEY_LEN + 2);
-	if (len != WECOM_AESKEY_LEN && (len != WECOM_AESKEY_LEN + 1 ||
-	    aeskey[WECOM_AESKEY_LEN] != '='))
-		return (WECOM_ERR_AESKEY);
-	for (i = 0; i < WECOM_AESKEY_LEN; i++) {
-		if (!ok[(unsigned char)aeskey[i]])
-			return (WECOM_ERR_AESKEY);
-	}
-	memcpy(in, aeskey, WECOM_AESKEY_LEN);
-	in[WECOM_AESKEY_LEN] = '=';
-	in[WECOM_AESKEY_LEN + 1] = '\0';
-
-	/* 44 characters with one '=' decode to 33 bytes, the last a zero. */
-	rc = WECOM_ERR_AESKEY;
-	if (EVP_DecodeBlock(out, (const unsigned char *)in,
-	    WECOM_AESKEY_LEN + 1) == WECOM_KEY_BYTES + 1) {
-		memcpy(key, out, WECOM_KEY_BYTES);
-		rc = WECOM_OK;
-	}
-	/* The text is the key as much as the bytes are. */
-	OPENSSL_cleanse(in, sizeof(in));
-	OPENSSL_cleanse(out, sizeof(out));
 
 	return (rc);
 }

@@ -46,7 +46,7 @@ struct wecom_aibot_sender {
 static int	sender_send(void *, const char *, const char *,
 		    struct wecom_api_error *);
 static int	sender_take(struct wecom_aibot_sender *, size_t, const char *,
-		    time_t);
+		    time_t, int);
 static int	sender_err(struct wecom_api_error *, int, long, const char *);
 
 struct wecom_aibot_sender *
@@ -80,8 +80,9 @@ sender_send(void *arg, const char *bot, const char *body,
 {
 	struct wecom_aibot_sender	*s = arg;
 	json_t				*o;
+	const char			*chat;
 	size_t				 i;
-	int				 ok, errcode;
+	int				 errcode;
 
 	for (i = 0; i < s->n && strcmp(s->names[i], bot) != 0; i++)
 		;
@@ -89,14 +90,18 @@ sender_send(void *arg, const char *bot, const char *body,
 		return (sender_err(err, WECOM_API_ERR_CONFIG, 0,
 		    "no such bot on a long connection here"));
 	o = json_loads(body, 0, NULL);
-	ok = json_is_string(json_object_get(o, "chatid")) && sender_take(s, i,
-	    json_string_value(json_object_get(o, "chatid")), time(NULL));
-	json_decref(o);
-	if (!ok)
+	chat = json_string_value(json_object_get(o, "chatid"));
+	if (chat == NULL || !sender_take(s, i, chat, time(NULL), 1)) {
+		json_decref(o);
 		return (sender_err(err, WECOM_API_ERR_UNAVAILABLE,
 		    ERR_RATE, "the conversation's limit (30 a minute, 1000 "
 		    "an hour): later"));
+	}
 	errcode = wecom_aibot_call(s->ws, i, "aibot_send_msg", body, NULL);
+	/* What WeCom did not take does not count. */
+	if (errcode != 0)
+		(void)sender_take(s, i, chat, time(NULL), -1);
+	json_decref(o);
 	if (errcode == 0)
 		return (WECOM_API_OK);
 	if (errcode == WECOM_WS_GONE || errcode == WECOM_WS_TIMEOUT ||
@@ -108,10 +113,13 @@ sender_send(void *arg, const char *bot, const char *body,
 	    "WeCom refused the bot's message"));
 }
 
-/* 1 and counted if the conversation may have one more message now. */
+/*
+ * 1 and counted if the conversation may have one more message now
+ * (n 1); n -1 gives one back.
+ */
 static int
 sender_take(struct wecom_aibot_sender *s, size_t bot, const char *chat,
-    time_t now)
+    time_t now, int n)
 {
 	struct conv_rate	*c, *lru;
 	size_t			 i;
@@ -139,7 +147,12 @@ sender_take(struct wecom_aibot_sender *s, size_t bot, const char *chat,
 		c->hour = now;
 		c->in_hour = 0;
 	}
-	if ((ok = c->in_minute < PER_MINUTE && c->in_hour < PER_HOUR)) {
+	if (n < 0) {
+		/* Not below zero: the window may have turned meanwhile. */
+		c->in_minute -= c->in_minute > 0;
+		c->in_hour -= c->in_hour > 0;
+		ok = 1;
+	} else if ((ok = c->in_minute < PER_MINUTE && c->in_hour < PER_HOUR)) {
 		c->in_minute++;
 		c->in_hour++;
 	}

@@ -119,20 +119,11 @@ cb_late(struct cb_sink *s, const struct wecom_reply *rec)
 {
 	struct wecom_api_error	 err;
 	struct wecom_client	*c;
-	struct wecom_reply	 md;
 	char			*body;
-	size_t			 len;
 	int			 rc;
 
-	memset(&md, 0, sizeof(md));
-	md.type = WECOM_REPLY_MARKDOWN;
-	md.content = rec->content;
-	if (rec->type == WECOM_REPLY_CARD) {
-		md = *rec;
-		md.card_update = 0;
-	}
 	if (s->response_url == NULL ||
-	    wecom_reply_json(&md, &body, &len) != WECOM_OK)
+	    (body = wecom_reply_json_message(rec)) == NULL)
 		return (WECOM_ERROR);
 	rc = WECOM_ERROR;
 	if ((c = wecom_client_new_robot(s->conf, &err)) != NULL) {

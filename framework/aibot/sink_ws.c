@@ -179,21 +179,10 @@ ws_proactive(struct conv *c, const char *body)
 static char *
 ws_fallback(const struct conv *c, const struct wecom_reply *rec)
 {
-	struct wecom_reply	 r;
 	json_t			*o;
 	char			*body;
-	size_t			 len;
 
-	memset(&r, 0, sizeof(r));
-	r.type = WECOM_REPLY_MARKDOWN;
-	r.content = rec->content;
-	if (rec->type == WECOM_REPLY_CARD) {
-		r = *rec;
-		r.card_update = r.welcome = 0;
-	}
-	if (r.content == NULL && r.type == WECOM_REPLY_MARKDOWN)
-		return (NULL);
-	if (wecom_reply_json(&r, &body, &len) != WECOM_OK)
+	if ((body = wecom_reply_json_message(rec)) == NULL)
 		return (NULL);
 	o = json_loads(body, 0, NULL);
 	free(body);

@@ -35,6 +35,31 @@ wecom_reply_json(const struct wecom_reply *r, char **out, size_t *len)
 	return (WECOM_OK);
 }
 
+/*
+ * A record as a message of its own, not an answer (response_url,
+ * aibot_send_msg): its card, else its text as markdown; NULL if it has
+ * neither (a file).
+ */
+char *
+wecom_reply_json_message(const struct wecom_reply *rec)
+{
+	struct wecom_reply	 r;
+	char			*out;
+	size_t			 len;
+
+	memset(&r, 0, sizeof(r));
+	r.type = WECOM_REPLY_MARKDOWN;
+	r.content = rec->content;
+	if (rec->type == WECOM_REPLY_CARD) {
+		r.type = WECOM_REPLY_CARD;
+		r.card = rec->card;
+	}
+	if (r.content == NULL && r.card == NULL)
+		return (NULL);
+
+	return (wecom_reply_json(&r, &out, &len) == WECOM_OK ? out : NULL);
+}
+
 static json_t *
 json_body(const struct wecom_reply *r)
 {

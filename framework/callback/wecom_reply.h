@@ -74,6 +74,7 @@ char			*wecom_reply_clean(const char *, int *bad);
 /* reply_json.c: a bot's answer, the body of a callback or frame. */
 int			 wecom_reply_json(const struct wecom_reply *,
 			    char **json, size_t *len);
+char			*wecom_reply_json_message(const struct wecom_reply *);
 /* Cut s (clean text) to WECOM_STREAM_MAX bytes with a notice. */
 void			 wecom_reply_clip(char *s);
 
