@@ -141,7 +141,7 @@ bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline \
 
 # libFuzzer targets: built by clang with ASan+UBSan, each run FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = decrypt xml config api envelope
+FUZZ_TARGETS = decrypt xml config api envelope json
 FUZZ_SRC = $(CRYPTO_SRC) $(CORE_SRC)
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRC)

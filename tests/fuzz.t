@@ -5,8 +5,8 @@
 # clang is needed here; `make fuzz` does the fuzzing.
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
-targets="decrypt xml config api envelope"
-echo "1..5"
+targets="decrypt xml config api envelope json"
+echo "1..6"
 n=0
 for t in $targets; do
 	n=$((n + 1))
