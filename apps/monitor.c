@@ -368,8 +368,8 @@ send_picture(struct wecom_ctx *ctx, const char *path)
 		n = read(fd, data, (size_t)st.st_size);
 	if (fd != -1)
 		close(fd);
-	if (n <= 0 || wecom_reply_upload(ctx, "image", "photo.jpg", data,
-	    (size_t)n) != WECOM_OK)
+	if (n <= 0 || wecom_reply_upload(ctx, "image", strrchr(path, '/') +
+	    1, data, (size_t)n) != WECOM_OK)
 		wecom_reply_text(ctx, "Photo failed: the picture could not be "
 		    "read or uploaded (an app needs its secret; at most 10 "
 		    "MiB).\n拍照失败：图片无法读取或上传。");

@@ -220,6 +220,8 @@ test('coalescing: quick updates make fewer frames and the last content arrives; 
   // The superseded share the fate of what replaced them: here, 846608.
   const [id2] = await callback(fake, d);
   const line = (i) => `send f${i} 0 aibot_respond_msg ${id2} 1 ${stream('S3', words[i])}`;
+  // f0 stays in flight while f1..f4 are queued, even on a busy machine.
+  fake.setAckDelay(1000);
   d.send(line(0));
   await fake.waitFrame((f) => f.json && f.json.headers && f.json.headers.req_id === id2);
   fake.setErrcode('aibot_respond_msg', 846608);
