@@ -62,6 +62,8 @@ static const struct option longopts[] = {
 	{ NULL,		0,			NULL, 0 }
 };
 
+static int	unusable(const struct opts *, const struct wecom_conf *,
+		    char *, size_t);
 static void	usage(FILE *, int) __attribute__((noreturn));
 static void	bad_option(int, char **, int) __attribute__((noreturn));
 static void	parse(struct opts *, int, char **);
@@ -317,6 +319,29 @@ check(struct opts *o, int argc)
 		usage_error("robots cannot send video");
 }
 
+/* 1 if the section this send uses has a secret that could not be read. */
+static int
+unusable(const struct opts *o, const struct wecom_conf *conf, char *err,
+    size_t len)
+{
+	const struct wecom_app_conf	*a;
+	const char			*why;
+
+	if (o->aibot != NULL)
+		why = wecom_conf_deferred(conf, "aibot", o->aibot);
+	else if (o->webhook != NULL)
+		why = wecom_conf_deferred(conf, "robot", o->webhook);
+	else if ((a = o->app != NULL ? wecom_conf_app(conf, o->app) :
+	    TAILQ_FIRST(&conf->apps)) != NULL)
+		why = wecom_conf_deferred(conf, "app", a->name);
+	else
+		why = NULL;
+	if (why != NULL)
+		snprintf(err, len, "%s", why);
+
+	return (why != NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -333,8 +358,10 @@ main(int argc, char **argv)
 	    o.create_chat == NULL && stdin_has_data())
 		usage_error("text given both as TEXT and on stdin; give one "
 		    "(nothing sent)");
-	if (wecom_conf_load(&conf, o.conf, cerr, sizeof(cerr)) !=
-	    WECOM_CONF_OK) {
+	/* Lazy: a secret of a section this send does not use is no error. */
+	if (wecom_conf_load_lazy(&conf, o.conf, cerr, sizeof(cerr)) !=
+	    WECOM_CONF_OK || (!o.flush && unusable(&o, &conf, cerr,
+	    sizeof(cerr)))) {
 		fprintf(stderr, "wecom-send: %s\n", cerr);
 		wecom_conf_free(&conf);
 		return (EX_CONFIG);

@@ -18,6 +18,8 @@
 #include "wecom_conf_ini.h"
 #include "wecom_conf_schema.h"
 
+static int	conf_load(struct wecom_conf *, const char *, int, char *,
+		    size_t);
 static int	conf_global(struct conf_parse *);
 static int	conf_take(struct conf_parse *,
 		    const struct wecom_conf_section *, const struct conf_key *);
@@ -53,6 +55,40 @@ int
 wecom_conf_load(struct wecom_conf *conf, const char *path, char *err,
     size_t errlen)
 {
+	return (conf_load(conf, path, 0, err, errlen));
+}
+
+int
+wecom_conf_load_lazy(struct wecom_conf *conf, const char *path, char *err,
+    size_t errlen)
+{
+	return (conf_load(conf, path, 1, err, errlen));
+}
+
+/* The first deferred value of [type name], else of [global]. */
+const char *
+wecom_conf_deferred(const struct wecom_conf *conf, const char *type,
+    const char *name)
+{
+	const struct wecom_conf_section	*s;
+	const struct wecom_conf_kv	*kv;
+
+	TAILQ_FOREACH(s, &conf->sections, list) {
+		if (strcmp(s->type, type) != 0 || strcmp(s->name, name) != 0)
+			continue;
+		TAILQ_FOREACH(kv, &s->keys, list) {
+			if (kv->deferred != NULL)
+				return (kv->deferred);
+		}
+	}
+
+	return (NULL);
+}
+
+static int
+conf_load(struct wecom_conf *conf, const char *path, int lazy, char *err,
+    size_t errlen)
+{
 	struct conf_parse		 ps;
 	struct wecom_conf_section	*s;
 	int				 rc;
@@ -65,6 +101,7 @@ wecom_conf_load(struct wecom_conf *conf, const char *path, char *err,
 	ps.conf = conf;
 	ps.err = err;
 	ps.errlen = errlen;
+	ps.lazy = lazy;
 
 	if ((conf->file = strdup(path)) == NULL)
 		return (wecom_conf_fail(&ps, 0, "out of memory"));
@@ -110,6 +147,7 @@ wecom_conf_free(struct wecom_conf *conf)
 			memset(kv->value, 0, strlen(kv->value));
 			free(kv->key);
 			free(kv->value);
+			free(kv->deferred);
 			free(kv);
 		}
 		free(s->type);
@@ -223,7 +261,8 @@ conf_lines(struct conf_parse *ps, const struct wecom_conf_section *s)
 			    "'%s' (wecom-send --conf-keys lists every key)",
 			    conf_where(s, s->type, where, sizeof(where)),
 			    kv->key));
-		if (k != NULL && wecom_conf_key_fits(k, kv->value, NULL) != 0)
+		if (k != NULL && kv->deferred == NULL &&
+		    wecom_conf_key_fits(k, kv->value, NULL) != 0)
 			return (conf_misfit(ps, s, kv->line, k, NULL));
 	}
 
@@ -290,7 +329,9 @@ conf_app(struct conf_parse *ps, struct wecom_conf_section *s)
 	if ((app->corpid = conf_need(ps, s, "corpid")) == NULL ||
 	    conf_need(ps, s, "agentid") == NULL)
 		return (WECOM_CONF_ERROR);
-	if ((app->secret == NULL || app->token != NULL || app->aeskey != NULL ||
+	/* A secret deferred (lazy) is there all the same. */
+	if ((wecom_conf_kv_last(s, "secret") == NULL ||
+	    app->token != NULL || app->aeskey != NULL ||
 	    app->path != NULL) && (conf_need(ps, s, "token") == NULL ||
 	    conf_need(ps, s, "aeskey") == NULL || conf_need(ps, s, "path") ==
 	    NULL))
@@ -370,15 +411,18 @@ static const char *
 conf_need(struct conf_parse *ps, const struct wecom_conf_section *s,
     const char *key)
 {
-	const char	*v;
+	const struct wecom_conf_kv	*kv;
 
-	if ((v = wecom_conf_get(s, key)) == NULL || *v == '\0') {
+	/* Deferred (lazy): there, but unreadable; the user is told. */
+	if ((kv = wecom_conf_kv_last(s, key)) != NULL && kv->deferred != NULL)
+		return ("");
+	if (kv == NULL || *kv->value == '\0') {
 		wecom_conf_fail(ps, s->line, "[%s %s]: missing key '%s'",
 		    s->type, s->name, key);
 		return (NULL);
 	}
 
-	return (v);
+	return (kv->value);
 }
 
 /*

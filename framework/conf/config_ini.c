@@ -81,7 +81,7 @@ wecom_conf_get(const struct wecom_conf_section *s, const char *key)
 {
 	const struct wecom_conf_kv	*kv;
 
-	if ((kv = wecom_conf_kv_last(s, key)) == NULL)
+	if ((kv = wecom_conf_kv_last(s, key)) == NULL || kv->deferred != NULL)
 		return (NULL);
 
 	return (kv->value);
@@ -197,7 +197,15 @@ conf_keyvalue(struct conf_parse *ps, char *p)
 	if (kv->key == NULL || kv->value == NULL)
 		return (wecom_conf_fail(ps, ps->line, "out of memory"));
 
-	return (conf_resolve(ps, kv));
+	if (conf_resolve(ps, kv) == WECOM_CONF_OK)
+		return (WECOM_CONF_OK);
+	/* Lazy: the reason waits for whoever uses the section. */
+	if (!ps->lazy || strcmp(ps->cur->type, "global") == 0 ||
+	    (kv->deferred = strdup(ps->err)) == NULL)
+		return (WECOM_CONF_ERROR);
+	ps->err[0] = '\0';
+
+	return (WECOM_CONF_OK);
 }
 
 /* "env:NAME" and "file:/path" keep secrets out of the config file. */

@@ -18,6 +18,7 @@ struct conf_parse {
 	char				*err;
 	size_t				 errlen;
 	int				 line;
+	int				 lazy;	/* wecom_conf_load_lazy() */
 };
 
 /* Every section and key of the file at path into ps->conf. */

@@ -45,6 +45,7 @@
 struct wecom_conf_kv {
 	char				*key;
 	char				*value;
+	char				*deferred;	/* lazy: why it failed */
 	int				 line;
 	TAILQ_ENTRY(wecom_conf_kv)	 list;
 };
@@ -143,6 +144,16 @@ struct wecom_conf {
 
 int	wecom_conf_load(struct wecom_conf *, const char *path,
 	    char *err, size_t errlen);
+/*
+ * The same for a tool that uses one section (wecom-send): an env: or
+ * file: value outside [global] that cannot be read does not fail the
+ * load; the key reads as absent, and wecom_conf_deferred() gives the
+ * reason for the sections the tool uses (NULL: all there).
+ */
+int	wecom_conf_load_lazy(struct wecom_conf *, const char *path,
+	    char *err, size_t errlen);
+const char	*wecom_conf_deferred(const struct wecom_conf *,
+		    const char *type, const char *name);
 void	wecom_conf_free(struct wecom_conf *);
 const char	*wecom_conf_path(void);
 
