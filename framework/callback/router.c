@@ -51,6 +51,9 @@ wecom_route_run(struct wecom_ctx *ctx)
 	was = wecom_activity_set("app", ctx->app->conf->name);
 	if (route_chain(ctx, 0) == 0)
 		route_chain(ctx, 1);
+	/* What came and what goes back, for whoever watches (a log). */
+	if (ctx->app->tap != NULL)
+		ctx->app->tap->fn(ctx->app->tap->arg, ctx);
 	wecom_activity_restore(was);
 }
 

@@ -31,8 +31,19 @@ struct wecom_route {
 	TAILQ_ENTRY(wecom_route)	 list;
 };
 
+/*
+ * Who watches an app's messages (the message log, the live events):
+ * called after each handler chain, on the thread that ran it, with the
+ * message and the reply as made (ctx->rec, or NULL). It must not block.
+ */
+struct wecom_tap {
+	void	(*fn)(void *arg, const struct wecom_ctx *);
+	void	 *arg;
+};
+
 struct wecom_app {
 	const struct wecom_app_conf	*conf;
+	const struct wecom_tap		*tap;		/* NULL: none */
 	struct wecom_crypto		*crypto;
 	size_t				 index;		/* in the app list */
 	int				 threaded;	/* handlers may block */

@@ -66,8 +66,11 @@ const struct conf_key	wecom_conf_keys[] = {
 	    "Prometheus metrics, for metrics_allow only"),
 	GSTR(healthz_path, CONF_URLPATH, "/healthz", NULL, NULL,
 	    "the health check, for metrics_allow only"),
+	GSTR(status_path, CONF_URLPATH, "/status", NULL, NULL,
+	    "the status page (and its .json), for metrics_allow or a push "
+	    "API key"),
 	GSTR(metrics_allow, CONF_NETS, "127.0.0.1/32,::1/128", NULL, NULL,
-	    "who may read those two (a unix socket always may)"),
+	    "who may read those three (a unix socket always may)"),
 	GNUM(connect_timeout_ms, CONF_LONG, "5000", 100, 600000, NULL,
 	    "to connect to WeCom, ms"),
 	GNUM(timeout_ms, CONF_LONG, "15000", 100, 600000, NULL,
@@ -105,10 +108,25 @@ const struct conf_key	wecom_conf_keys[] = {
 	GNUM(outbox_backoff_ms, CONF_LONG, "30000", 1, 3600000,
 	    "WECOM_OUTBOX_BACKOFF_MS",
 	    "first wait before a queued message is retried, doubling, ms"),
+	GNUM(log_days, CONF_LONG, "30", 1, 3650, NULL,
+	    "the message log keeps this many days (state_dir/messages.db)"),
 	GNUM(aibot_ping_ms, CONF_LONG, "30000", 100, 300000, NULL,
 	    "bots' long connections ping this often; 2 unanswered: reconnect"),
 	GNUM(aibot_streams, CONF_LONG, "64", 4, 4096, NULL,
 	    "callback-mode bots: streams answered at once (20 KiB each)"),
+	/* Credentials that stop working: one alert, one recovery. */
+	{ "global", "watch_robot", CONF_NAME, NULL, "none", 0, 0,
+	    "a [robot NAME]", NULL, "alerts when a credential starts or stops "
+	    "failing go to this robot", NULL, CONF_STR,
+	    offsetof(struct wecom_conf, watch_robot) },
+	{ "global", "watch_app", CONF_NAME, NULL, "none", 0, 0,
+	    "an [app NAME] with a secret", NULL, "and/or through this app to "
+	    "watch_to", NULL, CONF_STR, offsetof(struct wecom_conf, watch_app) },
+	{ "global", "watch_to", CONF_STRING, NULL, "required with watch_app",
+	    0, 0, "UserIDs joined by |", NULL, "who gets watch_app's alerts",
+	    NULL, CONF_STR, offsetof(struct wecom_conf, watch_to) },
+	GNUM(watch_interval_ms, CONF_LONG, "60000", 1000, 86400000, NULL,
+	    "how often credentials are checked, ms"),
 	/* An offset, not a zone: no tzdata is needed in a chroot. */
 	GNUM(alert_utc_offset_min, CONF_LONG, "0", -720, 840, NULL,
 	    "Alertmanager times are shown this far from UTC, minutes "
@@ -148,6 +166,8 @@ const struct conf_key	wecom_conf_keys[] = {
 	{ .section = "app", .key = "deadline_ms", .type = CONF_NUMBER,
 	  .def = "3000", .min = DEADLINE_MS_MIN, .max = DEADLINE_MS_MAX,
 	  .meaning = "threaded: answer empty after this and reply later, ms" },
+	{ .section = "app", .key = "log", .type = CONF_YESNO, .def = "no",
+	  .meaning = "record its messages and replies in the message log" },
 	{ .section = "app", .key = "timestamp_window", .type = CONF_NUMBER,
 	  .absent = "[global] timestamp_window", .min = 0, .max = WINDOW_MAX,
 	  .meaning = "the app's own replay window, s; 0: off" },
@@ -236,6 +256,8 @@ const struct conf_key	wecom_conf_keys[] = {
 	  .def = "1000", .min = DEADLINE_MS_MIN, .max = DEADLINE_MS_MAX,
 	  .meaning = "callback, threaded: then answer with the stream so far, "
 	  "ms" },
+	{ .section = "aibot", .key = "log", .type = CONF_YESNO, .def = "no",
+	  .meaning = "record its messages and replies in the message log" },
 	{ .section = "aibot", .key = "timestamp_window", .type = CONF_NUMBER,
 	  .absent = "[global] timestamp_window", .min = 0, .max = WINDOW_MAX,
 	  .meaning = "the bot's own replay window, s; 0: off" },

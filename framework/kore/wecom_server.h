@@ -3,7 +3,7 @@
  * Private: the Kore glue's process state — one structure, made by
  * server.c and handed to each part at start-up — and what the parts
  * offer each other. Bottom-up, each file calls only those before it:
- * http.c (answers), observe.c (shared counters, /metrics), upkeep.c,
+ * tap.c (who watches messages), http.c (answers), observe.c (shared counters, /metrics), upkeep.c,
  * dispatch.c (callbacks, threads), push.c, relay.c, sandbox.c, and
  * server.c, which routes and which nothing calls.
  */
@@ -17,6 +17,7 @@
 #include "wecom_app.h"
 
 struct http_request;
+struct wecom_ctx;
 struct wecom_dedupe;
 struct wecom_job;
 struct wecom_msg;
@@ -38,6 +39,10 @@ struct wecom_server {
 	struct wecom_ws_state	*ws_states;
 	size_t			 nws;
 };
+
+/* tap.c: fn sees every app's messages, after their handlers. */
+int	wecom_tap_add(struct wecom_server *, void (*fn)(void *,
+	    const struct wecom_ctx *), void *arg);
 
 /* observe.c */
 int	wecom_observe_init(struct wecom_server *, char *, size_t);

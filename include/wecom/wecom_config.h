@@ -79,6 +79,7 @@ struct wecom_app_conf {
 	const char			*secret;	/* NULL: no API calls */
 	const char			*path;		/* app (no callbacks) */
 	int				 threaded;	/* threaded = yes */
+	int				 log;		/* log = yes */
 	long				 deadline_ms;	/* then answer empty */
 	long				 timestamp_window;	/* s, 0: off */
 	/* [aibot NAME]: mode = websocket, or JSON callbacks at path. */
@@ -106,6 +107,7 @@ struct wecom_conf {
 	const char			*ca_file;
 	const char			*metrics_path;
 	const char			*healthz_path;
+	const char			*status_path;
 	const char			*metrics_allow;	/* unparsed */
 	long				 connect_timeout_ms;
 	long				 timeout_ms;
@@ -125,7 +127,12 @@ struct wecom_conf {
 	long				 outbox_backoff_ms;
 	long				 alert_utc_offset_min;
 	long				 aibot_streams;
+	long				 log_days;
 	long				 aibot_ping_ms;
+	const char			*watch_robot;	/* NULL: none */
+	const char			*watch_app;
+	const char			*watch_to;
+	long				 watch_interval_ms;
 	/*
 	 * Set by the server's parent: the CA bundle read before a chroot,
 	 * for every client made from this conf. NULL: curl's default.
