@@ -18,8 +18,9 @@ endif
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
 	pkg-config libcmocka-dev perl valgrind curl libwebsockets-dev
 # Only for `make test`: the relay is checked against a real Alertmanager,
-# the shipped nginx files against the real nginx.
-TEST_PKGS = prometheus-alertmanager nginx openssl
+# the shipped nginx files against the real nginx, the README's Python
+# forward receiver with python3.
+TEST_PKGS = prometheus-alertmanager nginx openssl python3
 
 # The layers, bottom-up (docs/architecture.md; tools/layers.conf is what
 # `make lint` enforces): each folder may use only those before it.

@@ -100,6 +100,9 @@ struct wecom_app	*wecom_app_by_path(struct wecom_app_list *,
 
 void	wecom_route_run(struct wecom_ctx *);
 enum wecom_channel	wecom_app_channel(const struct wecom_app *);
+/* msg_json.c: ctx's message in the documented JSON shape, id its "id". */
+struct json_t;
+struct json_t	*wecom_msg_json(const struct wecom_ctx *, const char *id);
 /* stream.c: the context's stream id, made on first use; a copy. */
 char	*wecom_ctx_stream_id(struct wecom_ctx *);
 void	wecom_routes_free(struct wecom_app *);

@@ -33,6 +33,7 @@
 #include "wecom_server.h"
 #include "wecom_xml.h"
 #include "wecom_aibot.h"
+#include "wecom_forward.h"
 
 #define QUERY_MAX	2048	/* Kore answers 414 beyond ~2000 */
 #define CA_MAX		(4 * 1024 * 1024)
@@ -70,6 +71,8 @@ kore_parent_configure(int argc, char **argv)
 	if (wecom_conf_load(&server.conf, wecom_conf_path(), err,
 	    sizeof(err)) != WECOM_CONF_OK)
 		fatal("wecom: %s", err);
+	/* The framework's own app code, next to the module's. */
+	wecom_forward_register();
 	if (wecom_apps_setup(&server.apps, &server.conf, err, sizeof(err)) !=
 	    WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);

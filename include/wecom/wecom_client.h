@@ -237,6 +237,17 @@ void	wecom_forward_free(struct wecom_forward *);
 int	wecom_client_download(struct wecom_client *, const char *url,
 	    size_t max, void **data, size_t *len, struct wecom_api_error *);
 
+/*
+ * One POST of JSON (body) to a whole http(s) URL, with extra headers
+ * ("Name: value", NULL-terminated), tried once: the HTTP status and the
+ * answer (malloc'ed, at most max bytes) whatever they are.
+ * WECOM_API_ERR_UNAVAILABLE when no answer came (network, timeout).
+ */
+int	wecom_client_post(struct wecom_client *, const char *url,
+	    const char *const *headers, const char *body, size_t max,
+	    long *status, char **answer, size_t *alen,
+	    struct wecom_api_error *);
+
 /* Content limits, exposed for callers and tests. */
 int	wecom_split(const char *text, size_t len, size_t limit,
 	    int mode, char ***parts, size_t *nparts);
