@@ -61,7 +61,7 @@ ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 # libwecom.a: everything below the Kore glue.
 CORE_SRC   = $(UTIL_SRC) $(CONF_SRC) $(CLIENT_SRC) $(OUTBOX_SRC) \
 	     $(CALLBACK_SRC) $(PUSH_SRC) $(AIBOT_SRC)
-TOOLS      = $(BUILD)/wecom-send
+TOOLS      = $(BUILD)/wecom-send $(BUILD)/wecom-admin
 TESTS      = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*/test_*.c))
 
 CRYPTO_OBJ = $(CRYPTO_SRC:%.c=$(BUILD)/%.o)
@@ -112,6 +112,14 @@ $(BUILD)/wecom-send: $(WECOM_SEND_SRC) $(wildcard tools/wecom-send*.h) \
 	    $(BUILD)/libwecom.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itools -o $@ $(WECOM_SEND_SRC) $(BUILD)/libwecom.a \
+	    $(LIBS) $(LDSAN)
+
+WECOM_ADMIN_SRC = $(wildcard tools/wecom-admin*.c)
+
+$(BUILD)/wecom-admin: $(WECOM_ADMIN_SRC) $(wildcard tools/wecom-admin*.h) \
+	    $(BUILD)/libwecom.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itools -o $@ $(WECOM_ADMIN_SRC) $(BUILD)/libwecom.a \
 	    $(LIBS) $(LDSAN)
 
 # The acceptance test queues through the C API, as handlers do.
@@ -175,14 +183,15 @@ $(BUILD)/libwecom-kore.a: $(KORE_SRC:%.c=$(BUILD)/%.o)
 
 HEADERS = $(wildcard include/wecom/*.h)
 
-install: $(MODULE) $(BUILD)/wecom-send $(BUILD)/libwecom.a \
-	    $(BUILD)/libwecom-kore.a
+install: $(MODULE) $(BUILD)/wecom-send $(BUILD)/wecom-admin \
+	    $(BUILD)/libwecom.a $(BUILD)/libwecom-kore.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/wecom \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include/wecom \
 	    $(DESTDIR)$(PREFIX)/share/wecom \
 	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/wecom-send $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/wecom-admin $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/wecom/wecom.so
 	install -m 0644 $(BUILD)/libwecom.a $(BUILD)/libwecom-kore.a \
 	    $(DESTDIR)$(PREFIX)/lib/
@@ -200,7 +209,7 @@ install: $(MODULE) $(BUILD)/wecom-send $(BUILD)/libwecom.a \
 	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/wecom/nginx/
 	install -m 0644 conf/systemd/wecom.service conf/systemd/wecom.tmpfiles \
 	    $(DESTDIR)$(PREFIX)/share/wecom/systemd/
-	install -m 0644 tools/wecom-send.1 \
+	install -m 0644 tools/wecom-send.1 tools/wecom-admin.1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/
 
 deps:

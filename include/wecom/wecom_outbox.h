@@ -127,4 +127,64 @@ int	wecom_outbox_send(const struct wecom_conf *, const char *key,
 int	wecom_outbox_stats(const struct wecom_conf *, size_t *depth,
 	    long *oldest_age);
 
+/*
+ * -------------------------------------------------------------------
+ * The operator's view (framework/outbox/outbox_admin.c, used by
+ * `wecom-admin outbox`): what waits and what failed, and a failed
+ * message queued again or a message dropped. Retry and drop hold the
+ * outbox lock, as a drain does, waiting at most wait_ms for it
+ * (WECOM_API_ERR_UNAVAILABLE after that): a drain never sees a record
+ * half moved.
+ */
+
+/* wecom_outbox_admin_*(): no such message where the operation looks. */
+#define WECOM_OUTBOX_NOT_FOUND	2
+
+/* One message as listed: where it stands, never its content. */
+struct wecom_outbox_entry {
+	const char	*key;
+	const char	*state;		/* "queued", "sending", "failed" */
+	const char	*target;	/* "app main to lisi", "robot ops" */
+	int64_t		 created;	/* ms since the epoch */
+	int64_t		 next;		/* queued: not sent before, ms */
+	int		 attempts;
+	int		 code;		/* last error: WECOM_API_*, 0: none */
+	long		 errcode;	/* WeCom's, 0 if none */
+	const char	*errmsg;	/* "" if none */
+	const char	*why;		/* failed: rejected, max_age,
+					   interrupted, "not a record" */
+};
+
+typedef void	(*wecom_outbox_entry_fn)(void *arg,
+		    const struct wecom_outbox_entry *);
+
+/*
+ * Calls fn for every queued message (new/, sending/), unless
+ * failed_only, then for every failed one (failed/), oldest first in
+ * each group. Reads without the lock, so that it works while a long
+ * flush holds it: a record moving meanwhile may be missed or seen
+ * twice. WECOM_API_OK (an outbox never used lists nothing), _IO,
+ * _NOMEM.
+ */
+int	wecom_outbox_admin_list(const struct wecom_conf *, int failed_only,
+	    wecom_outbox_entry_fn, void *arg);
+
+/*
+ * failed/KEY back to new/, queued anew: due now, attempts and age from
+ * zero (the max age counts again), its error forgotten; by root, with
+ * the owner it had. key NULL: every failed message. *count: how many
+ * were moved. WECOM_OUTBOX_NOT_FOUND
+ * (no failed KEY), _ARG (not a key), _PROTOCOL (a file of failed/ that
+ * is not a record: left there), _UNAVAILABLE (lock busy), _IO.
+ */
+int	wecom_outbox_admin_retry(const struct wecom_conf *, const char *key,
+	    long wait_ms, int *count);
+
+/*
+ * Removes the queued or failed message KEY; done/ is left alone.
+ * WECOM_API_OK, WECOM_OUTBOX_NOT_FOUND, _ARG, _UNAVAILABLE, _IO.
+ */
+int	wecom_outbox_admin_drop(const struct wecom_conf *, const char *key,
+	    long wait_ms);
+
 #endif

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-0}" "$BUILD/wecom-send" >&2 ||
     { echo "Bail out! cannot build wecom-send"; exit 1; }
-exec sh tests/node-tap.sh tests/tools/*.test.mjs
+exec sh tests/node-tap.sh tests/tools/wecom_send.test.mjs
