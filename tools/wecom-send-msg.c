@@ -272,6 +272,8 @@ run(struct opts *o, const struct wecom_conf *conf)
 	char			*chatid;
 	int			 code;
 
+	if ((code = resolve_names(o, conf)) != EX_OK)
+		return (code);
 	if (o->webhook != NULL)
 		c = wecom_client_new_robot(conf, &err);
 	else
@@ -310,6 +312,8 @@ spool(struct opts *o, const struct wecom_conf *conf)
 	char			 key[WECOM_OUTBOX_KEY_MAX + 1];
 	int			 code;
 
+	if ((code = resolve_names(o, conf)) != EX_OK)
+		return (code);
 	memset(&to, 0, sizeof(to));
 	to.app = o->app;
 	to.to = o->to;

@@ -79,7 +79,11 @@ usage(FILE *fp, int code)
 "       wecom-send --conf-keys\n"
 "\n"
 "Targets (one):\n"
-"  -t, --to U1,U2        users (UserID; @all for everyone)\n"
+"  -t, --to U1,U2        users (UserID; @all for everyone), or members' names:\n"
+"                        a name exactly one member of the app's contacts\n"
+"                        cache (state_dir/contacts-APP.json, kept by the\n"
+"                        server) has becomes their UserID; a name several\n"
+"                        share is refused (exit 64) with their UserIDs\n"
 "  -p, --party P1,P2     departments;  -T, --tag T1,T2  tags\n"
 "                        (--to, --party and --tag combine)\n"
 "  -C, --chat CHATID     an app group chat\n"
@@ -144,7 +148,7 @@ usage(FILE *fp, int code)
 "\n"
 "Exit status:\n"
 "   0  sent\n"
-"  64  usage error (EX_USAGE)\n"
+"  64  usage error, or a --to name several members share (EX_USAGE)\n"
 "  65  bad input: empty text, text on stdin over 1 MiB or with a NUL byte,\n"
 "      invalid JSON (EX_DATAERR)\n"
 "  66  a file to send, or stdin, cannot be read (EX_NOINPUT)\n"
@@ -384,6 +388,7 @@ main(int argc, char **argv)
 		    run(&o, &conf);
 	free(o.text);
 	free(o.webhook_key);
+	free(o.resolved);
 	wecom_conf_free(&conf);
 
 	return (rc);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Private to wecom-send: the command line as parsed (wecom-send.c), the
- * text it sends (wecom-send-input.c) and the sending (wecom-send-msg.c).
+ * text it sends (wecom-send-input.c), the sending (wecom-send-msg.c) and
+ * names in --to (wecom-send-names.c).
  */
 
 #ifndef WECOM_SEND_H
@@ -36,6 +37,7 @@ struct opts {
 	struct wecom_send_opts	 so;
 	int			 quiet;
 	char			*text;
+	char			*resolved;	/* --to with names replaced */
 };
 
 
@@ -54,5 +56,8 @@ int	robot_target(struct opts *, const struct wecom_conf *);
 int	run(struct opts *, const struct wecom_conf *);
 int	spool(struct opts *, const struct wecom_conf *);
 int	flush(struct opts *, const struct wecom_conf *);
+
+/* wecom-send-names.c */
+int	resolve_names(struct opts *, const struct wecom_conf *);
 
 #endif

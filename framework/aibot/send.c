@@ -35,7 +35,7 @@ struct conv_rate {
 };
 
 struct wecom_aibot_sender {
-	struct wecom_outbox_aibot	 outbox;	/* first */
+	struct wecom_outbox_sender	 outbox;	/* first */
 	struct wecom_ws			*ws;
 	const char *const		*names;		/* of the bots */
 	size_t				 n;
@@ -68,7 +68,7 @@ wecom_aibot_sender_new(struct wecom_ws *ws, const char *const *names,
 }
 
 /* What the outbox calls: conf->aibot_send points here. */
-const struct wecom_outbox_aibot *
+const struct wecom_outbox_sender *
 wecom_aibot_sender_outbox(const struct wecom_aibot_sender *s)
 {
 	return (&s->outbox);

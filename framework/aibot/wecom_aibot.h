@@ -86,10 +86,10 @@ int	wecom_aibot_call(struct wecom_ws *, size_t bot, const char *cmd,
  * limits; names are the bots' in the ws's order.
  */
 struct wecom_aibot_sender;
-struct wecom_outbox_aibot;
+struct wecom_outbox_sender;
 struct wecom_aibot_sender	*wecom_aibot_sender_new(struct wecom_ws *,
 				    const char *const *names, size_t n);
-const struct wecom_outbox_aibot	*wecom_aibot_sender_outbox(
+const struct wecom_outbox_sender	*wecom_aibot_sender_outbox(
 				    const struct wecom_aibot_sender *);
 
 #endif

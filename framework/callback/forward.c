@@ -44,6 +44,10 @@ static int	forward_answer(struct wecom_ctx *, const char *, size_t);
 static int	forward_media(struct wecom_ctx *, const char *, json_t *);
 static int	forward_news(struct wecom_ctx *, json_t *);
 static void	forward_queue(struct wecom_ctx *, const char *, const char *);
+static int	forward_late(const struct wecom_conf *,
+		    const struct wecom_conf_section *, json_t *, const char *,
+		    size_t, struct wecom_api_error *);
+static struct wecom_outmsg	*forward_outmsg(const char *, size_t);
 
 void
 wecom_forward_register(void)
@@ -126,7 +130,7 @@ forward_handler(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 {
 	struct wecom_api_error	 err;
 	struct wecom_client	*c;
-	json_t			*o;
+	json_t			*o, *m;
 	char			 id[160], *body, *ans;
 	size_t			 alen;
 	long			 status;
@@ -137,8 +141,14 @@ forward_handler(struct wecom_ctx *ctx, const struct wecom_msg *msg, void *arg)
 		    msg->msgid);
 	else if (wecom_random_hex(id, 16) != WECOM_OK)
 		return (WECOM_STOP);
-	o = wecom_msg_json(ctx, id);
-	body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	/* The receiver is the app's own: it gets response_url too. */
+	body = NULL;
+	if ((o = json_pack("{s:s}", "id", id)) != NULL &&
+	    (m = wecom_msg_json(ctx, WECOM_MSG_JSON_FIELDS)) != NULL) {
+		json_object_update(o, m);
+		json_decref(m);
+		body = json_dumps(o, JSON_COMPACT);
+	}
 	json_decref(o);
 	if (body == NULL || ctx->conf == NULL ||
 	    (c = wecom_client_new_robot(ctx->conf, &err)) == NULL) {
@@ -252,11 +262,149 @@ forward_news(struct wecom_ctx *ctx, json_t *o)
 	return (wecom_reply_news(ctx, a, n));
 }
 
-/* Down: the outbox sends it again, with the same id, until it answers. */
+/*
+ * Down: the outbox sends it again, with the same id (its key too: one
+ * record however often WeCom repeats the callback), until it answers.
+ */
 static void
 forward_queue(struct wecom_ctx *ctx, const char *id, const char *body)
 {
-	fprintf(stderr, "wecom: [%s] forward: the receiver did not answer "
-	    "event %s\n", wecom_app_name(ctx->app), id);
-	(void)body;
+	struct wecom_outbox_to	 to;
+	struct wecom_api_error	 err;
+	struct wecom_outmsg	*m;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen, i;
+	char			 key[2 * 20 + 8];
+
+	memset(&to, 0, sizeof(to));
+	to.forward = wecom_app_name(ctx->app);
+	/* A key of the id's digest: ids may hold what keys may not. */
+	snprintf(key, sizeof(key), "fwd-");
+	if (EVP_Digest(id, strlen(id), md, &mdlen, EVP_sha1(), NULL) == 1)
+		for (i = 0; i < mdlen && i < 20; i++)
+			snprintf(key + 4 + 2 * i, 3, "%02x", md[i]);
+	if ((m = wecom_outmsg_json("forward", body)) == NULL ||
+	    wecom_outbox_put(ctx->conf, &to, m, NULL, key, NULL, &err) !=
+	    WECOM_API_OK)
+		fprintf(stderr, "wecom: [%s] forward: event %s lost: the "
+		    "receiver did not answer and the outbox refused it\n",
+		    wecom_app_name(ctx->app), id);
+	else
+		fprintf(stderr, "wecom: [%s] forward: the receiver did not "
+		    "answer event %s: queued, sent again later\n",
+		    wecom_app_name(ctx->app), id);
+	wecom_outmsg_free(m);
+}
+
+/*
+ * The outbox's drain (conf->forward_send), for a receiver that was
+ * down: the same JSON again; an answer now is late for any passive
+ * reply, so it goes as a message to whoever wrote.
+ */
+int
+wecom_forward_resend(void *arg, const char *name, const char *event,
+    struct wecom_api_error *err)
+{
+	const struct wecom_conf			*conf = arg;
+	const struct wecom_conf_section		*s;
+	struct wecom_client			*c;
+	json_t					*e;
+	char					*ans;
+	size_t					 alen;
+	long					 status;
+	int					 rc;
+
+	if ((s = wecom_conf_section(conf, "app", name)) == NULL)
+		s = wecom_conf_section(conf, "aibot", name);
+	e = json_loads(event, 0, NULL);
+	if (s == NULL || e == NULL || (c = wecom_client_new_robot(conf,
+	    err)) == NULL) {
+		json_decref(e);
+		return (err->code ? err->code : WECOM_API_ERR_CONFIG);
+	}
+	rc = wecom_forward_post(c, wecom_conf_get(s, "forward"),
+	    wecom_conf_get(s, "forward_secret"), json_string_value(
+	    json_object_get(e, "id")), event, &status, &ans, &alen, err);
+	wecom_client_free(c);
+	if (rc == WECOM_API_OK && status >= 500)
+		rc = err->code = WECOM_API_ERR_UNAVAILABLE;
+	else if (rc == WECOM_API_OK && (status < 200 || status >= 300))
+		rc = err->code = WECOM_API_ERR_HTTP;
+	else if (rc == WECOM_API_OK)
+		rc = forward_late(conf, s, e, ans, alen, err);
+	free(ans);
+	json_decref(e);
+
+	return (rc);
+}
+
+/* A late answer as a message: an app's to the member, a bot's queued. */
+static int
+forward_late(const struct wecom_conf *conf, const struct wecom_conf_section *s,
+    json_t *e, const char *ans, size_t len, struct wecom_api_error *err)
+{
+	struct wecom_outbox_to	 to;
+	struct wecom_target	 t;
+	struct wecom_client	*c;
+	struct wecom_outmsg	*m;
+	const char		*from, *chat;
+	int			 rc;
+
+	if (len == 0 || (m = forward_outmsg(ans, len)) == NULL)
+		return (WECOM_API_OK);		/* no reply: done */
+	from = json_string_value(json_object_get(e, "from"));
+	chat = json_string_value(json_object_get(e, "chat"));
+	rc = WECOM_API_OK;
+	if (strcmp(s->type, "aibot") == 0) {
+		memset(&to, 0, sizeof(to));
+		to.aibot = s->name;
+		to.chat = chat != NULL ? chat : from;
+		to.group = chat != NULL;
+		rc = wecom_outbox_put(conf, &to, m, NULL, NULL, NULL, err);
+	} else if ((c = wecom_client_new(conf, s->name, err)) != NULL) {
+		memset(&t, 0, sizeof(t));
+		t.touser = from;
+		rc = wecom_message_send(c, &t, m, NULL, NULL, err);
+		wecom_client_free(c);
+	} else
+		rc = err->code;
+	wecom_outmsg_free(m);
+
+	return (rc);
+}
+
+/* An answer as a message of its own: text, markdown, media by id, news. */
+static struct wecom_outmsg *
+forward_outmsg(const char *ans, size_t len)
+{
+	struct wecom_outmsg	*m;
+	json_t			*o, *it;
+	const char		*type, *text, *id;
+	size_t			 i;
+
+	if ((o = json_loadb(ans, len, 0, NULL)) == NULL ||
+	    (type = json_string_value(json_object_get(o, "msg_type"))) ==
+	    NULL) {
+		json_decref(o);
+		return (NULL);
+	}
+	text = json_string_value(json_object_get(o, type));
+	id = json_string_value(json_object_get(o, "media_id"));
+	m = NULL;
+	if (strcmp(type, "text") == 0 && text != NULL)
+		m = wecom_outmsg_text(text);
+	else if (strcmp(type, "markdown") == 0 && text != NULL)
+		m = wecom_outmsg_markdown(text, NULL);
+	else if (strcmp(type, "news") == 0 && (m = wecom_outmsg_news()) != NULL)
+		json_array_foreach(json_object_get(o, "articles"), i, it)
+			(void)wecom_outmsg_news_add(m, json_string_value(
+			    json_object_get(it, "title")), json_string_value(
+			    json_object_get(it, "description")),
+			    json_string_value(json_object_get(it, "url")),
+			    json_string_value(json_object_get(it, "picurl")));
+	else if (id != NULL)
+		m = wecom_outmsg_media(type, id);
+	json_decref(o);
+
+	return (m);
 }

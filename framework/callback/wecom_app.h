@@ -100,9 +100,12 @@ struct wecom_app	*wecom_app_by_path(struct wecom_app_list *,
 
 void	wecom_route_run(struct wecom_ctx *);
 enum wecom_channel	wecom_app_channel(const struct wecom_app *);
-/* msg_json.c: ctx's message in the documented JSON shape, id its "id". */
+/* msg_json.c: ctx's message in the documented JSON shape. */
+#define WECOM_MSG_JSON_FIELDS	0x01	/* every field by its path */
+#define WECOM_MSG_JSON_WITHHOLD	0x02	/* not response_url, Token */
+#define WECOM_MSG_JSON_REPLY	0x04	/* and the reply */
 struct json_t;
-struct json_t	*wecom_msg_json(const struct wecom_ctx *, const char *id);
+struct json_t	*wecom_msg_json(const struct wecom_ctx *, int flags);
 /* stream.c: the context's stream id, made on first use; a copy. */
 char	*wecom_ctx_stream_id(struct wecom_ctx *);
 void	wecom_routes_free(struct wecom_app *);

@@ -24,6 +24,7 @@
 #define WECOM_DEDUPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "wecom_config.h"
@@ -55,6 +56,17 @@ struct wecom_dedupe	*wecom_dedupe_new(size_t entries, int window_sec,
 void			 wecom_dedupe_free(struct wecom_dedupe *);
 /* Bytes mapped, for the memory budget. */
 size_t			 wecom_dedupe_size(const struct wecom_dedupe *);
+
+/* How full the table is, for a status page. */
+struct wecom_dedupe_stats {
+	size_t		entries;	/* slots */
+	size_t		used;		/* holding a claim, in the window or not */
+	uint64_t	claims;		/* callbacks claimed since the start */
+	uint64_t	evicted;	/* claims dropped inside their window:
+					   the table is too small */
+	int		window;		/* seconds */
+};
+void	wecom_dedupe_stats(struct wecom_dedupe *, struct wecom_dedupe_stats *);
 
 /*
  * SHA-1 over the app name and the MsgId; for events (no MsgId) over the

@@ -17,6 +17,9 @@ struct wecom_client;
 void	wecom_forward_register(void);
 int	wecom_forward_sign(const char *secret, const char *ts,
 	    const char *body, char *header, size_t len);
+/* conf->forward_send's: arg is the conf. */
+int	wecom_forward_resend(void *arg, const char *name, const char *event,
+	    struct wecom_api_error *);
 int	wecom_forward_post(struct wecom_client *, const char *url,
 	    const char *secret, const char *id, const char *body,
 	    long *status, char **answer, size_t *alen,

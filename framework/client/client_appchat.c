@@ -2,12 +2,15 @@
 /*
  * App group chats: appchat/create, then appchat/send of any message
  * kind to the chatid. Content limits and splitting as for message/send.
+ * WeCom has no call that lists an app's chats: each one created here
+ * is remembered in the contacts cache (chats-APP.json).
  */
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "client_private.h"
+#include "wecom_contacts.h"
 
 struct chat_ctx {
 	const char			*chatid;
@@ -23,6 +26,7 @@ wecom_appchat_create(struct wecom_client *c, const char *name,
     char **chatid_out, struct wecom_api_error *err)
 {
 	struct client_req	 req;
+	struct wecom_api_error	 kept;
 	json_t			*body, *users, *id;
 	char			*list, *p, *tok;
 	int			 rc;
@@ -62,6 +66,10 @@ wecom_appchat_create(struct wecom_client *c, const char *name,
 			    "out of memory");
 	}
 	wecom_client_req_free(&req);
+	/* The chat exists now whatever becomes of our list of chats. */
+	if (rc == WECOM_API_OK)
+		(void)wecom_contacts_chat_add(c, *chatid_out, name, owner,
+		    userlist, &kept);
 
 	return (rc);
 }

@@ -38,6 +38,8 @@ static const struct {
 	{ 93000,  "invalid robot webhook key" },
 	{ 301002, "the token belongs to another app: tokens are per "
 		  "(corpid, secret); check which secret this app uses" },
+	{ 853000, "an intelligent bot's long connection was refused: check "
+		  "[aibot] bot_id and secret (admin console, API mode)" },
 };
 
 const char *

@@ -438,6 +438,8 @@ conf_app_settings(const struct wecom_conf_section *s,
 		app->agentid = conf_app_number(s, "agentid", 0);
 	app->threaded = (int)conf_app_number(s, "threaded", 0);
 	app->log = (int)conf_app_number(s, "log", 0);
+	if (app->kind == WECOM_KIND_APP)
+		app->contacts = (int)conf_app_number(s, "contacts", 0);
 	app->deadline_ms = (long)conf_app_number(s, "deadline_ms", 0);
 	app->timestamp_window = (long)conf_app_number(s, "timestamp_window",
 	    window);

@@ -166,6 +166,9 @@ const struct conf_key	wecom_conf_keys[] = {
 	{ .section = "app", .key = "deadline_ms", .type = CONF_NUMBER,
 	  .def = "3000", .min = DEADLINE_MS_MIN, .max = DEADLINE_MS_MAX,
 	  .meaning = "threaded: answer empty after this and reply later, ms" },
+	{ .section = "app", .key = "contacts", .type = CONF_YESNO, .def = "no",
+	  .meaning = "cache its directory for /api/v1/users and wecom-send "
+	  "--to NAME (needs the secret's read access)" },
 	{ .section = "app", .key = "log", .type = CONF_YESNO, .def = "no",
 	  .meaning = "record its messages and replies in the message log" },
 	{ .section = "app", .key = "timestamp_window", .type = CONF_NUMBER,

@@ -2,7 +2,8 @@
 /*
  * Answering requests, for every part of the Kore glue: statuses, JSON,
  * one log line per refusal (who, where, why: never a secret or a body),
- * and who the client is behind a local proxy. Holds no state.
+ * the same told to the shared ring of the last refusals (/status), and
+ * who the client is behind a local proxy. Holds only the ring's mapping.
  */
 
 #include <sys/types.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <kore/kore.h>
 #include <kore/http.h>
@@ -33,6 +35,15 @@ static const char	*http_path(struct http_request *, char *, size_t);
 static void	http_log(struct http_request *, int, int, const char *);
 static const char	*http_real_ip(struct http_request *, const char *);
 static const char	*http_peer_text(struct http_request *, char *, size_t);
+
+/* Made by observe.c in the parent, before the fork. */
+static struct wecom_metrics	*ring;
+
+void
+wecom_http_init(struct wecom_metrics *m)
+{
+	ring = m;
+}
 
 /* A signed request from outside the app's timestamp window. */
 int
@@ -99,12 +110,28 @@ wecom_http_log(struct http_request *req, int status, const char *why)
 static void
 http_log(struct http_request *req, int status, int code, const char *why)
 {
-	char	addr[2 * INET6_ADDRSTRLEN + 8], path[256];
+	struct wecom_metrics_refusal	 r;
+	char				 addr[2 * INET6_ADDRSTRLEN + 8];
+	char				 path[256];
+	const char			*p;
 
-	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d%s%s%s%s",
-	    http_client(req, addr, sizeof(addr)), http_method_text(req->method),
-	    http_path(req, path, sizeof(path)), status, code ? " " : "",
+	http_client(req, addr, sizeof(addr));
+	p = http_path(req, path, sizeof(path));
+	kore_log(LOG_NOTICE, "wecom: %s %s %s: %d%s%s%s%s", addr,
+	    http_method_text(req->method), p, status, code ? " " : "",
 	    code ? wecom_strerror(code) : "", why ? ": " : "", why ? why : "");
+	if (ring == NULL)
+		return;
+	/* The line's own parts; the ring cuts what does not fit. */
+	memset(&r, 0, sizeof(r));
+	r.time = time(NULL);
+	r.status = status;
+	kore_strlcpy(r.peer, addr, sizeof(r.peer));
+	kore_strlcpy(r.method, http_method_text(req->method), sizeof(r.method));
+	kore_strlcpy(r.path, p, sizeof(r.path));
+	(void)snprintf(r.why, sizeof(r.why), "%s%s%s", code ?
+	    wecom_strerror(code) : "", code && why ? ": " : "", why ? why : "");
+	wecom_metrics_refusal(ring, &r);
 }
 
 /*

@@ -75,6 +75,7 @@ wecom_observe_init(struct wecom_server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot map the metrics");
 		return (WECOM_ERROR);
 	}
+	wecom_http_init(s->metrics);
 
 	if (conf->dedupe_window > 0 && (s->dedupe = wecom_dedupe_new(
 	    (size_t)conf->dedupe_entries, observe_window(conf, &s->apps),

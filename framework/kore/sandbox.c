@@ -110,6 +110,10 @@ static struct sock_filter filter_wecom[] = {
 	 * table from the limit. Reading a limit only: new_limit NULL.
 	 */
 	KORE_SYSCALL_ALLOW_ARG(prlimit64, 2, 0),
+	/* The message log's writer yields the CPU to callbacks (nice 19). */
+	KORE_SYSCALL_ALLOW(setpriority),
+	/* SQLite (the message log): as root, chowns -wal/-shm; ignores EPERM. */
+	KORE_SYSCALL_DENY(fchown, EPERM),
 };
 
 /*

@@ -34,6 +34,7 @@
 #include "wecom_xml.h"
 #include "wecom_aibot.h"
 #include "wecom_forward.h"
+#include "wecom_outbox.h"
 
 #define QUERY_MAX	2048	/* Kore answers 414 beyond ~2000 */
 #define CA_MAX		(4 * 1024 * 1024)
@@ -79,7 +80,9 @@ kore_parent_configure(int argc, char **argv)
 	if (wecom_observe_init(&server, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);
 	if (wecom_push_init(&server.conf, err, sizeof(err)) != WECOM_OK ||
-	    wecom_relay_init(&server.conf, err, sizeof(err)) != WECOM_OK)
+	    wecom_relay_init(&server.conf, err, sizeof(err)) != WECOM_OK ||
+	    wecom_status_init(&server, err, sizeof(err)) != WECOM_OK ||
+	    wecom_watch_init(&server, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);
 	if (server_streams(&server) != KORE_RESULT_OK ||
 	    wecom_aibot_preload(&server) != WECOM_OK)
@@ -172,11 +175,20 @@ server_streams(struct wecom_server *s)
 void
 kore_worker_configure(void)
 {
+	static struct wecom_outbox_sender	forward = {
+		wecom_forward_resend, &server.conf
+	};
+
 	if ((xml = wecom_xml_new()) == NULL)
 		fatal("wecom: out of memory");
+	/* The drain may send a forward again: this process can. */
+	server.conf.forward_send = &forward;
 	if (wecom_dispatch_init(&server) != WECOM_OK)
 		fatal("wecom: cannot start the handler threads");
 	wecom_aibot_init(&server);
+	wecom_messages_init(&server);
+	wecom_events_init(&server);
+	wecom_contacts_init(&server);
 	/* An idle worker only checks connection timeouts when it wakes. */
 	kore_timer_add(server_tick, 1000, NULL, 0);
 }
@@ -196,9 +208,12 @@ wecom_http(struct http_request *req)
 	if (req->hdlr_extra != NULL)
 		return (wecom_dispatch_resume(req));
 	if ((app = wecom_app_by_path(&server.apps, req->path)) == NULL) {
-		if (wecom_observe_http(req) == KORE_RESULT_OK)
+		if (wecom_observe_http(req) == KORE_RESULT_OK ||
+		    wecom_status_http(req) == KORE_RESULT_OK)
 			return (KORE_RESULT_OK);
-		if (wecom_push_route(req, &rc) || wecom_relay_route(req, &rc))
+		if (wecom_push_route(req, &rc) || wecom_messages_route(req, &rc) ||
+		    wecom_contacts_route(req, &rc) ||
+		    wecom_relay_route(req, &rc) || wecom_events_route(req, &rc))
 			return (rc);
 		return (wecom_http_refuse(req, 404, 0, "no app at this path"));
 	}

@@ -13,6 +13,8 @@ struct wecom_app;
 struct wecom_metrics;
 struct wecom_result;
 
+/* Where refusals are told besides the log (NULL: nowhere). */
+void	wecom_http_init(struct wecom_metrics *);
 int	wecom_http_refuse(struct http_request *, int status, int code,
 	    const char *why);
 int	wecom_http_stale(struct http_request *, struct wecom_metrics *,

@@ -29,6 +29,8 @@ static int	settled(struct outbox_drain *, int, const char *);
 static int	read_record(const char *, const char *,
 		    struct outbox_record *);
 static int	expired(struct outbox_drain *, struct outbox_record *);
+static int	send_forward(struct outbox_drain *,
+		    const struct outbox_record *, struct wecom_api_error *);
 static int	send_aibot(struct outbox_drain *, const struct outbox_record *,
 		    const struct wecom_outmsg *, struct wecom_api_error *);
 static int	send_record(struct outbox_drain *, struct outbox_dest *,
@@ -76,6 +78,8 @@ describe(const struct outbox_record *r, char *buf, size_t len)
 {
 	if (r->robot != NULL)
 		snprintf(buf, len, "robot %s", r->robot);
+	else if (r->forward != NULL)
+		snprintf(buf, len, "forward of %s", r->forward);
 	else if (r->aibot != NULL)
 		snprintf(buf, len, "aibot %s chat %s", r->aibot, r->chat);
 	else if (r->chat != NULL)
@@ -169,8 +173,9 @@ wecom_outbox_attempt(struct outbox_drain *dr, const char *key)
 	if (settled(dr, OB_NEW, key) ||
 	    read_record(dr->d.sub[OB_NEW], key, &r) != WECOM_API_OK)
 		return;
-	/* Only the process holding the bots' connections can send these. */
-	if (r.aibot != NULL && dr->conf->aibot_send == NULL)
+	/* Only the server can send these: elsewhere they wait for it. */
+	if ((r.aibot != NULL && dr->conf->aibot_send == NULL) ||
+	    (r.forward != NULL && dr->conf->forward_send == NULL))
 		goto out;
 	if (expired(dr, &r))
 		goto out;
@@ -224,6 +229,8 @@ send_record(struct outbox_drain *dr, struct outbox_dest *dst,
 
 	if (r->aibot != NULL) {
 		rc = send_aibot(dr, r, m, err);
+	} else if (r->forward != NULL) {
+		rc = send_forward(dr, r, err);
 	} else if (r->robot != NULL) {
 		if ((key = wecom_robot_key(dr->conf, r->robot)) == NULL)
 			rc = wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
@@ -252,7 +259,7 @@ static int
 send_aibot(struct outbox_drain *dr, const struct outbox_record *r,
     const struct wecom_outmsg *m, struct wecom_api_error *err)
 {
-	const struct wecom_outbox_aibot	*ab = dr->conf->aibot_send;
+	const struct wecom_outbox_sender	*ab = dr->conf->aibot_send;
 	json_t				*o, *inner;
 	char				*body;
 	int				 rc;
@@ -274,6 +281,25 @@ send_aibot(struct outbox_drain *dr, const struct outbox_record *r,
 		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
 	rc = ab->send(ab->arg, r->aibot, body, err);
+	free(body);
+
+	return (rc);
+}
+
+/* The message's JSON, as it was first POSTed, to its receiver again. */
+static int
+send_forward(struct outbox_drain *dr, const struct outbox_record *r,
+    struct wecom_api_error *err)
+{
+	const struct wecom_outbox_sender	*fs = dr->conf->forward_send;
+	char					*body;
+	int					 rc;
+
+	body = json_dumps(json_object_get(r->msg, "forward"), JSON_COMPACT);
+	if (body == NULL)
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "out of memory"));
+	rc = fs->send(fs->arg, r->forward, body, err);
 	free(body);
 
 	return (rc);
@@ -394,7 +420,8 @@ dest_get(struct outbox_drain *dr, const struct outbox_record *r,
 	char			 name[256];
 
 	snprintf(name, sizeof(name), "%s %s", r->robot ? "robot" : r->aibot ?
-	    "aibot" : "app", r->robot ? r->robot : r->aibot ? r->aibot : r->app);
+	    "aibot" : r->forward ? "forward" : "app", r->robot ? r->robot :
+	    r->aibot ? r->aibot : r->forward ? r->forward : r->app);
 	TAILQ_FOREACH(dst, &dr->dests, list) {
 		if (strcmp(dst->name, name) == 0)
 			return (dst);
@@ -407,7 +434,8 @@ dest_get(struct outbox_drain *dr, const struct outbox_record *r,
 		return (NULL);
 	}
 	/* A bot's goes on its long connection: any client will do. */
-	dst->client = r->robot != NULL || r->aibot != NULL ?
+	dst->client = r->robot != NULL || r->aibot != NULL ||
+	    r->forward != NULL ?
 	    wecom_client_new_robot(dr->conf, err) :
 	    wecom_client_new(dr->conf, r->app, err);
 	if (dst->client == NULL) {

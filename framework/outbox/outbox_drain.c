@@ -372,3 +372,24 @@ wecom_outbox_stats(const struct wecom_conf *conf, size_t *depth,
 
 	return (WECOM_API_OK);
 }
+
+/* Messages given up, kept in failed/ for a person to look at. */
+int
+wecom_outbox_failed(const struct wecom_conf *conf, size_t *n)
+{
+	struct outbox_dirs	 d;
+	DIR			*dp;
+	struct dirent		*de;
+
+	*n = 0;
+	if (wecom_outbox_dirs_init(&d, conf->state_dir, 0) != WECOM_API_OK)
+		return (WECOM_API_ERR_IO);
+	if ((dp = opendir(d.sub[OB_FAILED])) == NULL)
+		return (WECOM_API_OK);
+	while ((de = readdir(dp)) != NULL)
+		if (de->d_name[0] != '.')
+			(*n)++;
+	closedir(dp);
+
+	return (WECOM_API_OK);
+}

@@ -56,7 +56,8 @@ struct outbox_record {
 	int			 attempts;	/* sends tried */
 	char			*app;		/* [app NAME], or */
 	char			*robot;		/* [robot NAME], or */
-	char			*aibot;		/* [aibot NAME] */
+	char			*aibot;		/* [aibot NAME], or */
+	char			*forward;	/* a forward app's section */
 	int			 chat_type;	/* aibot: 1 single, 2 group */
 	char			*touser, *toparty, *totag;
 	char			*chat;

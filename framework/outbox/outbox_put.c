@@ -24,6 +24,8 @@ static int	put_check(const struct wecom_outbox_to *,
 static int	put_aibot(struct outbox_record *, const struct wecom_conf *,
 		    const struct wecom_outbox_to *, const struct wecom_outmsg *,
 		    struct wecom_api_error *);
+static int	put_forward(struct outbox_record *, const struct wecom_conf *,
+		    const struct wecom_outbox_to *, struct wecom_api_error *);
 static int	put_robot(struct outbox_record *, const struct wecom_conf *,
 		    const struct wecom_outbox_to *, struct wecom_api_error *);
 static int	put_app(struct outbox_record *, const struct wecom_conf *,
@@ -89,6 +91,27 @@ put_robot(struct outbox_record *r, const struct wecom_conf *conf,
 		    "robots by their section and never stores a "
 		    "webhook key"));
 	r->robot = dup_or_null(dst->robot, &nomem);
+	if (nomem)
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "out of memory"));
+
+	return (WECOM_API_OK);
+}
+
+/* A message for a forward receiver again: the section that names it. */
+static int
+put_forward(struct outbox_record *r, const struct wecom_conf *conf,
+    const struct wecom_outbox_to *dst, struct wecom_api_error *err)
+{
+	int	nomem;
+
+	if (wecom_conf_section(conf, "app", dst->forward) == NULL &&
+	    wecom_conf_section(conf, "aibot", dst->forward) == NULL)
+		return (wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
+		    "no [app %s] or [aibot %s] to forward for", dst->forward,
+		    dst->forward));
+	nomem = 0;
+	r->forward = dup_or_null(dst->forward, &nomem);
 	if (nomem)
 		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
 		    "out of memory"));
@@ -265,6 +288,8 @@ wecom_outbox_put(const struct wecom_conf *conf,
 		rc = put_robot(&r, conf, dst, err);
 	else if (dst->aibot != NULL)
 		rc = put_aibot(&r, conf, dst, m, err);
+	else if (dst->forward != NULL)
+		rc = put_forward(&r, conf, dst, err);
 	else
 		rc = put_app(&r, conf, dst, err);
 	if (rc != WECOM_API_OK ||

@@ -67,6 +67,7 @@ wecom_outbox_record_free(struct outbox_record *r)
 	free(r->app);
 	free(r->robot);
 	free(r->aibot);
+	free(r->forward);
 	free(r->touser);
 	free(r->toparty);
 	free(r->totag);
@@ -114,6 +115,7 @@ encode_target(json_t *o, const struct outbox_record *r)
 	rc = set_str(o, "app", r->app);
 	rc |= set_str(o, "robot", r->robot);
 	rc |= set_str(o, "aibot", r->aibot);
+	rc |= set_str(o, "forward", r->forward);
 	rc |= set_str(o, "chat", r->chat);
 	if (r->aibot != NULL)
 		rc |= json_object_set_new(o, "chat_type",
@@ -254,6 +256,7 @@ decode_target(struct outbox_record *r, json_t *o)
 	if (get_str(o, "app", &r->app) != WECOM_API_OK ||
 	    get_str(o, "robot", &r->robot) != WECOM_API_OK ||
 	    get_str(o, "aibot", &r->aibot) != WECOM_API_OK ||
+	    get_str(o, "forward", &r->forward) != WECOM_API_OK ||
 	    get_str(o, "chat", &r->chat) != WECOM_API_OK ||
 	    get_str(to, "touser", &r->touser) != WECOM_API_OK ||
 	    get_str(to, "toparty", &r->toparty) != WECOM_API_OK ||
@@ -261,7 +264,9 @@ decode_target(struct outbox_record *r, json_t *o)
 	    get_str(o, "fallback", &r->fallback) != WECOM_API_OK)
 		return (WECOM_API_ERR_PROTOCOL);
 	r->chat_type = (int)json_integer_value(json_object_get(o, "chat_type"));
-	if ((r->app != NULL) + (r->robot != NULL) + (r->aibot != NULL) != 1 ||
+	if ((r->app != NULL) + (r->robot != NULL) + (r->aibot != NULL) +
+	    (r->forward != NULL) != 1 ||
+	    (r->forward != NULL && (to != NULL || r->chat != NULL)) ||
 	    (r->robot != NULL && (to != NULL || r->chat != NULL)) ||
 	    (r->aibot != NULL && (to != NULL || r->chat == NULL ||
 	    (r->chat_type != 1 && r->chat_type != 2))) ||

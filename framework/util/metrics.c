@@ -5,7 +5,7 @@
  * count. Label tables (message types, API errcodes) only grow: a new
  * value is written under a process-shared robust mutex, then published
  * by bumping the table's length with release order, so readers scan
- * the published part without a lock.
+ * the published part without a lock. The layout is metrics_private.h.
  */
 
 #include <sys/types.h>
@@ -19,48 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wecom_buf.h"
 #include "wecom_metrics.h"
+#include "metrics_private.h"
 #include "wecom_shm.h"
-
-#define ERR_FIRST	-40001
-#define ERR_LAST	-40011
-#define ERR_OTHER	(ERR_FIRST - ERR_LAST + 1)	/* index of "other" */
-#define NSUMS		3
-
-struct m_type {
-	char		label[WECOM_METRICS_TYPE_LEN];
-	int64_t		n;
-};
-
-struct m_api {
-	int64_t		errcode;
-	int64_t		n;
-};
-
-struct m_app {
-	int64_t		counters[WECOM_M_NCOUNTERS + NSUMS];
-	int64_t		gauges[WECOM_G_NGAUGES];
-	int64_t		errors[ERR_OTHER + 1];
-	uint32_t	ntypes;		/* published entries */
-	uint32_t	napi;
-	int64_t		types_other;
-	int64_t		api_other;
-	size_t		name;		/* offset of the app's name */
-	struct m_type	types[WECOM_METRICS_TYPES_MAX];
-	struct m_api	api[WECOM_METRICS_API_MAX];
-};
-
-/* All in the shared mapping: header, apps, then the names. */
-struct wecom_metrics {
-	pthread_mutex_t	 lock;		/* label inserts only */
-	size_t		 mapsz;
-	size_t		 napps;
-	struct m_app	*apps;
-	char		*names;
-};
 
 static const struct {
 	const char	*name;
@@ -94,7 +59,6 @@ static const struct {
 	    "1 if the last token refresh worked, 0 if not, -1 not known yet." },
 };
 
-static struct m_app	*m_app(struct wecom_metrics *, size_t);
 static int		 m_lock(struct wecom_metrics *);
 static int64_t		*m_type_slot(struct wecom_metrics *, struct m_app *,
 			    const char *);
@@ -105,6 +69,7 @@ static void		 render_counters(struct wecom_buf *, struct wecom_metrics *);
 static void		 render_errors(struct wecom_buf *, struct wecom_metrics *);
 static void		 render_api(struct wecom_buf *, struct wecom_metrics *);
 static void		 render_gauges(struct wecom_buf *, struct wecom_metrics *);
+static void		 render_checks(struct wecom_buf *, struct wecom_metrics *);
 static void		 buf_label(struct wecom_buf *, const char *);
 static void		 buf_family(struct wecom_buf *, const char *, const char *,
 			    const char *);
@@ -116,13 +81,14 @@ struct wecom_metrics *
 wecom_metrics_new(const char *const *apps, size_t napps)
 {
 	struct wecom_metrics	*m;
-	size_t			 aoff, noff, sz, i, off;
+	size_t			 aoff, hoff, noff, sz, i, off;
 	int			 rc;
 
 	aoff = (sizeof(*m) + 63) & ~(size_t)63;
 	if (napps > (SIZE_MAX - aoff) / 2 / sizeof(struct m_app))
 		return (NULL);
-	noff = aoff + napps * sizeof(struct m_app);
+	hoff = (aoff + napps * sizeof(struct m_app) + 63) & ~(size_t)63;
+	noff = hoff + sizeof(struct m_host);
 	sz = noff;
 	for (i = 0; i < napps; i++) {
 		if (apps[i] == NULL)
@@ -134,12 +100,14 @@ wecom_metrics_new(const char *const *apps, size_t napps)
 	m->mapsz = sz;
 	m->napps = napps;
 	m->apps = (struct m_app *)((char *)m + aoff);
+	m->host = (struct m_host *)((char *)m + hoff);
 	m->names = (char *)m + noff;
 	for (i = off = 0; i < napps; i++) {
 		m->apps[i].name = off;
 		memcpy(m->names + off, apps[i], strlen(apps[i]) + 1);
 		off += strlen(apps[i]) + 1;
 		m->apps[i].gauges[WECOM_G_TOKEN_OK] = -1;
+		m->apps[i].check.c.ok = -1;
 	}
 
 	rc = wecom_shm_mutex_init(&m->lock);
@@ -176,6 +144,7 @@ wecom_metrics_callback(struct wecom_metrics *m, size_t app, const char *type)
 	__atomic_fetch_add(m_type_slot(m, a, type), 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&a->counters[WECOM_M_CALLBACKS], 1,
 	    __ATOMIC_RELAXED);
+	wecom_metrics_minute(m, app, WECOM_H_CALLBACKS, time(NULL));
 }
 
 void
@@ -188,6 +157,10 @@ wecom_metrics_inc(struct wecom_metrics *m, size_t app, int counter)
 	    counter >= WECOM_M_NCOUNTERS)
 		return;
 	__atomic_fetch_add(&a->counters[counter], 1, __ATOMIC_RELAXED);
+	if (counter == WECOM_M_REPLIES)
+		wecom_metrics_minute(m, app, WECOM_H_REPLIES, time(NULL));
+	else if (counter == WECOM_M_STALE)
+		wecom_metrics_minute(m, app, WECOM_H_ERRORS, time(NULL));
 }
 
 void
@@ -202,6 +175,7 @@ wecom_metrics_error(struct wecom_metrics *m, size_t app, int code)
 	    ERR_OTHER;
 	__atomic_fetch_add(&a->errors[i], 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&a->counters[WECOM_M_ERRORS], 1, __ATOMIC_RELAXED);
+	wecom_metrics_minute(m, app, WECOM_H_ERRORS, time(NULL));
 }
 
 void
@@ -265,6 +239,7 @@ wecom_metrics_render(struct wecom_metrics *m, size_t *len)
 	render_errors(&b, m);
 	render_api(&b, m);
 	render_gauges(&b, m);
+	render_checks(&b, m);
 
 	return (wecom_buf_take(&b, len));
 }
@@ -367,12 +342,37 @@ render_gauges(struct wecom_buf *b, struct wecom_metrics *m)
 	}
 }
 
-static struct m_app *
-m_app(struct wecom_metrics *m, size_t app)
+/*
+ * Only credentials that are checked (an app without a secret has none),
+ * each family whole, as the text format wants.
+ */
+static void
+render_checks(struct wecom_buf *b, struct wecom_metrics *m)
 {
-	if (m == NULL || app >= m->napps)
-		return (NULL);
-	return (&m->apps[app]);
+	static const char *const	 name[2] = { "wecom_credential_ok",
+					    "wecom_credential_alerts_total" };
+	struct wecom_metrics_check	 c;
+	int64_t				 v;
+	size_t				 i;
+	int				 k;
+
+	for (k = 0; k < 2; k++) {
+		if (k == 0)
+			buf_family(b, name[k], "1 while an app's secret yields "
+			    "a token or a bot's long connection is subscribed, "
+			    "0 while it fails, -1 not known yet.", "gauge");
+		else
+			buf_family(b, name[k], "Alerts and recovery messages "
+			    "queued for a credential (watch_robot, watch_app).",
+			    "counter");
+		for (i = 0; i < m->napps; i++) {
+			if (wecom_metrics_check_get(m, i, &c) == -1 ||
+			    c.checked == 0)
+				continue;
+			v = k == 0 ? c.ok : c.alerts;
+			buf_series(b, m, &m->apps[i], name[k], NULL, NULL, &v);
+		}
+	}
 }
 
 static int

@@ -80,6 +80,7 @@ struct wecom_app_conf {
 	const char			*path;		/* app (no callbacks) */
 	int				 threaded;	/* threaded = yes */
 	int				 log;		/* log = yes */
+	int				 contacts;	/* contacts = yes */
 	long				 deadline_ms;	/* then answer empty */
 	long				 timestamp_window;	/* s, 0: off */
 	/* [aibot NAME]: mode = websocket, or JSON callbacks at path. */
@@ -140,10 +141,11 @@ struct wecom_conf {
 	const void			*ca_pem;
 	size_t				 ca_len;
 	/*
-	 * Set by the worker holding the bots' long connections: a struct
-	 * wecom_outbox_aibot for its drain. NULL: bots' messages wait.
+	 * Set by the server for its drain: struct wecom_outbox_sender
+	 * (wecom_outbox.h). NULL: such records wait for the server.
 	 */
 	const void			*aibot_send;
+	const void			*forward_send;
 	TAILQ_HEAD(, wecom_conf_section) sections;
 	struct wecom_app_conf_list	 apps;
 	struct wecom_app_conf_list	 bots;		/* [aibot NAME] */

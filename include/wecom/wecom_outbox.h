@@ -55,16 +55,20 @@ struct wecom_outbox_to {
 	const char		*aibot;		/* an [aibot NAME], and chat: */
 	int			 group;		/* a group's chatid, else a
 						   member's UserID */
+	const char		*forward;	/* a handler = forward section:
+						   its receiver, again */
 };
 
 /*
- * Where a long connection lives (the server's first worker): how the
- * drain sends a bot's message. body is the aibot_send_msg body, JSON.
- * WECOM_API_OK; _UNAVAILABLE (not connected, or the conversation's
- * rate: later); _REJECTED with WeCom's errcode. Set as conf->aibot_send.
+ * What only the server can send, and how its drain does: a bot's
+ * message on its long connection (conf->aibot_send; body: the
+ * aibot_send_msg body), a message forwarded again to a receiver that
+ * was down (conf->forward_send; body: the message's JSON). name is the
+ * section's. WECOM_API_OK; _UNAVAILABLE: later; _REJECTED: failed.
+ * Elsewhere (wecom-send --flush) such records wait for the server.
  */
-struct wecom_outbox_aibot {
-	int	(*send)(void *arg, const char *bot, const char *body,
+struct wecom_outbox_sender {
+	int	(*send)(void *arg, const char *name, const char *body,
 		    struct wecom_api_error *);
 	void	*arg;
 };
@@ -126,6 +130,8 @@ int	wecom_outbox_send(const struct wecom_conf *, const char *key,
 /* For metrics: messages queued and the age of the oldest, in seconds. */
 int	wecom_outbox_stats(const struct wecom_conf *, size_t *depth,
 	    long *oldest_age);
+/* Messages given up (rejected, or past outbox_max_age) in failed/. */
+int	wecom_outbox_failed(const struct wecom_conf *, size_t *n);
 
 /*
  * -------------------------------------------------------------------

@@ -58,6 +58,7 @@ before(async () => {
   const url = `http://127.0.0.1:${recv.address().port}/hook`;
   srv = await h.startServer({
     apiBase: fake.base,
+    globalExtra: 'outbox_interval_ms = 300\noutbox_backoff_ms = 300\n',
     apps: [
       { name: 'fwd', handler: 'forward', corpid: CORPID, agentid: 1000002,
         extra: `secret = app-secret-1\nforward = ${url}\nforward_secret = env:WECOM_TEST_FORWARD_SECRET\ndeadline_ms = 1000\n` },
@@ -145,4 +146,23 @@ test('the README\'s Python receiver answers, and refuses a bad signature', async
   assert.equal(r.msg.get('Content'), 'you said: ping');
   const bad = await fetch(`http://127.0.0.1:${pyPort}/`, { method: 'POST', body: '{}', headers: { 'x-wecom-timestamp': '1', 'x-wecom-signature': 'sha256=00' } });
   assert.equal(bad.status, 403);
+});
+
+test('a receiver that is down gets the message again, same id; its late answer is sent as a message', async () => {
+  let calls = 0;
+  answer = () => (++calls < 3 ? { status: 503, body: { error: 'down' } }
+    : { status: 200, body: { msg_type: 'text', text: 'after the outage' } });
+  const before = got.length;
+  const r = await h.callback(srv, 'fwd', xml('are you there', 'zhaoliu'));
+  assert.equal(r.body.length, 0, 'no reply while down');
+  let sent;
+  for (let i = 0; i < 100 && !sent; i++) {
+    await h.sleep(100);
+    sent = fake.state.messages.find((m) => m.api === 'message/send' && m.body.text?.content === 'after the outage');
+  }
+  assert.ok(sent, 'delivered once the receiver answered');
+  assert.equal(sent.body.touser, 'zhaoliu');
+  const ids = got.slice(before).map((g) => g.headers['x-wecom-event-id']);
+  assert.ok(ids.length >= 3, `${ids.length} POSTs`);
+  assert.equal(new Set(ids).size, 1, 'the same id every time');
 });

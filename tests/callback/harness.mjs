@@ -256,14 +256,16 @@ ${opts.dedupe ? '' : 'dedupe_window = 0\n'}${opts.globalExtra ?? ''}
 ${appSection(apps.echo, 'greeting = Welcome\ntimestamp_window = 0\n')}${appSection(apps.dump)}${appSection(apps.routes, 'motto = hello motto\n')}${extraSections}
 ${opts.sections ?? ''}`;
   writeFileSync(join(dir, 'kore.conf'), koreConf);
-  writeFileSync(join(dir, 'wecom.conf'), wecomConf);
+  // opts.confFile: a config of the test's own (the tutorial's), as it is.
+  const confPath = opts.confFile ?? join(dir, 'wecom.conf');
+  if (!opts.confFile) writeFileSync(confPath, wecomConf);
 
   let log = '';
   const child = spawn('stdbuf', ['-oL', '-eL', 'kore', '-f', '-n', '-r', '-c', join(dir, 'kore.conf')], {
     cwd: dir,
     env: {
       ...process.env,
-      WECOM_CONF: join(dir, 'wecom.conf'),
+      WECOM_CONF: confPath,
       // SANITIZE=1: the stock kore binary loads an ASan module.
       // LeakSanitizer's exit-time tracer cannot run in the workers' seccomp
       // sandbox (it would spin for ever): leaks are the unit tests' job.

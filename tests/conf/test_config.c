@@ -857,6 +857,9 @@ accepts_a_send_only_app_without_callback_keys(void **state)
 static const struct {
 	const char	*section, *key, *value;
 } samples[] = {
+	{ "global",	"watch_robot",		"main" },
+	{ "global",	"watch_app",		"main" },
+	{ "global",	"watch_to",		"zhangsan|lisi" },
 	{ "app",	"corpid",		"ww0123456789abcdef" },
 	{ "app",	"agentid",		"1000002" },
 	{ "app",	"secret",		"s3cr3t" },

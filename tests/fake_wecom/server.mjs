@@ -3,13 +3,21 @@
 // media/upload, uploadimg, appchat, webhook/send, webhook/upload_media and
 // the directory reads, with WeCom's request checks and errcodes. It counts
 // calls and lets a test inject errcodes, delays, HTTP 5xx and dropped
-// connections through /_fake/*. Node built-ins only.
+// connections through /_fake/* (inject, and uninject to end them early).
+// Node built-ins only.
 //
 // For the outbox: /_fake/config {chaos: {rate, path, modes}} fails that
 // share of requests at random (modes: http 502, busy -1, drop the
 // connection, lost = deliver, then drop the answer); {down_ms, down_mode}
 // makes the whole API unreachable for a while. message/send's duplicate
 // check is WeCom's: /_fake/stats tells deliveries from absorbed repeats.
+//
+// The directory (user/get, user/list, department/list) is USERS and
+// DEPARTMENTS until a test changes it: POST /_fake/directory {users:
+// [{userid, name, department…}] (added, or merged into a member),
+// remove: [userid], departments: [{id, name, parentid}], generate: N
+// (N more members, m0001…), withhold: true (answers carry only userid
+// and department, as WeCom gives newer apps)}; GET shows it.
 //
 //   node tests/fake_wecom/server.mjs [PORT]   prints "port N" when ready
 //   import { startFake } from './server.mjs'  → { port, base, state, close }
@@ -52,6 +60,7 @@ function freshState() {
     chaosHits: {},	// mode → requests failed on purpose
     downUntil: 0,
     downMode: 'http',
+    directory: { users: new Map(), removed: new Set(), departments: new Map(), withhold: false },
   };
 }
 
@@ -165,7 +174,7 @@ function messageSend(state, info, body) {
   if (body.safe !== undefined && ![0, 1, 2].includes(num(body.safe))) return fail(40058, 'invalid safe');
   const split = (v) => (typeof v === 'string' && v !== '' ? v.split('|') : []);
   const users = split(body.touser), parties = split(body.toparty), tags = split(body.totag);
-  const badU = users.filter((u) => u !== '@all' && !USERS.includes(u));
+  const badU = users.filter((u) => u !== '@all' && !knownUser(state, u));
   const badP = parties.filter((p) => !PARTIES.includes(p));
   const badT = tags.filter((t) => !TAGS.includes(t));
   const invalid = { invaliduser: badU.join('|'), invalidparty: badP.join('|'),
@@ -223,6 +232,42 @@ const DEPARTMENTS = [
 ];
 const user = (u, i) => ({ userid: u, name: u[0].toUpperCase() + u.slice(1),
   department: [i % 2 ? 2 : 3], mobile: `1380000000${i}`, email: `${u}@example.com`, status: 1 });
+
+// The directory with the changes of /_fake/directory.
+function dirUsers(state) {
+  const d = state.directory;
+  const all = USERS.map(user).filter((u) => !d.removed.has(u.userid))
+    .map((u) => ({ ...u, ...(d.users.get(u.userid) || {}) }));
+  for (const [id, u] of d.users) {
+    if (!USERS.includes(id) && !d.removed.has(id)) all.push({ userid: id, status: 1, ...u });
+  }
+  return d.withhold ? all.map((u) => ({ userid: u.userid, department: u.department })) : all;
+}
+
+function dirDepartments(state) {
+  const d = state.directory.departments;
+  return [...DEPARTMENTS.map((x) => ({ ...x, ...(d.get(x.id) || {}) })),
+    ...[...d.values()].filter((x) => !DEPARTMENTS.some((y) => y.id === x.id))];
+}
+
+const knownUser = (state, u) => (USERS.includes(u) || state.directory.users.has(u)) &&
+  !state.directory.removed.has(u);
+
+function directory(state, json) {
+  const d = state.directory;
+  for (const u of json.users || []) {
+    d.removed.delete(u.userid);
+    d.users.set(u.userid, { ...(d.users.get(u.userid) || {}), ...u });
+  }
+  for (const id of json.remove || []) d.removed.add(id);
+  for (const x of json.departments || []) d.departments.set(x.id, { ...(d.departments.get(x.id) || {}), ...x });
+  for (let i = 1; i <= (json.generate || 0); i++) {
+    const id = `m${String(d.users.size + 1).padStart(4, '0')}`;
+    d.users.set(id, { userid: id, name: `成员${id.slice(1)}`, department: [i % 2 ? 2 : 3],
+      position: 'engineer', mobile: `139${String(i).padStart(8, '0')}`, email: `${id}@example.com`, status: 1 });
+  }
+  if (json.withhold !== undefined) d.withhold = !!json.withhold;
+}
 
 // One API call, after counting and injections. Returns the JSON answer.
 function api(state, name, req, body, q) {
@@ -326,19 +371,20 @@ function api(state, name, req, body, q) {
       return ok();
     }
     case 'user/get': {
-      const i = USERS.indexOf(q.get('userid'));
-      if (i === -1) return fail(60111, 'userid not found');
-      return ok(user(USERS[i], i));
+      const u = dirUsers(state).find((x) => x.userid === q.get('userid'));
+      if (!u) return fail(60111, 'userid not found');
+      return ok(u);
     }
     case 'user/list': {
       const d = Number(q.get('department_id'));
-      if (!DEPARTMENTS.some((x) => x.id === d)) return fail(60123, 'invalid party id');
-      return ok({ userlist: USERS.map(user).filter((u) => d === 1 || u.department.includes(d)) });
+      if (!dirDepartments(state).some((x) => x.id === d)) return fail(60123, 'invalid party id');
+      return ok({ userlist: dirUsers(state).filter((u) => d === 1 || u.department.includes(d)) });
     }
     case 'department/list': {
       const id = q.get('id');
-      if (id === null) return ok({ department: DEPARTMENTS });
-      const d = DEPARTMENTS.filter((x) => x.id === Number(id) || x.parentid === Number(id));
+      const all = dirDepartments(state);
+      if (id === null) return ok({ department: all });
+      const d = all.filter((x) => x.id === Number(id) || x.parentid === Number(id));
       if (d.length === 0) return fail(60123, 'invalid party id');
       return ok({ department: d });
     }
@@ -377,11 +423,18 @@ function control(state, name, q, body, res) {
       // { path, times=1, errcode, errmsg, http, drop, delay_ms }
       state.injections.push({ times: 1, ...json });
       return reply(res, 200, { ok: true });
+    case 'uninject':
+      // { path }: that path's injections end now (no path: all of them)
+      state.injections = state.injections.filter((i) => json.path && i.path !== json.path);
+      return reply(res, 200, { ok: true });
     case 'invalidate':
       for (const t of state.tokens.values()) {
         if (json.mode === 'expired') t.expiresAt = 0; else t.invalid = true;
       }
       return reply(res, 200, { ok: true, tokens: state.tokens.size });
+    case 'directory':
+      if (body.length > 0) directory(state, json);
+      return reply(res, 200, { users: dirUsers(state), departments: dirDepartments(state) });
     case 'config':
       if (json.expires_in) state.expiresIn = json.expires_in;
       if (json.robot_limit) state.robotLimit = json.robot_limit;

@@ -25,6 +25,7 @@ import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import * as h from '../callback/harness.mjs';
 import { startFake, CORPID } from '../fake_wecom/server.mjs';
 import * as ng from './nginx.mjs';
@@ -258,6 +259,36 @@ async function refusedByNginx(go) {
   assert.match(r.text, /<center>nginx/);
 }
 
+// Live events: a WebSocket through nginx (the upgrade passed on),
+// authenticated by the push key, gets the sample callback, sent through
+// nginx too.
+async function liveEvents(url, go, wsOpts = {}) {
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${SECRET}` }, ...wsOpts });
+  const msgs = [];
+  let status = null;
+  ws.on('message', (d) => msgs.push(JSON.parse(d.toString())));
+  ws.on('unexpected-response', (req, resp) => { status = resp.statusCode; resp.resume(); });
+  ws.on('error', () => {});
+  const closed = new Promise((r) => ws.on('close', r));
+  const until = async (what, pred) => {
+    for (let i = 0; i < 300 && status === null; i++) {
+      const m = msgs.find(pred);
+      if (m) return m;
+      await h.sleep(10);
+    }
+    return assert.fail(`${url}: no ${what} (status ${status}): ${JSON.stringify(msgs)}`);
+  };
+  assert.deepEqual(await until('AuthCheckResult', (m) => m.type === 'AuthCheckResult'),
+    { type: 'AuthCheckResult', retCode: 0 });
+  const r = await go({ method: 'POST', path: `/wecom/echo?${SAMPLE.postQuery}`, body: SAMPLE.postBody });
+  assert.equal(r.status, 200, 'callback POST');
+  const ev = await until('event', (m) => m.type === 'message' && m.app === 'echo');
+  assert.equal(ev.channel, 'app');
+  assert.equal(ev.fields.ToUserName, SAMPLE.corpid);
+  ws.close();
+  await closed;
+}
+
 const viaPlain = (x) => call(plain.ports[0], x);
 
 test('a callback: Tencent\'s sample URL verification and its POST reach Kore', { skip: SKIP }, async () => {
@@ -269,6 +300,10 @@ test('the push API: /api/v1/send, /api/v1/alertmanager and /sendmsg reach Kore',
   const lines = await h.waitLog(srv, /GET \/sendmsg: 401/);
   assert.ok(lines.some((l) => / 127\.0\.0\.1 via 127\.0\.0\.1 GET \/sendmsg: 401/.test(l)),
     `Kore's own log line for the 401:\n${lines.join('\n')}`);
+});
+
+test('live events: a WebSocket upgrade on /api/v1/events passes nginx and gets a callback', { skip: SKIP }, async () => {
+  await liveEvents(`ws://127.0.0.1:${plain.ports[0]}/api/v1/events`, viaPlain);
 });
 
 test('the relay: /relay/KEY/cgi-bin/… reaches Kore', { skip: SKIP }, async () => {
@@ -354,6 +389,8 @@ ${ng.httpCommon(tlsDir)}
   await relay(viaTls);
   await realIp(viaTls);
   await refusedByNginx(viaTls);
+  await liveEvents(`wss://127.0.0.1:${p443}/api/v1/events`, viaTls,
+    { servername: 'bot.example.com', rejectUnauthorized: false });
   const r = await call(p80, { path: `/sendmsg?key=${SECRET}&content=x` });
   assert.equal(r.status, 301, 'plain HTTP is redirected');
   assert.equal(r.headers.location, `https://bot.example.com/sendmsg?key=${SECRET}&content=x`);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -405,6 +406,261 @@ the_mapping_is_small(void **state)
 	assert_null(wecom_metrics_new((const char *const []){ "a", NULL }, 2));
 }
 
+/* The recent past (metrics_recent.c): what /status shows. */
+
+#define T0	((int64_t)1700000000 / 60 * 60)	/* a minute's start */
+
+static void
+the_last_hour_is_kept_minute_by_minute(void **state)
+{
+	uint32_t	h[WECOM_METRICS_MINUTES];
+	int		i;
+
+	for (i = 0; i < 5; i++)
+		wecom_metrics_minute(m, 0, WECOM_H_CALLBACKS, T0 + 10);
+	wecom_metrics_minute(m, 0, WECOM_H_CALLBACKS, T0 + 59);
+	wecom_metrics_minute(m, 0, WECOM_H_CALLBACKS, T0 - 60);
+	wecom_metrics_minute(m, 0, WECOM_H_ERRORS, T0 - 59 * 60);
+	assert_int_equal(wecom_metrics_history(m, 0, WECOM_H_CALLBACKS,
+	    T0 + 30, h), 7);
+	assert_int_equal(h[59], 6);
+	assert_int_equal(h[58], 1);
+	assert_int_equal(wecom_metrics_history(m, 0, WECOM_H_ERRORS, T0, h), 1);
+	assert_int_equal(h[0], 1);
+	/* A minute later the oldest one is out of the hour. */
+	assert_int_equal(wecom_metrics_history(m, 0, WECOM_H_ERRORS, T0 + 60,
+	    h), 0);
+	/* The same slot, an hour on: the old count is replaced, not added. */
+	wecom_metrics_minute(m, 0, WECOM_H_CALLBACKS, T0 + 3600);
+	assert_int_equal(wecom_metrics_history(m, 0, WECOM_H_CALLBACKS,
+	    T0 + 3600, h), 1);
+	assert_int_equal(h[59], 1);
+	/* Other apps and series are apart; unknown ones are ignored. */
+	assert_int_equal(wecom_metrics_history(m, 1, WECOM_H_CALLBACKS,
+	    T0 + 3600, h), 0);
+	wecom_metrics_minute(m, 2, WECOM_H_CALLBACKS, T0);
+	wecom_metrics_minute(m, 0, WECOM_H_NSERIES, T0);
+	assert_int_equal(wecom_metrics_history(m, 0, WECOM_H_NSERIES, T0, h),
+	    0);
+	assert_int_equal(wecom_metrics_history(m, 5, WECOM_H_ERRORS, T0, h), 0);
+}
+
+static void
+callbacks_replies_and_errors_count_in_their_minute(void **state)
+{
+	uint32_t	h[WECOM_METRICS_MINUTES];
+	int64_t		now;
+
+	now = time(NULL);
+	wecom_metrics_callback(m, 1, "text");
+	wecom_metrics_callback(m, 1, "event:click");
+	wecom_metrics_inc(m, 1, WECOM_M_REPLIES);
+	wecom_metrics_inc(m, 1, WECOM_M_DUPLICATES);
+	wecom_metrics_error(m, 1, -40001);
+	wecom_metrics_inc(m, 1, WECOM_M_STALE);
+	/* Unless the minute just turned, all are in the last one. */
+	assert_int_equal(wecom_metrics_history(m, 1, WECOM_H_CALLBACKS,
+	    now + 60, h) , 2);
+	assert_int_equal(wecom_metrics_history(m, 1, WECOM_H_REPLIES, now + 60,
+	    h), 1);
+	assert_int_equal(wecom_metrics_history(m, 1, WECOM_H_ERRORS, now + 60,
+	    h), 2);
+	assert_int_equal(wecom_metrics_history(m, 0, WECOM_H_CALLBACKS,
+	    now + 60, h), 0);
+}
+
+static void
+a_check_is_read_whole_and_keeps_its_alert_count(void **state)
+{
+	struct wecom_metrics_check	c, got;
+
+	assert_int_equal(wecom_metrics_check_get(m, 0, &got), 0);
+	assert_int_equal(got.checked, 0);
+	assert_int_equal(got.ok, -1);
+	assert_int_equal(wecom_metrics_check_get(m, 7, &got), -1);
+	assert_int_equal(got.ok, -1);
+
+	memset(&c, 0, sizeof(c));
+	c.checked = T0;
+	c.since = T0 - 5;
+	c.errcode = 40001;
+	c.code = -1005;
+	c.ok = 0;
+	c.alerts = 99;			/* not the caller's to set */
+	wecom_metrics_check_set(m, 0, &c);
+	wecom_metrics_alerted(m, 0);
+	wecom_metrics_alerted(m, 0);
+	c.checked = T0 + 60;
+	wecom_metrics_check_set(m, 0, &c);
+	assert_int_equal(wecom_metrics_check_get(m, 0, &got), 0);
+	assert_int_equal(got.checked, T0 + 60);
+	assert_int_equal(got.since, T0 - 5);
+	assert_int_equal(got.errcode, 40001);
+	assert_int_equal(got.code, -1005);
+	assert_int_equal(got.ok, 0);
+	assert_int_equal(got.alerts, 2);
+	wecom_metrics_alerted(m, 9);
+	wecom_metrics_check_set(m, 9, &c);
+}
+
+static void
+credentials_show_in_the_exposition_once_checked(void **state)
+{
+	struct wecom_metrics_check	c;
+
+	assert_int_equal(count_lines("wecom_credential_ok{"), 0);
+	assert_int_equal(count_lines("# TYPE wecom_credential_ok gauge"), 1);
+	assert_int_equal(count_lines(
+	    "# TYPE wecom_credential_alerts_total counter"), 1);
+	memset(&c, 0, sizeof(c));
+	c.checked = c.since = T0;
+	c.ok = 1;
+	wecom_metrics_check_set(m, 1, &c);
+	assert_true(has_line("wecom_credential_ok{app=\"monitor\"} 1"));
+	assert_true(has_line(
+	    "wecom_credential_alerts_total{app=\"monitor\"} 0"));
+	c.ok = 0;
+	wecom_metrics_check_set(m, 1, &c);
+	wecom_metrics_alerted(m, 1);
+	assert_true(has_line("wecom_credential_ok{app=\"monitor\"} 0"));
+	assert_true(has_line(
+	    "wecom_credential_alerts_total{app=\"monitor\"} 1"));
+	assert_int_equal(count_lines("wecom_credential_ok{app=\"echo\""), 0);
+}
+
+static void
+the_outbox_is_the_last_drain_s(void **state)
+{
+	struct wecom_metrics_outbox	o, got;
+
+	wecom_metrics_outbox_get(m, &got);
+	assert_int_equal(got.checked, 0);
+	o.checked = T0;
+	o.queued = 3;
+	o.failed = 2;
+	o.oldest = 40;
+	wecom_metrics_outbox_set(m, &o);
+	wecom_metrics_outbox_get(m, &got);
+	assert_memory_equal(&o, &got, sizeof(o));
+}
+
+static void
+refusal(int64_t t, int status, const char *path, const char *why)
+{
+	struct wecom_metrics_refusal	r;
+
+	memset(&r, 0, sizeof(r));
+	r.time = t;
+	r.status = status;
+	snprintf(r.peer, sizeof(r.peer), "192.0.2.7 via 127.0.0.1");
+	snprintf(r.method, sizeof(r.method), "POST");
+	snprintf(r.path, sizeof(r.path), "%s", path);
+	snprintf(r.why, sizeof(r.why), "%s", why);
+	wecom_metrics_refusal(m, &r);
+}
+
+static void
+the_last_20_refusals_are_kept_newest_first(void **state)
+{
+	struct wecom_metrics_refusal	got[WECOM_METRICS_REFUSALS + 5];
+	char				path[32];
+	int				i;
+
+	assert_int_equal(wecom_metrics_refusals(m, got, 25), 0);
+	refusal(T0, 404, "/a", "no app at this path");
+	assert_int_equal(wecom_metrics_refusals(m, got, 25), 1);
+	assert_int_equal(got[0].time, T0);
+	assert_int_equal(got[0].status, 404);
+	assert_string_equal(got[0].peer, "192.0.2.7 via 127.0.0.1");
+	assert_string_equal(got[0].method, "POST");
+	assert_string_equal(got[0].path, "/a");
+	assert_string_equal(got[0].why, "no app at this path");
+	for (i = 0; i < 30; i++) {
+		snprintf(path, sizeof(path), "/p%d", i);
+		refusal(T0 + i, 403, path, "bad signature");
+	}
+	assert_int_equal(wecom_metrics_refusals(m, got, 25),
+	    WECOM_METRICS_REFUSALS);
+	for (i = 0; i < WECOM_METRICS_REFUSALS; i++) {
+		snprintf(path, sizeof(path), "/p%d", 29 - i);
+		assert_string_equal(got[i].path, path);
+	}
+	assert_int_equal(wecom_metrics_refusals(m, got, 3), 3);
+	assert_string_equal(got[2].path, "/p27");
+}
+
+/* A long UTF-8 text is cut before the field's end, never inside a
+ * character: 300 bytes of "一" (3 bytes each) into 160. */
+static void
+a_long_refusal_is_cut_between_characters(void **state)
+{
+	struct wecom_metrics_refusal	got[1];
+	char				why[301];
+	int				i;
+
+	for (i = 0; i < 100; i++)
+		memcpy(why + 3 * i, "\xe4\xb8\x80", 3);
+	why[300] = '\0';
+	refusal(T0, 400, "/x", why);
+	assert_int_equal(wecom_metrics_refusals(m, got, 1), 1);
+	assert_int_equal(strlen(got[0].why), 159 / 3 * 3);
+	assert_memory_equal(got[0].why, why, strlen(got[0].why));
+}
+
+/*
+ * Workers writing at once: minute counts add up exactly, and a refusal
+ * read is never half one writer's and half another's (its path and its
+ * why name the same writer and number).
+ */
+static void
+forked_writers_never_mix_a_record(void **state)
+{
+	struct wecom_metrics_refusal	got[WECOM_METRICS_REFUSALS];
+	uint32_t			h[WECOM_METRICS_MINUTES];
+	char				path[64], why[64], c;
+	pid_t				pid[WORKERS];
+	size_t				n, k;
+	int				gate[2], i, j, status;
+
+	assert_int_equal(pipe(gate), 0);
+	for (i = 0; i < WORKERS; i++) {
+		assert_true((pid[i] = fork()) != -1);
+		if (pid[i] != 0)
+			continue;
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(gate[1]);
+		if (read(gate[0], &c, 1) != 0)
+			_exit(2);
+		for (j = 0; j < 20000; j++) {
+			wecom_metrics_minute(m, 0, WECOM_H_REPLIES, T0);
+			snprintf(path, sizeof(path), "/w%d/%d", i, j);
+			snprintf(why, sizeof(why), "writer %d, refusal %d", i, j);
+			refusal(T0, 403, path, why);
+		}
+		_exit(0);
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (k = 0; k < 200; k++) {
+		n = wecom_metrics_refusals(m, got, WECOM_METRICS_REFUSALS);
+		while (n-- > 0) {
+			assert_int_equal(sscanf(got[n].path, "/w%d/%d", &i, &j),
+			    2);
+			snprintf(why, sizeof(why), "writer %d, refusal %d", i, j);
+			assert_string_equal(got[n].why, why);
+		}
+	}
+	for (i = 0; i < WORKERS; i++) {
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(wecom_metrics_history(m, 0, WECOM_H_REPLIES, T0, h),
+	    WORKERS * 20000);
+	/* A writer drops its refusal rather than wait: most are kept. */
+	assert_int_equal(wecom_metrics_refusals(m, got,
+	    WECOM_METRICS_REFUSALS), WECOM_METRICS_REFUSALS);
+}
+
 int
 main(void)
 {
@@ -421,6 +677,14 @@ main(void)
 		T(the_exposition_parses),
 		T(forked_workers_add_up),
 		T(the_mapping_is_small),
+		T(the_last_hour_is_kept_minute_by_minute),
+		T(callbacks_replies_and_errors_count_in_their_minute),
+		T(a_check_is_read_whole_and_keeps_its_alert_count),
+		T(credentials_show_in_the_exposition_once_checked),
+		T(the_outbox_is_the_last_drain_s),
+		T(the_last_20_refusals_are_kept_newest_first),
+		T(a_long_refusal_is_cut_between_characters),
+		T(forked_writers_never_mix_a_record),
 	};
 #undef T
 
