@@ -43,6 +43,7 @@ static void	observe_bot(struct kore_buf *, const struct wecom_app *,
 		    const struct wecom_ws_state *);
 static void	observe_bot_metrics(struct kore_buf *);
 static const char	*observe_ws_name(size_t);
+static void		 observe_push(struct kore_buf *);
 
 static const char *const ws_status[] = {
 	"connecting", "connected", "reconnecting", "kicked (another "
@@ -226,11 +227,32 @@ observe_healthz(struct http_request *req)
 		kore_buf_appendf(&buf, "app %s: token %s\n", app->conf->name,
 		    state);
 	}
+	observe_push(&buf);
 	http_response_header(req, "content-type", "text/plain; charset=utf-8");
 	http_response(req, 200, buf.data, buf.offset);
 	kore_buf_cleanup(&buf);
 
 	return (KORE_RESULT_OK);
+}
+
+/* "push API: 2 keys; 10 sent, 1 queued, 3 refused, 0 failed". */
+static void
+observe_push(struct kore_buf *b)
+{
+	const struct wecom_conf_section	*s;
+	size_t				 n;
+
+	n = 0;
+	TAILQ_FOREACH(s, &srv->conf.sections, list)
+		n += strcmp(s->type, "apikey") == 0;
+	if (n == 0)
+		return;
+	kore_buf_appendf(b, "push API: %zu keys; %lld sent, %lld queued, "
+	    "%lld refused, %lld failed\n", n,
+	    (long long)wecom_metrics_push_get(srv->metrics, 0),
+	    (long long)wecom_metrics_push_get(srv->metrics, 1),
+	    (long long)wecom_metrics_push_get(srv->metrics, 2),
+	    (long long)wecom_metrics_push_get(srv->metrics, 3));
 }
 
 /* "aibot helper: websocket connected since …, 3 connects, 1 drop". */

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "wecom.h"
+#include "wecom_metrics.h"
 #include "wecom_push.h"
 #include "wecom_runner.h"
 #include "wecom_http.h"
@@ -49,6 +50,7 @@ struct push_job {
 /* Read in the parent; read-only in the workers. */
 static const struct wecom_conf		*conf;
 static struct wecom_apikey_list		 keys;
+static struct wecom_metrics		*metrics;	/* shared */
 
 static int	push_key(struct http_request *, const struct wecom_apikey **);
 static int	push_read(struct http_request *, int, struct push_job *,
@@ -60,9 +62,12 @@ static int	push_fail(struct http_request *, int, const char *);
 static void	push_log(void *, int, const char *);
 
 int
-wecom_push_init(const struct wecom_conf *c, char *err, size_t errlen)
+wecom_push_init(struct wecom_server *s, char *err, size_t errlen)
 {
+	const struct wecom_conf	*c = &s->conf;
+
 	conf = c;
+	metrics = s->metrics;
 	return (wecom_apikeys_load(&keys, c, err, errlen) == 0 ? WECOM_OK :
 	    WECOM_ERROR);
 }
@@ -243,6 +248,7 @@ push_answer(void *arg, struct wecom_job *wj)
 		break;
 	}
 
+	wecom_metrics_push(metrics, status);
 	if (status >= 400)
 		wecom_http_log(req, status, job->err.errmsg);
 	else
@@ -269,6 +275,7 @@ push_release(void *arg)
 static int
 push_fail(struct http_request *req, int status, const char *why)
 {
+	wecom_metrics_push(metrics, status);
 	wecom_http_log(req, status, why);
 	return (wecom_http_json(req, status, json_pack("{s:i, s:s}", "code", status,
 	    "message", why)));

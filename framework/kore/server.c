@@ -79,7 +79,7 @@ kore_parent_configure(int argc, char **argv)
 		fatal("wecom: %s: %s", server.conf.file, err);
 	if (wecom_observe_init(&server, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);
-	if (wecom_push_init(&server.conf, err, sizeof(err)) != WECOM_OK ||
+	if (wecom_push_init(&server, err, sizeof(err)) != WECOM_OK ||
 	    wecom_relay_init(&server.conf, err, sizeof(err)) != WECOM_OK ||
 	    wecom_status_init(&server, err, sizeof(err)) != WECOM_OK ||
 	    wecom_watch_init(&server, err, sizeof(err)) != WECOM_OK)

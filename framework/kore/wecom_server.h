@@ -84,7 +84,7 @@ int	wecom_aibot_preload(struct wecom_server *);
 void	wecom_aibot_init(struct wecom_server *);
 
 /* push.c */
-int	wecom_push_init(const struct wecom_conf *, char *, size_t);
+int	wecom_push_init(struct wecom_server *, char *, size_t);
 int	wecom_push_route(struct http_request *, int *);
 
 /*

@@ -70,6 +70,7 @@ static void		 render_errors(struct wecom_buf *, struct wecom_metrics *);
 static void		 render_api(struct wecom_buf *, struct wecom_metrics *);
 static void		 render_gauges(struct wecom_buf *, struct wecom_metrics *);
 static void		 render_checks(struct wecom_buf *, struct wecom_metrics *);
+static void		 render_push(struct wecom_buf *, struct wecom_metrics *);
 static void		 buf_label(struct wecom_buf *, const char *);
 static void		 buf_family(struct wecom_buf *, const char *, const char *,
 			    const char *);
@@ -240,6 +241,7 @@ wecom_metrics_render(struct wecom_metrics *m, size_t *len)
 	render_api(&b, m);
 	render_gauges(&b, m);
 	render_checks(&b, m);
+	render_push(&b, m);
 
 	return (wecom_buf_take(&b, len));
 }
@@ -373,6 +375,22 @@ render_checks(struct wecom_buf *b, struct wecom_metrics *m)
 			buf_series(b, m, &m->apps[i], name[k], NULL, NULL, &v);
 		}
 	}
+}
+
+static void
+render_push(struct wecom_buf *b, struct wecom_metrics *m)
+{
+	static const char *const	result[WECOM_PUSH_NRESULTS] = {
+		"sent", "queued", "refused", "failed"
+	};
+	int				r;
+
+	buf_family(b, "wecom_push_requests_total", "Push API requests, by "
+	    "what came of them.", "counter");
+	for (r = 0; r < WECOM_PUSH_NRESULTS; r++)
+		wecom_buf_addf(b, "wecom_push_requests_total{result=\"%s\"} "
+		    "%lld\n", result[r],
+		    (long long)wecom_metrics_push_get(m, r));
 }
 
 static int

@@ -60,6 +60,7 @@ struct m_refusal {
 
 /* What is the host's, not an app's. */
 struct m_host {
+	int64_t				push[WECOM_PUSH_NRESULTS];
 	uint32_t			outbox_seq;
 	struct wecom_metrics_outbox	outbox;
 	uint64_t			nrefusals;	/* ever recorded */

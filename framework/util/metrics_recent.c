@@ -146,6 +146,26 @@ wecom_metrics_outbox_get(struct wecom_metrics *m,
 		memset(o, 0, sizeof(*o));
 }
 
+/* One push API request, by its answer's status. */
+void
+wecom_metrics_push(struct wecom_metrics *m, int status)
+{
+	int	r;
+
+	if (m == NULL)
+		return;
+	r = status == 200 ? 0 : status == 202 ? 1 : status < 500 ? 2 : 3;
+	__atomic_add_fetch(&m->host->push[r], 1, __ATOMIC_RELAXED);
+}
+
+int64_t
+wecom_metrics_push_get(struct wecom_metrics *m, int result)
+{
+	if (m == NULL || result < 0 || result >= WECOM_PUSH_NRESULTS)
+		return (0);
+	return (__atomic_load_n(&m->host->push[result], __ATOMIC_RELAXED));
+}
+
 void
 wecom_metrics_refusal(struct wecom_metrics *m,
     const struct wecom_metrics_refusal *r)

@@ -63,6 +63,14 @@ int64_t	wecom_metrics_get(struct wecom_metrics *, size_t app, int counter);
 int64_t	wecom_metrics_get_gauge(struct wecom_metrics *, size_t app,
 	    int gauge);
 
+/*
+ * The push API's requests by what came of them: sent (200), queued
+ * (202), refused (4xx: the caller's), failed (5xx: WeCom or ours).
+ */
+#define WECOM_PUSH_NRESULTS		4
+void	wecom_metrics_push(struct wecom_metrics *, int http_status);
+int64_t	wecom_metrics_push_get(struct wecom_metrics *, int result);
+
 /* The exposition, malloc'ed, of *len bytes plus a NUL; NULL when out
  * of memory. Content-Type: text/plain; version=0.0.4 */
 char	*wecom_metrics_render(struct wecom_metrics *, size_t *len);

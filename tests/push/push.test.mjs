@@ -334,3 +334,12 @@ test('POST /api/v1/alertmanager: one markdown message per webhook', async () => 
   assert.equal(r.status, 400);
   assert.match(r.json.message, /alerts/);
 });
+
+test('/healthz and /metrics count the push API\'s requests by result', async () => {
+  const m = await h.request(srv, { path: '/metrics' });
+  const n = (r) => Number(new RegExp(`wecom_push_requests_total\\{result="${r}"\\} (\\d+)`).exec(m.text)?.[1]);
+  assert.ok(n('sent') > 0, m.text.slice(-400));
+  assert.ok(n('refused') > 0, 'the 401s and 400s above');
+  const hz = await h.request(srv, { path: '/healthz' });
+  assert.match(hz.text, /^push API: \d+ keys; \d+ sent, \d+ queued, \d+ refused, \d+ failed$/m);
+});
