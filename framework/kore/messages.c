@@ -179,6 +179,14 @@ messages_log(void *arg, int priority, const char *line)
 }
 
 /* 1 if req is the query API's (then *rc is the route's result). */
+/* The worker ends: what is queued is written, then the file closes. */
+void
+wecom_messages_stop(void)
+{
+	wecom_msglog_free(mlog);
+	mlog = NULL;
+}
+
 int
 wecom_messages_route(struct http_request *req, int *rc)
 {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <kore/kore.h>
 #include <kore/http.h>
@@ -41,6 +42,7 @@
 
 int	kore_parent_configure(int, char **);
 void	kore_worker_configure(void);
+void	kore_worker_teardown(void);
 int	wecom_http(struct http_request *);
 
 /* The process state: made in the parent before the fork. */
@@ -191,6 +193,21 @@ kore_worker_configure(void)
 	wecom_contacts_init(&server);
 	/* An idle worker only checks connection timeouts when it wakes. */
 	kore_timer_add(server_tick, 1000, NULL, 0);
+}
+
+/*
+ * The worker is done serving. What must be kept is kept here (the
+ * message log's queue). Then it ends at once: its threads (handlers,
+ * the bots' connections) may hold a lock of libc or of a library, and
+ * exit()'s destructors would wait for it for ever — p11-kit's
+ * freelocale() did, and the worker never ended. The parent sees a
+ * worker that exited 0, as it expects at shutdown.
+ */
+void
+kore_worker_teardown(void)
+{
+	wecom_messages_stop();
+	_exit(0);
 }
 
 static void

@@ -97,6 +97,7 @@ int	wecom_contacts_route(struct http_request *, int *);
 
 /* messages.c: the message log (log = yes) and GET /api/v1/messages. */
 void	wecom_messages_init(struct wecom_server *);
+void	wecom_messages_stop(void);
 int	wecom_messages_route(struct http_request *, int *);
 void	wecom_messages_stats(uint64_t *logged, uint64_t *dropped);
 
