@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# Encrypted echo callbacks per second, 2 Kore workers, under wrk; then the
-# same POSTs against the HTTP ceiling module (fixed reply, no crypto, no
-# XML) in the same run. Prints a table and writes it to bench/results/.
+# Encrypted echo callbacks per second, 2 Kore workers, under wrk; the same
+# with the message log on (log = yes: SQLite); then the same POSTs against
+# the HTTP ceiling module (fixed reply, no crypto, no XML) in the same run.
+# Prints a table and writes it to bench/results/.
 #   sh bench/run.sh            DUR=10 CONN=64 N=20000 by default
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ stop() {
 	pid=""
 }
 
-# start NAME MODULE PORT ROUTE-HANDLER
+# start NAME MODULE PORT ROUTE-HANDLER [WECOM-CONF]
 start() {
 	cat > "$tmp/$1.conf" <<CONF
 server main {
@@ -37,7 +38,7 @@ domain * {
 	route ^/.*\$ $4
 }
 CONF
-	WECOM_CONF="$tmp/wecom.conf" kore -f -n -r -c "$tmp/$1.conf" \
+	WECOM_CONF="$tmp/${5:-wecom.conf}" kore -f -n -r -c "$tmp/$1.conf" \
 	    > "$tmp/$1.log" 2>&1 &
 	pid=$!
 	for i in $(seq 50); do
@@ -74,17 +75,26 @@ measure() {
 }
 
 sed -e "s|^state_dir.*|state_dir = $tmp|" conf/wecom.conf > "$tmp/wecom.conf"
+# The same with every message and reply of echo recorded.
+sed -e 's|^\(\[app echo\]\)$|\1\nlog = yes|' "$tmp/wecom.conf" \
+    > "$tmp/wecom-log.conf"
 node bench/gen-callbacks.mjs "$N" "$tmp/callbacks.txt"
 
 # Interleaved, best of ROUNDS: a neighbour's burst must not decide it.
 ROUNDS=${ROUNDS:-2}
-e_rps=0 c_rps=0
+e_rps=0 c_rps=0 l_rps=0
 for r in $(seq "$ROUNDS"); do
 	start echo build/wecom.so 8890 wecom_http
 	set -- $(measure echo 8890)
 	stop
 	if awk -v a="$1" -v b="$e_rps" 'BEGIN { exit !(a > b) }'; then
 		e_rps=$1 e_p50=$2 e_p99=$3 e_pss=$4 e_err=$5
+	fi
+	start echolog build/wecom.so 8892 wecom_http wecom-log.conf
+	set -- $(measure echolog 8892)
+	stop
+	if awk -v a="$1" -v b="$l_rps" 'BEGIN { exit !(a > b) }'; then
+		l_rps=$1 l_p50=$2 l_p99=$3 l_pss=$4 l_err=$5
 	fi
 	start ceiling build/bench/ceiling.so 8891 ceiling
 	set -- $(measure ceiling 8891)
@@ -132,6 +142,8 @@ send_ms=$(awk -v a="$t0" -v b="$t1" -v n="$SENDS" 'BEGIN { printf "%.2f", (b - a
 	printf '%-26s %12s %10s %10s %12s %8s\n' server "req/s" p50 p99 "PSS KiB" errors
 	printf '%-26s %12s %10s %10s %12s %8s\n' "echo (encrypted callbacks)" \
 	    "$e_rps" "$e_p50" "$e_p99" "$e_pss" "$e_err"
+	printf '%-26s %12s %10s %10s %12s %8s\n' "echo, log = yes" \
+	    "$l_rps" "$l_p50" "$l_p99" "$l_pss" "$l_err"
 	printf '%-26s %12s %10s %10s %12s %8s\n' "ceiling (fixed reply)" \
 	    "$c_rps" "$c_p50" "$c_p99" "$c_pss" "$c_err"
 	awk -v e="$e_rps" -v c="$c_rps" -v ep="$e_pss" -v cp="$c_pss" \
