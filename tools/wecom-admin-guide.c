@@ -90,7 +90,7 @@ conf_arg(const struct newopts *o)
 {
 	static char	buf[4200];
 
-	if (strcmp(o->conf, conf_default()) == 0)
+	if (strcmp(o->conf, wecom_conf_path_tool()) == 0)
 		return ("");
 	snprintf(buf, sizeof(buf), "-c %s ", o->conf);
 	return (buf);

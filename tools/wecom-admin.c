@@ -22,7 +22,6 @@
 
 #include "wecom-admin.h"
 
-#define CONF_SYSTEM	"/etc/wecom/wecom.conf"
 #define NAME_MAX_LEN	64
 
 /* -c before the subcommand; the subcommand's own -c wins. */
@@ -116,25 +115,6 @@ help(const struct cmd *c)
 	exit(fflush(stdout) == 0 ? EX_OK : EX_IOERR);
 }
 
-/*
- * wecom-send's rules: $WECOM_CONF, else the system's file;
- * conf/wecom.conf of the working directory only if there is no system
- * file and it exists, so that cron never picks up a stray file.
- */
-const char *
-conf_default(void)
-{
-	const char	*p;
-
-	if ((p = getenv("WECOM_CONF")) != NULL && *p != '\0')
-		return (p);
-	if (access(CONF_SYSTEM, F_OK) == -1 &&
-	    access(WECOM_CONF_DEFAULT, F_OK) == 0)
-		return (WECOM_CONF_DEFAULT);
-
-	return (CONF_SYSTEM);
-}
-
 /* The config as the server loads it; its error is the loader's. */
 int
 conf_load(struct wecom_conf *conf, const char *path)
@@ -205,7 +185,7 @@ main(int argc, char **argv)
 	size_t				i;
 	int				ch;
 
-	conf_path = conf_default();
+	conf_path = wecom_conf_path_tool();
 	opterr = 0;
 	/* "+": the options before the subcommand only. */
 	while ((ch = getopt_long(argc, argv, "+:c:h", longopts, NULL)) != -1) {

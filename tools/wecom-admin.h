@@ -39,7 +39,6 @@ void	usage_error(const struct cmd *, const char *, ...)
 void	bad_option(const struct cmd *, int, char **, int)
 	    __attribute__((noreturn));
 void	help(const struct cmd *) __attribute__((noreturn));
-const char	*conf_default(void);
 int	conf_load(struct wecom_conf *, const char *);
 int	as_state_owner(const struct wecom_conf *);
 int	valid_name(const char *);

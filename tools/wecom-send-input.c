@@ -16,29 +16,9 @@
 
 #include "wecom-send.h"
 
-#define CONF_SYSTEM	"/etc/wecom/wecom.conf"
 
 static int	read_args(int, char **, char **);
 static int	read_stdin(char **);
-
-/*
- * $WECOM_CONF, else the system's file; conf/wecom.conf of the working
- * directory only if there is no system file and it exists, so that cron
- * (cwd $HOME) never picks up a stray relative file by surprise.
- */
-const char *
-conf_default(void)
-{
-	const char	*p;
-
-	if ((p = getenv("WECOM_CONF")) != NULL && *p != '\0')
-		return (p);
-	if (access(CONF_SYSTEM, F_OK) == -1 &&
-	    access(WECOM_CONF_DEFAULT, F_OK) == 0)
-		return (WECOM_CONF_DEFAULT);
-
-	return (CONF_SYSTEM);
-}
 
 /*
  * Whether stdin holds text that TEXT would make us ignore: a file with

@@ -355,7 +355,7 @@ main(int argc, char **argv)
 	int			rc;
 
 	memset(&o, 0, sizeof(o));
-	o.conf = conf_default();
+	o.conf = wecom_conf_path_tool();
 	opterr = 0;
 	parse(&o, argc, argv);
 	if (optind < argc && !o.flush && o.recall == NULL &&

@@ -46,7 +46,6 @@ void	usage_error(const char *, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
 
 /* wecom-send-input.c */
-const char	*conf_default(void);
 int	stdin_has_data(void);
 int	read_text(int, char **, char **);
 void	*read_file(const char *, size_t *);

@@ -28,8 +28,6 @@
  */
 #define SKIPPED(e)	((e) == 60011 || (e) == 60123)
 
-static int	cts_get(struct wecom_client *, const char *, const char *,
-		    json_t **, struct wecom_api_error *);
 static int	cts_users(struct wecom_client *, json_t *, json_t *,
 		    struct wecom_contacts_stats *, struct wecom_api_error *);
 static int	cts_merge(json_t *, json_t *);
@@ -71,8 +69,8 @@ wecom_contacts_refresh(struct wecom_client *c,
 	    "contacts", path, sizeof(path)) != WECOM_API_OK)
 		return (wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
 		    "no app, or an app name that cannot be a file name"));
-	if ((rc = cts_get(c, "department/list", NULL, &ans, err)) !=
-	    WECOM_API_OK)
+	if ((rc = wecom_client_get_json(c, "department/list", NULL, &ans,
+	    err)) != WECOM_API_OK)
 		return (rc);
 	doc = NULL;
 	if ((users = json_object()) == NULL)
@@ -96,24 +94,6 @@ wecom_contacts_refresh(struct wecom_client *c,
 	return (rc);
 }
 
-/* One directory read: the whole answer, errcode 0. */
-static int
-cts_get(struct wecom_client *c, const char *path, const char *query,
-    json_t **out, struct wecom_api_error *err)
-{
-	struct client_req	req;
-	int			rc;
-
-	*out = NULL;
-	if ((rc = wecom_client_req_init(&req, REQ_GET, path, query, 1)) !=
-	    WECOM_API_OK)
-		rc = wecom_client_err_set(err, rc, 0, "out of memory");
-	else if ((rc = wecom_client_call(c, &req, err)) == WECOM_API_OK)
-		*out = json_incref(req.json);
-	wecom_client_req_free(&req);
-
-	return (rc);
-}
 
 /* user/list of each department, merged into users (userid → member). */
 static int
@@ -134,7 +114,7 @@ cts_users(struct wecom_client *c, json_t *depts, json_t *users,
 		st->departments++;
 		snprintf(q, sizeof(q), "department_id=%lld", (long long)
 		    json_integer_value(json_object_get(d, "id")));
-		if ((rc = cts_get(c, "user/list", q, &ans, err)) !=
+		if ((rc = wecom_client_get_json(c, "user/list", q, &ans, err)) !=
 		    WECOM_API_OK) {
 			if (rc == WECOM_API_ERR_REJECTED &&
 			    SKIPPED(err->errcode)) {

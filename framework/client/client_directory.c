@@ -11,13 +11,12 @@
 
 #include "client_private.h"
 
-static int	dir_get(struct wecom_client *, const char *, const char *,
-		    json_t **, struct wecom_api_error *);
 static char	*dir_field(json_t *, const char *);
 
-static int
-dir_get(struct wecom_client *c, const char *path, const char *query,
-    json_t **out, struct wecom_api_error *err)
+/* One GET with the token: the whole answer, errcode 0. */
+int
+wecom_client_get_json(struct wecom_client *c, const char *path,
+    const char *query, json_t **out, struct wecom_api_error *err)
 {
 	struct client_req	req;
 	int			rc;
@@ -65,7 +64,7 @@ wecom_user_get(struct wecom_client *c, const char *userid,
 	}
 	snprintf(q, len, "userid=%s", e);
 	free(e);
-	rc = dir_get(c, "user/get", q, &ans, err);
+	rc = wecom_client_get_json(c, "user/get", q, &ans, err);
 	free(q);
 	if (rc != WECOM_API_OK)
 		return (rc);
@@ -106,7 +105,8 @@ dir_list(struct wecom_client *c, const char *path, const char *query,
 
 	wecom_client_err_clear(err);
 	*json = NULL;
-	if ((rc = dir_get(c, path, query, &ans, err)) != WECOM_API_OK)
+	if ((rc = wecom_client_get_json(c, path, query, &ans, err)) !=
+	    WECOM_API_OK)
 		return (rc);
 	if ((*json = json_dumps(ans, JSON_COMPACT)) == NULL)
 		rc = wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,

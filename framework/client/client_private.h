@@ -134,6 +134,8 @@ int	wecom_client_token_get(struct wecom_client *, char *, size_t,
 void	wecom_client_token_drop(struct wecom_client *, const char *);
 
 /* client_call.c: the driver the API calls use. */
+int	wecom_client_get_json(struct wecom_client *, const char *path,
+	    const char *query, json_t **, struct wecom_api_error *);
 int	wecom_client_call(struct wecom_client *, struct client_req *,
 	    struct wecom_api_error *);
 

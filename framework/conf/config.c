@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wecom_config.h"
 #include "wecom_conf_ini.h"
@@ -49,6 +50,26 @@ wecom_conf_path(void)
 	if ((p = getenv("WECOM_CONF")) != NULL && *p != '\0')
 		return (p);
 	return (WECOM_CONF_DEFAULT);
+}
+
+/*
+ * The tools' (wecom-send, wecom-admin): $WECOM_CONF, else the system's
+ * file; conf/wecom.conf of the working directory only if there is no
+ * system file and it exists, so that cron (cwd $HOME) never picks up a
+ * stray relative file by surprise.
+ */
+const char *
+wecom_conf_path_tool(void)
+{
+	const char	*p;
+
+	if ((p = getenv("WECOM_CONF")) != NULL && *p != '\0')
+		return (p);
+	if (access(WECOM_CONF_SYSTEM, F_OK) == -1 &&
+	    access(WECOM_CONF_DEFAULT, F_OK) == 0)
+		return (WECOM_CONF_DEFAULT);
+
+	return (WECOM_CONF_SYSTEM);
 }
 
 int

@@ -34,7 +34,6 @@ struct items {
 	size_t		 n, cap;
 };
 
-static void	describe(const struct outbox_record *, char *, size_t);
 static int	collect_dir(const struct outbox_dirs *, int, struct items *);
 static int	collect_one(const struct outbox_dirs *, int, const char *,
 		    struct items *);
@@ -48,23 +47,6 @@ static int	retry_all(const struct outbox_dirs *, int *);
 static void	requeue(struct outbox_record *, int64_t);
 static void	keep_owner(const struct outbox_dirs *, const char *);
 
-/* "app main to zhangsan|lisi", "app main chat X", "robot ops". */
-static void
-describe(const struct outbox_record *r, char *buf, size_t len)
-{
-	if (r->robot != NULL)
-		snprintf(buf, len, "robot %s", r->robot);
-	else if (r->aibot != NULL)
-		snprintf(buf, len, "aibot %s %s %s", r->aibot,
-		    r->chat_type == 2 ? "group" : "chat", r->chat);
-	else if (r->chat != NULL)
-		snprintf(buf, len, "app %s chat %s", r->app, r->chat);
-	else
-		snprintf(buf, len, "app %s to%s%s%s%s%s%s", r->app,
-		    r->touser ? " " : "", r->touser ? r->touser : "",
-		    r->toparty ? " party " : "", r->toparty ? r->toparty : "",
-		    r->totag ? " tag " : "", r->totag ? r->totag : "");
-}
 
 static void
 items_free(struct items *it)
@@ -180,7 +162,7 @@ report(const struct item *e, wecom_outbox_entry_fn fn, void *arg)
 		fn(arg, &en);
 		return;
 	}
-	describe(&e->r, target, sizeof(target));
+	wecom_outbox_record_describe(&e->r, target, sizeof(target));
 	en.target = target;
 	en.next = e->r.next;
 	en.attempts = e->r.attempts;

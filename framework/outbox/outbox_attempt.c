@@ -23,7 +23,6 @@
 #include "client_private.h"
 #include "outbox_private.h"
 
-static void	describe(const struct outbox_record *, char *, size_t);
 static int	transient(int);
 static int	settled(struct outbox_drain *, int, const char *);
 static int	read_record(const char *, const char *,
@@ -72,24 +71,6 @@ wecom_outbox_log(struct outbox_drain *dr, int pri, const char *fmt, ...)
 	dr->log(dr->arg, pri, line);
 }
 
-/* "app main to zhangsan|lisi", "app main chat X", "robot ops". */
-static void
-describe(const struct outbox_record *r, char *buf, size_t len)
-{
-	if (r->robot != NULL)
-		snprintf(buf, len, "robot %s", r->robot);
-	else if (r->forward != NULL)
-		snprintf(buf, len, "forward of %s", r->forward);
-	else if (r->aibot != NULL)
-		snprintf(buf, len, "aibot %s chat %s", r->aibot, r->chat);
-	else if (r->chat != NULL)
-		snprintf(buf, len, "app %s chat %s", r->app, r->chat);
-	else
-		snprintf(buf, len, "app %s to%s%s%s%s%s%s", r->app,
-		    r->touser ? " " : "", r->touser ? r->touser : "",
-		    r->toparty ? " party " : "", r->toparty ? r->toparty : "",
-		    r->totag ? " tag " : "", r->totag ? r->totag : "");
-}
 
 /*
  * Worth another attempt later: WeCom or the network may come back, a
@@ -349,7 +330,7 @@ delivered(struct outbox_drain *dr, struct outbox_dest *dst, const char *key,
 	if (++dr->unsynced >= OUTBOX_SYNC_EVERY)
 		wecom_outbox_sync_steps(dr);
 	free(s);
-	describe(r, what, sizeof(what));
+	wecom_outbox_record_describe(r, what, sizeof(what));
 	wecom_outbox_log(dr, LOG_INFO, "%s (%s) delivered, attempt %d%s%s",
 	    key, what, r->attempts, res->msgid ? ", msgid " : "",
 	    res->msgid ? res->msgid : "");
@@ -379,7 +360,7 @@ retry(struct outbox_drain *dr, struct outbox_dest *dst, const char *key,
 	last = r->created + dr->max_age_ms;
 	r->next = now + wait < last ? now + wait : last;
 	dr->st->retried++;
-	describe(r, what, sizeof(what));
+	wecom_outbox_record_describe(r, what, sizeof(what));
 	wecom_outbox_log(dr, rc == WECOM_API_ERR_CONFIG ? LOG_ERR :
 	    LOG_WARNING, "%s (%s): %s (%s); attempt %d in %.1f s", key, what,
 	    wecom_api_strerror(rc), err->errmsg, r->attempts + 1,
@@ -515,7 +496,7 @@ recover_one(struct outbox_drain *dr, const char *key)
 	r.interrupted++;
 	r.inflight = now;
 	r.next = now;
-	describe(&r, what, sizeof(what));
+	wecom_outbox_record_describe(&r, what, sizeof(what));
 	if (r.interrupted >= OUTBOX_INTERRUPT_MAX) {
 		wecom_outbox_log(dr, LOG_ERR, "%s (%s): a drainer stopped %d "
 		    "times while sending it; it may have been delivered",
@@ -586,7 +567,7 @@ fail_log(struct outbox_drain *dr, const struct outbox_record *r,
 {
 	char	what[256], code[32];
 
-	describe(r, what, sizeof(what));
+	wecom_outbox_record_describe(r, what, sizeof(what));
 	code[0] = '\0';
 	if (r->error.errcode != 0)
 		snprintf(code, sizeof(code), "errcode %ld: ", r->error.errcode);

@@ -105,6 +105,8 @@ int	wecom_outbox_record_decode(struct outbox_record *, const char *,
 int	wecom_outbox_record_set_msg(struct outbox_record *,
 	    const struct wecom_outmsg *);
 struct wecom_outmsg	*wecom_outbox_record_msg(const struct outbox_record *);
+void	wecom_outbox_record_describe(const struct outbox_record *, char *,
+	    size_t);
 void	wecom_outbox_record_set_error(struct outbox_record *,
 	    const struct wecom_api_error *, int64_t now);
 int	wecom_outbox_key_valid(const char *);

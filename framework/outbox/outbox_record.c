@@ -8,6 +8,7 @@
  * and the backoff between attempts.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -516,4 +517,25 @@ wecom_outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd)
 		d = cap;
 
 	return (d / 2 + (long)(rnd % (uint32_t)(d / 2 + 1)));
+}
+
+/* "app main to zhangsan|lisi", "robot ops", "aibot helper group wr…". */
+void
+wecom_outbox_record_describe(const struct outbox_record *r, char *buf,
+    size_t len)
+{
+	if (r->robot != NULL)
+		snprintf(buf, len, "robot %s", r->robot);
+	else if (r->forward != NULL)
+		snprintf(buf, len, "forward of %s", r->forward);
+	else if (r->aibot != NULL)
+		snprintf(buf, len, "aibot %s %s %s", r->aibot,
+		    r->chat_type == 2 ? "group" : "chat", r->chat);
+	else if (r->chat != NULL)
+		snprintf(buf, len, "app %s chat %s", r->app, r->chat);
+	else
+		snprintf(buf, len, "app %s to%s%s%s%s%s%s", r->app,
+		    r->touser ? " " : "", r->touser ? r->touser : "",
+		    r->toparty ? " party " : "", r->toparty ? r->toparty : "",
+		    r->totag ? " tag " : "", r->totag ? r->totag : "");
 }

@@ -28,6 +28,7 @@
 #include <stdio.h>
 
 #define WECOM_CONF_DEFAULT	"conf/wecom.conf"
+#define WECOM_CONF_SYSTEM	"/etc/wecom/wecom.conf"
 #define WECOM_API_BASE_DEFAULT	"https://qyapi.weixin.qq.com/cgi-bin/"
 #define WECOM_STATE_DIR_DEFAULT	"/var/lib/wecom"
 #define WECOM_CA_FILE_DEFAULT	"/etc/ssl/certs/ca-certificates.crt"
@@ -165,6 +166,7 @@ const char	*wecom_conf_deferred(const struct wecom_conf *,
 		    const char *type, const char *name);
 void	wecom_conf_free(struct wecom_conf *);
 const char	*wecom_conf_path(void);
+const char	*wecom_conf_path_tool(void);
 
 const struct wecom_app_conf	*wecom_conf_app(const struct wecom_conf *,
 				    const char *name);
