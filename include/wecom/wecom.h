@@ -274,7 +274,10 @@ int	wecom_reply_template_card(struct wecom_ctx *, const char *card);
  * an answer not finished within 6 minutes goes to response_url or as a
  * message. On an app the finished text is the reply (a late one is sent
  * as a message): the same handler serves every channel. Threaded apps
- * only, but for a single finish.
+ * only, but for a single finish. Both return WECOM_OK (an update the
+ * channel no longer takes, past WeCom's window, is dropped quietly: the
+ * finish still goes out), WECOM_ERR_REPLIED after a finish or another
+ * reply, or WECOM_ERROR (out of memory, or the long connection down).
  */
 #define WECOM_STREAM_MAX	20480
 
