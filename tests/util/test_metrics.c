@@ -281,10 +281,11 @@ the_exposition_parses(void **state)
 	    "^# HELP (wecom_[a-z_]+) [^\n]+$", REG_EXTENDED), 0);
 	assert_int_equal(regcomp(&type,
 	    "^# TYPE (wecom_[a-z_]+) (counter|gauge)$", REG_EXTENDED), 0);
+	/* An app's series, or the host's (the push API's by result). */
 	assert_int_equal(regcomp(&sample,
-	    "^(wecom_[a-z_]+)\\{app=\"([^\"\\\\]|\\\\[\\\\\"n])*\""
-	    "(,(type|code|errcode)=\"([^\"\\\\]|\\\\[\\\\\"n])*\")?\\} "
-	    "-?[0-9]+$", REG_EXTENDED), 0);
+	    "^(wecom_[a-z_]+)\\{(app=\"([^\"\\\\]|\\\\[\\\\\"n])*\""
+	    "(,(type|code|errcode)=\"([^\"\\\\]|\\\\[\\\\\"n])*\")?"
+	    "|result=\"[a-z]+\")\\} -?[0-9]+$", REG_EXTENDED), 0);
 
 	assert_non_null(text = wecom_metrics_render(m, &len));
 	assert_true(len > 0 && text[len - 1] == '\n');
@@ -325,8 +326,9 @@ the_exposition_parses(void **state)
 		}
 		line[mt[1].rm_eo] = '{';
 	}
-	/* 7 counters + 3 gauges for 2 apps, + 2 types, 2 codes, 2 api. */
-	assert_int_equal(nsamples, 2 * 10 + 6);
+	/* 7 counters + 3 gauges for 2 apps, + 2 types, 2 codes, 2 api,
+	 * and the push API's 4 results. */
+	assert_int_equal(nsamples, 2 * 10 + 6 + WECOM_PUSH_NRESULTS);
 
 	free(text);
 	regfree(&help);
