@@ -76,7 +76,7 @@ MODULE	= $(BUILD)/wecom.so
 TEST_MODULE = $(BUILD)/wecom-test.so
 TEST_APPS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/apps/*.c))
 
-.PHONY: all deps run test clean bench fuzz install lint
+.PHONY: all deps run test clean bench fuzz install lint cross-arm64
 
 all: $(MODULE) $(TEST_MODULE) $(TOOLS) $(TESTS)
 
@@ -223,6 +223,11 @@ run: deps all
 test: deps all
 	@sh tools/deps.sh $(TEST_PKGS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh
+
+# The tree cross-built for arm64 into build/arm64, its unit tests under
+# qemu-user (as root: installs what is missing; TAP out).
+cross-arm64:
+	@sh tools/cross-arm64.sh
 
 clean:
 	rm -rf $(BUILD)

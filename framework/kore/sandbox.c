@@ -176,6 +176,8 @@ static struct sock_filter filter_last[] = {
 	KORE_SYSCALL_ALLOW(openat),
 #if defined(SYS_access)
 	KORE_SYSCALL_ALLOW(access),
+#else
+	KORE_SYSCALL_ALLOW(faccessat),	/* access() on arm64 */
 #endif
 	KORE_SYSCALL_ALLOW(writev),
 	KORE_SYSCALL_ALLOW(getcwd),
@@ -184,6 +186,8 @@ static struct sock_filter filter_last[] = {
 #endif
 #if defined(SYS_readlink)
 	KORE_SYSCALL_ALLOW(readlink),
+#else
+	KORE_SYSCALL_ALLOW(readlinkat),	/* readlink() on arm64 */
 #endif
 	KORE_SYSCALL_ALLOW(exit),
 	KORE_SYSCALL_ALLOW(kill),

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <stdarg.h>
@@ -533,6 +534,21 @@ the_default_table_fits_the_memory_budget(void **state)
 	wecom_dedupe_free(dd);
 }
 
+/*
+ * Whether the kernel keeps robust futex lists, so that a lock whose
+ * owner died comes back EOWNERDEAD. qemu-user, which runs the arm64
+ * build's tests (tools/cross-arm64.sh), has none: there the two tests
+ * of a worker killed holding the lock are skipped.
+ */
+static int
+robust_futexes(void)
+{
+	void	*head;
+	size_t	 len;
+
+	return (syscall(SYS_get_robust_list, 0, &head, &len) == 0);
+}
+
 static void
 die(void)
 {
@@ -712,6 +728,8 @@ a_worker_killed_holding_the_lock_does_not_wedge_the_others(void **state)
 	pid_t			 pid;
 	int			 status;
 
+	if (!robust_futexes())
+		skip();
 	assert_non_null(dd = wecom_dedupe_new(64, WINDOW, TTL));
 	simple_key(key, 1);
 	assert_int_equal(wecom_dedupe_begin(dd, key, T0, NULL, 0, NULL),
@@ -805,6 +823,8 @@ workers_killed_at_random_leave_a_working_table(void **state)
 	pid_t			 pid[3];
 	int			 i, round, status;
 
+	if (!robust_futexes())
+		skip();
 	assert_non_null(dd = wecom_dedupe_new(64, 10, 5));
 	for (i = 0; i < 3; i++) {
 		assert_true((pid[i] = spawn()) != -1);
