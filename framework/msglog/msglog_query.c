@@ -16,6 +16,7 @@
 
 #include "wecom.h"
 #include "wecom_buf.h"
+#include "wecom_push.h"
 #include "msglog_private.h"
 
 #define SCOPE_MAX	64		/* apps named by one key */
@@ -37,7 +38,6 @@ struct page {
 	long		 n;
 };
 
-static int	query_scope(const char *, const char *);
 static void	query_where(struct where *, const struct wecom_msglog_query *,
 		    int);
 static void	query_cond(struct where *, const char *, const char *,
@@ -67,8 +67,8 @@ wecom_msglog_query(struct wecom_msglog *log,
 	int		 ok;
 
 	*answer = NULL;
-	if (q->scope != NULL && q->app != NULL && !query_scope(q->scope,
-	    q->app)) {
+	if (q->scope != NULL && q->app != NULL &&
+	    !wecom_names_has(q->scope, q->app, strlen(q->app))) {
 		snprintf(why, whylen, "app: this key may not read %s", q->app);
 		return (403);
 	}
@@ -106,23 +106,6 @@ wecom_msglog_query(struct wecom_msglog *log,
 		snprintf(why, whylen, "out of memory");
 
 	return (*answer != NULL ? 200 : 503);
-}
-
-/* Whether name is in list (names split by spaces or commas). */
-static int
-query_scope(const char *list, const char *name)
-{
-	size_t	n, len;
-
-	len = strlen(name);
-	for (list += strspn(list, " ,"); *list != '\0';
-	    list += n, list += strspn(list, " ,")) {
-		n = strcspn(list, " ,");
-		if (n == len && strncmp(list, name, n) == 0)
-			return (1);
-	}
-
-	return (0);
 }
 
 static void

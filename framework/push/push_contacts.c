@@ -37,7 +37,6 @@ struct page {
 	size_t					 nunder;
 };
 
-static int	in_list(const char *, const char *, size_t);
 static int	params_one(struct wecom_contacts_query *, const char *,
 		    const char *, char *, size_t);
 static int	params_number(const char *, long long, long long *);
@@ -56,22 +55,6 @@ static json_t	*ans_page(const struct wecom_contacts_query *, const char *,
 static json_t	*ans_link(const struct wecom_contacts_query *, const char *,
 		    int, const char *);
 static void	add_enc(struct wecom_buf *, const char *, const char *);
-
-/* Whether name (n bytes) is in list: names split by spaces or commas. */
-static int
-in_list(const char *list, const char *name, size_t len)
-{
-	size_t	n;
-
-	for (list += strspn(list, " ,"); *list != '\0';
-	    list += n, list += strspn(list, " ,")) {
-		n = strcspn(list, " ,");
-		if (n == len && strncmp(list, name, n) == 0)
-			return (1);
-	}
-
-	return (0);
-}
 
 int
 wecom_push_contacts_params(struct wecom_contacts_query *q,
@@ -92,7 +75,7 @@ wecom_push_contacts_params(struct wecom_contacts_query *q,
 		end = p + strcspn(p, "&");
 		if ((n = strcspn(p, "=&")) == 0)
 			continue;
-		if (n >= sizeof(name) || !in_list(kind_params[kind], p, n)) {
+		if (n >= sizeof(name) || !wecom_names_has(kind_params[kind], p, n)) {
 			snprintf(why, whylen, "%.*s: no such parameter (there "
 			    "are: %s)", (int)(n < 32 ? n : 32), p,
 			    kind_params[kind]);
@@ -231,7 +214,7 @@ params_app(struct wecom_contacts_query *q, const struct wecom_conf *conf,
 	size_t				 n;
 
 	if (q->app != NULL) {
-		if (key->apps != NULL && !in_list(key->apps, q->app,
+		if (key->apps != NULL && !wecom_names_has(key->apps, q->app,
 		    strlen(q->app))) {
 			snprintf(why, whylen, "app: this key may not read the "
 			    "contacts of %s", q->app);

@@ -142,3 +142,19 @@ key_names(const struct wecom_conf *conf, const struct wecom_conf_section *s,
 
 	return (0);
 }
+
+/* A key's scope, a query's kinds: names split by spaces or commas. */
+int
+wecom_names_has(const char *list, const char *name, size_t len)
+{
+	size_t	n;
+
+	for (list += strspn(list, " ,"); *list != '\0';
+	    list += n, list += strspn(list, " ,")) {
+		n = strcspn(list, " ,");
+		if (n == len && strncmp(list, name, n) == 0)
+			return (1);
+	}
+
+	return (0);
+}

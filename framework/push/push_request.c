@@ -54,7 +54,6 @@ static int	too_many(struct wecom_push *, const char *, const char *,
 		    size_t);
 static int	scope(struct wecom_push *, const struct wecom_apikey *);
 static int	message(struct wecom_push *, const struct fields *);
-static int	in_list(const char *, const char *);
 static int	set_id(struct wecom_push *, const struct wecom_apikey *,
 		    const char *);
 static int	id_digest(const char *, const char *, unsigned char *);
@@ -419,36 +418,21 @@ static int
 scope(struct wecom_push *p, const struct wecom_apikey *key)
 {
 	if (p->to.robot != NULL && key->robots != NULL &&
-	    !in_list(key->robots, p->to.robot))
+	    !wecom_names_has(key->robots, p->to.robot,
+	    strlen(p->to.robot)))
 		return (fail(p, 403, "robot: %.64s is not allowed for this key",
 		    p->to.robot));
 	if (p->to.app != NULL && key->apps != NULL &&
-	    !in_list(key->apps, p->to.app))
+	    !wecom_names_has(key->apps, p->to.app,
+	    strlen(p->to.app)))
 		return (fail(p, 403, "app: %.64s is not allowed for this key",
 		    p->to.app));
 	/* A key's apps list names the bots it may use too. */
 	if (p->to.aibot != NULL && key->apps != NULL &&
-	    !in_list(key->apps, p->to.aibot))
+	    !wecom_names_has(key->apps, p->to.aibot,
+	    strlen(p->to.aibot)))
 		return (fail(p, 403, "aibot: %.64s is not allowed for this key",
 		    p->to.aibot));
-
-	return (0);
-}
-
-/* name in a list separated by spaces or commas. */
-static int
-in_list(const char *list, const char *name)
-{
-	size_t	n, len;
-
-	len = strlen(name);
-	while (*list != '\0') {
-		list += strspn(list, " ,");
-		n = strcspn(list, " ,");
-		if (n == len && strncmp(list, name, n) == 0)
-			return (1);
-		list += n;
-	}
 
 	return (0);
 }

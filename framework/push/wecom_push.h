@@ -52,6 +52,8 @@ void	wecom_apikeys_free(struct wecom_apikey_list *);
 const struct wecom_apikey	*wecom_apikey_find(
 				    const struct wecom_apikey_list *,
 				    const char *given);
+/* 1 if name (len bytes) is one of list's, split by spaces or commas. */
+int	wecom_names_has(const char *list, const char *name, size_t len);
 
 /* A request, ready for wecom_outbox_put(). */
 struct wecom_push {
