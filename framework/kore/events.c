@@ -179,24 +179,14 @@ wecom_events_route(struct http_request *req, int *rc)
 static int
 events_key(struct http_request *req, const struct wecom_apikey **key)
 {
-	const char	*h;
-	char		*given;
+	int	given;
 
-	*key = NULL;
-	if (http_request_header(req, "authorization", &h)) {
-		if (strncasecmp(h, "Bearer ", 7) != 0)
-			return (-1);
-		given = strdup(h + 7);
-	} else if (http_request_header(req, "x-api-key", &h)) {
-		given = strdup(h);
-	} else {
+	*key = wecom_http_apikey(req, &ev.keys, &given);
+	/* Another scheme than Bearer is a wrong key, not a missing one. */
+	if (given & WECOM_HTTP_KEY_OTHER)
+		*key = NULL;
+	if (given == 0)
 		return (0);
-	}
-	if (given == NULL)
-		return (-1);
-	*key = wecom_apikey_find(&ev.keys, given);
-	explicit_bzero(given, strlen(given));
-	free(given);
 
 	return (*key != NULL ? 1 : -1);
 }

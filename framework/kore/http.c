@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <kore/kore.h>
@@ -28,6 +29,7 @@
 #include "wecom_callback.h"
 #include "wecom_metrics.h"
 #include "wecom_http.h"
+#include "wecom_push.h"
 
 static int	http_status(int);
 static const char	*http_client(struct http_request *, char *, size_t);
@@ -243,4 +245,33 @@ wecom_http_origin(struct http_request *req, int *family, void *addr)
 	memcpy(addr, a, *family == AF_INET ? 4 : 16);
 
 	return (0);
+}
+
+const struct wecom_apikey *
+wecom_http_apikey(struct http_request *req,
+    const struct wecom_apikey_list *keys, int *given)
+{
+	const struct wecom_apikey	*key;
+	const char			*h;
+	char				*k;
+
+	k = NULL;
+	*given = 0;
+	if (http_request_header(req, "authorization", &h)) {
+		if (strncasecmp(h, "Bearer ", 7) == 0)
+			k = strdup(h + 7);
+		else
+			*given |= WECOM_HTTP_KEY_OTHER;
+	}
+	if (k == NULL && http_request_header(req, "x-api-key", &h))
+		k = strdup(h);
+	if (k == NULL)
+		return (NULL);
+	*given |= WECOM_HTTP_KEY_GIVEN;
+	key = wecom_apikey_find(keys, k);
+	/* The key is a secret: not left in freed memory. */
+	explicit_bzero(k, strlen(k));
+	free(k);
+
+	return (key);
 }

@@ -234,22 +234,9 @@ wecom_messages_route(struct http_request *req, int *rc)
 static const struct wecom_apikey *
 messages_key(struct http_request *req)
 {
-	const struct wecom_apikey	*key;
-	const char			*h;
-	char				*given = NULL;
+	int	given;
 
-	if (http_request_header(req, "authorization", &h) &&
-	    strncasecmp(h, "Bearer ", 7) == 0)
-		given = strdup(h + 7);
-	else if (http_request_header(req, "x-api-key", &h))
-		given = strdup(h);
-	key = wecom_apikey_find(&keys, given);
-	if (given != NULL) {
-		explicit_bzero(given, strlen(given));
-		free(given);
-	}
-
-	return (key);
+	return (wecom_http_apikey(req, &keys, &given));
 }
 
 /*

@@ -122,14 +122,13 @@ push_key(struct http_request *req, const struct wecom_apikey **key)
 {
 	const char	*h;
 	char		*given, *form;
+	int		 in_header;
 
+	if ((*key = wecom_http_apikey(req, &keys, &in_header)) != NULL ||
+	    (in_header & WECOM_HTTP_KEY_GIVEN))
+		return (*key == NULL ? -1 : 0);
 	given = NULL;
-	if (http_request_header(req, "authorization", &h) &&
-	    strncasecmp(h, "Bearer ", 7) == 0)
-		given = strdup(h + 7);
-	else if (http_request_header(req, "x-api-key", &h))
-		given = strdup(h);
-	else if (req->query_string != NULL)
+	if (req->query_string != NULL)
 		given = wecom_form_get(req->query_string, "key");
 	/* Kore's body is not NUL-terminated (and stringify would clobber it). */
 	if (given == NULL && req->http_body != NULL &&
