@@ -52,6 +52,14 @@ static const char *const reply_types[] = {
  */
 static const char *const withheld[] = { "response_url", "Token" };
 
+/* The channel as the JSON of the log, events and forward name it. */
+const char *
+wecom_channel_name(enum wecom_channel ch)
+{
+	return ((size_t)ch < sizeof(channels) / sizeof(channels[0]) ?
+	    channels[ch] : channels[0]);
+}
+
 static json_t	*json_fields(const struct wecom_xml *, int);
 static json_t	*json_reply(const struct wecom_reply *);
 static json_t	*json_str(const char *);
@@ -65,13 +73,10 @@ wecom_msg_json(const struct wecom_ctx *ctx, int flags)
 	const struct wecom_msg	*m = ctx->msg;
 	json_t			*o;
 	char			 when[32];
-	size_t			 ch;
 
 	json_time(m, when, sizeof(when));
-	ch = (size_t)ctx->channel < sizeof(channels) / sizeof(channels[0]) ?
-	    (size_t)ctx->channel : 0;
 	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}",
-	    "app", ctx->app->conf->name, "channel", channels[ch],
+	    "app", ctx->app->conf->name, "channel", wecom_channel_name(ctx->channel),
 	    "msgtype", json_str(m->msgtype), "event", json_str(m->event),
 	    "from", json_str(m->from_user), "chat", json_str(m->chat_id),
 	    "msgid", json_str(m->msgid), "time", when,

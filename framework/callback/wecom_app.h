@@ -106,6 +106,7 @@ enum wecom_channel	wecom_app_channel(const struct wecom_app *);
 #define WECOM_MSG_JSON_REPLY	0x04	/* and the reply */
 struct json_t;
 struct json_t	*wecom_msg_json(const struct wecom_ctx *, int flags);
+const char	*wecom_channel_name(enum wecom_channel);
 /* stream.c: the context's stream id, made on first use; a copy. */
 char	*wecom_ctx_stream_id(struct wecom_ctx *);
 void	wecom_routes_free(struct wecom_app *);

@@ -54,12 +54,6 @@ static int	messages_answer(void *, struct wecom_job *);
 static void	messages_release(void *);
 static int	messages_fail(struct http_request *, int, const char *);
 
-static const char	*channels[] = {
-	[WECOM_CHANNEL_APP] = "app",
-	[WECOM_CHANNEL_AIBOT_CALLBACK] = "aibot_callback",
-	[WECOM_CHANNEL_AIBOT_WS] = "aibot_websocket",
-};
-
 /* In each worker, after the sandbox is up: nothing here opens a file. */
 void
 wecom_messages_init(struct wecom_server *s)
@@ -136,7 +130,7 @@ messages_tap(void *arg, const struct wecom_ctx *ctx)
 	memset(&rec, 0, sizeof(rec));
 	rec.direction = "in";
 	rec.app = ctx->app->conf->name;
-	rec.channel = channels[ctx->channel];
+	rec.channel = wecom_channel_name(ctx->channel);
 	rec.type = type;
 	rec.sender = msg->from_user;
 	rec.chat = msg->chat_id;
@@ -159,7 +153,7 @@ messages_out(const struct wecom_ctx *ctx, const char *self)
 	memset(&rec, 0, sizeof(rec));
 	rec.direction = "out";
 	rec.app = ctx->app->conf->name;
-	rec.channel = channels[ctx->channel];
+	rec.channel = wecom_channel_name(ctx->channel);
 	rec.type = r->type == WECOM_REPLY_STREAM ? "stream" :
 	    wecom_reply_msgtype(r->type);
 	rec.sender = self;
