@@ -28,6 +28,7 @@ TEST_PKGS = prometheus-alertmanager nginx openssl python3 chromium sqlite3
 UTIL_SRC     = $(wildcard framework/util/*.c)
 CRYPTO_SRC   = $(wildcard crypto/*.c)
 CONF_SRC     = $(wildcard framework/conf/*.c)
+COMMAND_SRC  = $(wildcard framework/command/*.c)
 CLIENT_SRC   = $(wildcard framework/client/*.c)
 OUTBOX_SRC   = $(wildcard framework/outbox/*.c)
 CALLBACK_SRC = $(wildcard framework/callback/*.c)
@@ -36,7 +37,8 @@ MSGLOG_SRC   = $(wildcard framework/msglog/*.c)
 AIBOT_SRC    = $(wildcard framework/aibot/*.c)
 KORE_SRC     = $(wildcard framework/kore/*.c)
 APPS_SRC     = $(wildcard apps/*.c)
-LAYER_DIRS   = framework/util crypto framework/conf framework/client \
+LAYER_DIRS   = framework/util crypto framework/conf framework/command \
+	       framework/client \
 	       framework/outbox framework/callback framework/push \
 	       framework/msglog framework/aibot framework/kore
 
@@ -61,7 +63,7 @@ endif
 ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 
 # libwecom.a: everything below the Kore glue.
-CORE_SRC   = $(UTIL_SRC) $(CONF_SRC) $(CLIENT_SRC) $(OUTBOX_SRC) \
+CORE_SRC   = $(UTIL_SRC) $(CONF_SRC) $(COMMAND_SRC) $(CLIENT_SRC) $(OUTBOX_SRC) \
 	     $(CALLBACK_SRC) $(PUSH_SRC) $(MSGLOG_SRC) $(AIBOT_SRC)
 TOOLS      = $(BUILD)/wecom-send $(BUILD)/wecom-admin
 TESTS      = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*/test_*.c))

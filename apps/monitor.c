@@ -11,23 +11,18 @@
  *	handler = monitor
  *	secret  = ...
  *	allow   = zhangsan,lisi
- *	capture = fswebcam -q --no-banner %s
- *	capture_timeout_ms = 10000
- *	capture_dir = /tmp
+ *	capture = libcamera-still -n -t 1 --width 1280 --height 720 -o %s
  *
- * The capture command runs with /bin/sh -c; "%s" is replaced by an
- * output path the app makes up. Nothing the member typed ever reaches
- * the command line.
+ * The capture is a command (docs/commands.md): the server's command
+ * helper runs it, outside the workers' sandbox, with capture_timeout_ms,
+ * capture_output_max, capture_shell and capture_dir; "%s" is a file it
+ * makes up, or without "%s" the picture is the command's stdout.
+ * Nothing the member typed ever reaches the command line.
  */
 
-#include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 
-#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +33,6 @@
 #include "wecom.h"
 #include "wecom_client.h"
 
-#define MONITOR_TIMEOUT_DEFAULT	10000
-#define MONITOR_CMD_MAX		4096
-#define MONITOR_STDERR_MAX	160
 
 #define REFUSAL	"Sorry, you are not allowed to use this bot.\n" \
 		"抱歉，您无权使用此机器人。"
@@ -51,21 +43,9 @@
 		"help (帮助) — this list / 显示本帮助"
 
 struct monitor {
-	const char	*capture;
 	const char	*allow;
-	const char	*dir;
-	long		 timeout_ms;
 	unsigned int	 seq;		/* per-request file names */
 };
-
-/* How the capture command ended. */
-struct capture_result {
-	int	status;			/* waitpid() status */
-	int	timed_out;
-	char	err[MONITOR_STDERR_MAX];	/* start of its stderr */
-};
-
-extern char	**environ;
 
 /* Exact match of a UserID in a comma separated list. */
 static int
@@ -91,317 +71,35 @@ allowed(const struct monitor *m, const char *user)
 	return (0);
 }
 
-static long
-elapsed_ms(const struct timespec *t0)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
-/* The capture template with every "%s" replaced by path. */
-static int
-build_command(const char *tmpl, const char *path, char *out, size_t outlen)
-{
-	const char	*p, *q;
-	size_t		 n, len;
-
-	len = 0;
-	for (p = tmpl; (q = strstr(p, "%s")) != NULL; p = q + 2) {
-		n = (size_t)(q - p);
-		if (len + n + strlen(path) >= outlen)
-			return (WECOM_ERROR);
-		memcpy(out + len, p, n);
-		memcpy(out + len + n, path, strlen(path));
-		len += n + strlen(path);
-	}
-	if (p == tmpl || len + strlen(p) >= outlen)
-		return (WECOM_ERROR);
-	memcpy(out + len, p, strlen(p) + 1);
-
-	return (WECOM_OK);
-}
-
-/*
- * The command's environment: ours without LD_PRELOAD, which is the
- * server's business (a sanitizer runtime, stdbuf), not the camera's.
- */
-static char **
-capture_env(void)
-{
-	char	**env;
-	size_t	  i, n;
-
-	for (n = 0; environ[n] != NULL; n++)
-		;
-	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
-		return (NULL);
-	for (i = n = 0; environ[i] != NULL; i++) {
-		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
-			env[n++] = environ[i];
-	}
-
-	return (env);
-}
-
-/*
- * In the child: the worker's client sockets, listeners and files must
- * not reach the command (a capture that hangs on to a client's socket
- * keeps its connection open). close_range() needs Linux 5.9; before
- * that, one close() per possible descriptor.
- */
-static void
-close_above_stderr(void)
-{
-	long	max;
-	int	fd;
-
-	if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
-		return;
-	if ((max = sysconf(_SC_OPEN_MAX)) == -1 || max > 65536)
-		max = 65536;
-	for (fd = STDERR_FILENO + 1; fd < max; fd++)
-		(void)close(fd);
-}
-
-/*
- * In the child, between fork and exec; never returns. Only async-signal-
- * safe calls: we are one thread of many. Its own process group lets a
- * timeout kill the whole pipeline and not just the shell.
- */
-static void
-capture_child(const char *cmd, char **env, int errfd)
-{
-	char		*argv[] = { "sh", "-c", (char *)cmd, NULL };
-	sigset_t	 none;
-	int		 devnull;
-
-	setpgid(0, 0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if ((devnull = open("/dev/null", O_RDWR)) == -1 ||
-	    dup2(devnull, STDIN_FILENO) == -1 ||
-	    dup2(devnull, STDOUT_FILENO) == -1 ||
-	    dup2(errfd, STDERR_FILENO) == -1)
-		_exit(126);
-	close_above_stderr();
-	execve("/bin/sh", argv, env);
-	_exit(127);
-}
-
-/*
- * What there is to read of the command's stderr: the start is kept in
- * cr->err, the rest is read and dropped so that the command never
- * blocks on a full pipe. Returns 0 at EOF.
- */
-static int
-read_stderr(int fd, struct capture_result *cr, size_t *have)
-{
-	char	buf[256];
-	size_t	room;
-	ssize_t	r;
-
-	if ((r = read(fd, buf, sizeof(buf))) == 0)
-		return (0);
-	room = sizeof(cr->err) - 1 - *have;
-	if (r > 0 && room > 0) {
-		if ((size_t)r > room)
-			r = room;
-		memcpy(cr->err + *have, buf, r);
-		*have += r;
-	}
-
-	return (1);
-}
-
-/*
- * Wait for the command, reading its stderr meanwhile, and kill its
- * process group once timeout_ms have passed.
- */
-static int
-wait_capture(pid_t pid, int errfd, long timeout_ms, struct capture_result *cr)
-{
-	struct timespec	 t0;
-	struct pollfd	 pfd;
-	size_t		 have;
-	ssize_t		 r;
-	pid_t		 w;
-
-	(void)fcntl(errfd, F_SETFL, O_NONBLOCK);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	have = 0;
-	pfd.fd = errfd;
-	pfd.events = POLLIN;
-
-	for (;;) {
-		if ((w = waitpid(pid, &cr->status, WNOHANG)) == pid)
-			break;
-		if (w == -1 && errno != EINTR)
-			break;
-		if (!cr->timed_out && elapsed_ms(&t0) >= timeout_ms) {
-			cr->timed_out = 1;
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-		}
-		/* At EOF the rest is waiting for the exit. */
-		if (poll(&pfd, 1, 20) > 0 && pfd.fd != -1 &&
-		    read_stderr(errfd, cr, &have) == 0)
-			pfd.fd = -1;
-	}
-	/* What the rest of the group left behind goes too. */
-	kill(-pid, SIGKILL);
-	/* The shell may exit before we read what it wrote last. */
-	while (have < sizeof(cr->err) - 1 &&
-	    (r = read(errfd, cr->err + have, sizeof(cr->err) - 1 - have)) > 0)
-		have += r;
-
-	cr->err[have] = '\0';
-	cr->err[strcspn(cr->err, "\n")] = '\0';
-
-	return (w == pid ? WECOM_OK : WECOM_ERROR);
-}
-
-/* Run /bin/sh -c cmd, its stderr on a pipe to us; cr says how it ended. */
-static int
-run_capture(const char *cmd, long timeout_ms, struct capture_result *cr)
-{
-	char	**env;
-	pid_t	  pid;
-	int	  fds[2], rc;
-
-	memset(cr, 0, sizeof(*cr));
-	if ((env = capture_env()) == NULL)
-		return (WECOM_ERROR);
-	rc = WECOM_ERROR;
-	if (pipe2(fds, O_CLOEXEC) == -1)
-		goto out;
-	if ((pid = fork()) == -1) {
-		close(fds[0]);
-		close(fds[1]);
-		goto out;
-	}
-	if (pid == 0)
-		capture_child(cmd, env, fds[1]);
-
-	close(fds[1]);
-	rc = wait_capture(pid, fds[0], timeout_ms, cr);
-	close(fds[0]);
-out:
-	free(env);
-	return (rc);
-}
-
-/* Tell the member why a capture that ran failed; WECOM_OK if it did not. */
-static int
-capture_failed(struct wecom_ctx *ctx, const struct monitor *m,
-    const struct capture_result *cr)
-{
-	if (cr->timed_out) {
-		wecom_reply_textf(ctx, "Photo failed: the capture command was "
-		    "killed after %ld ms (capture_timeout_ms).\n"
-		    "拍照失败：拍照命令超时（%ld 毫秒），已终止。",
-		    m->timeout_ms, m->timeout_ms);
-		return (WECOM_ERROR);
-	}
-	if (WIFSIGNALED(cr->status)) {
-		wecom_reply_textf(ctx, "Photo failed: the capture command was "
-		    "killed by signal %d.%s%s\n拍照失败：拍照命令被信号 %d 终止。",
-		    WTERMSIG(cr->status), cr->err[0] ? " " : "", cr->err,
-		    WTERMSIG(cr->status));
-		return (WECOM_ERROR);
-	}
-	if (WEXITSTATUS(cr->status) != 0) {
-		wecom_reply_textf(ctx, "Photo failed: the capture command "
-		    "exited with status %d.%s%s\n拍照失败：拍照命令退出码 %d。",
-		    WEXITSTATUS(cr->status), cr->err[0] ? " " : "", cr->err,
-		    WEXITSTATUS(cr->status));
-		return (WECOM_ERROR);
-	}
-
-	return (WECOM_OK);
-}
-
-/* Run the capture command into path; or tell the member what failed. */
-static int
-take_picture(struct wecom_ctx *ctx, const struct monitor *m, const char *cmd,
-    const char *path)
-{
-	struct capture_result	cr;
-	struct stat		st;
-
-	if (run_capture(cmd, m->timeout_ms, &cr) != WECOM_OK) {
-		wecom_reply_textf(ctx, "Photo failed: cannot run the capture "
-		    "command: %s.\n拍照失败：无法运行拍照命令。",
-		    strerror(errno));
-		return (WECOM_ERROR);
-	}
-	if (capture_failed(ctx, m, &cr) != WECOM_OK)
-		return (WECOM_ERROR);
-	if (stat(path, &st) == -1 || st.st_size == 0) {
-		wecom_reply_text(ctx, "Photo failed: the capture command left "
-		    "no picture.\n拍照失败：拍照命令没有生成图片。");
-		return (WECOM_ERROR);
-	}
-
-	return (WECOM_OK);
-}
-
 #define PICTURE_MAX	(10 * 1024 * 1024)	/* WeCom's, for an image */
-
-/* The picture, uploaded as the channel needs; or say what failed. */
-static void
-send_picture(struct wecom_ctx *ctx, const char *path)
-{
-	struct stat	 st;
-	void		*data;
-	ssize_t		 n;
-	int		 fd;
-
-	data = NULL;
-	n = -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1 &&
-	    fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= PICTURE_MAX &&
-	    (data = malloc((size_t)st.st_size)) != NULL)
-		n = read(fd, data, (size_t)st.st_size);
-	if (fd != -1)
-		close(fd);
-	if (n <= 0 || wecom_reply_upload(ctx, "image", strrchr(path, '/') +
-	    1, data, (size_t)n) != WECOM_OK)
-		wecom_reply_text(ctx, "Photo failed: the picture could not be "
-		    "read or uploaded (an app needs its secret; at most 10 "
-		    "MiB).\n拍照失败：图片无法读取或上传。");
-	free(data);
-}
 
 /* Take a picture, upload it, answer it; or say what failed. */
 static int
 photo(struct wecom_ctx *ctx, struct monitor *m)
 {
-	char			 path[512], cmd[MONITOR_CMD_MAX];
-	unsigned int		 n;
+	struct wecom_command_result	res;
+	char				name[64];
 
-	if (m->capture == NULL) {
-		wecom_reply_text(ctx, "Photo failed: no capture command is "
-		    "configured.\n拍照失败：未配置 capture 命令。");
-		return (WECOM_STOP);
+	if (wecom_ctx_command(ctx, "capture", &res) != WECOM_OK)
+		wecom_reply_textf(ctx, "Photo failed (capture command): %s."
+		    "\n拍照失败：%s。", res.err, res.timed_out ? "拍照命令超时，"
+		    "已终止" : res.too_large ? "图片超过大小限制" :
+		    res.exited || res.signal ? "拍照命令出错" : "无法运行拍照命令");
+	else if (res.out_len == 0 || res.out_len > PICTURE_MAX)
+		wecom_reply_textf(ctx, "Photo failed: the picture has %zu "
+		    "bytes (1 to 10 MiB).\n拍照失败：图片为空或超过 10 MiB。",
+		    res.out_len);
+	else {
+		snprintf(name, sizeof(name), "photo-%lld-%u.jpg",
+		    (long long)time(NULL),
+		    __atomic_add_fetch(&m->seq, 1, __ATOMIC_RELAXED));
+		if (wecom_reply_upload(ctx, "image", name, res.out,
+		    res.out_len) != WECOM_OK)
+			wecom_reply_text(ctx, "Photo failed: the picture could "
+			    "not be uploaded (an app needs its secret).\n"
+			    "拍照失败：图片无法上传。");
 	}
-	n = __atomic_add_fetch(&m->seq, 1, __ATOMIC_RELAXED);
-	if (snprintf(path, sizeof(path), "%s/monitor-%ld-%u.jpg", m->dir,
-	    (long)getpid(), n) >= (int)sizeof(path) ||
-	    build_command(m->capture, path, cmd, sizeof(cmd)) != WECOM_OK) {
-		wecom_reply_text(ctx, "Photo failed: the capture command is "
-		    "too long or has no %s.\n拍照失败：capture 命令过长或缺少 %s。");
-		return (WECOM_STOP);
-	}
-
-	/* A picture left over from an earlier run must not pass for ours. */
-	(void)unlink(path);
-	if (take_picture(ctx, m, cmd, path) == WECOM_OK)
-		send_picture(ctx, path);
-	(void)unlink(path);
+	wecom_command_result_free(&res);
 
 	return (WECOM_STOP);
 }
@@ -565,32 +263,19 @@ static int
 monitor_init(struct wecom_app *app)
 {
 	struct monitor	*m;
-	const char	*v;
-	char		*end;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return (WECOM_ERROR);
-	m->capture = wecom_app_conf(app, "capture");
 	m->allow = wecom_app_conf(app, "allow");
-	if ((m->dir = wecom_app_conf(app, "capture_dir")) == NULL)
-		m->dir = "/tmp";
-	m->timeout_ms = MONITOR_TIMEOUT_DEFAULT;
-	if ((v = wecom_app_conf(app, "capture_timeout_ms")) != NULL) {
-		errno = 0;
-		m->timeout_ms = strtol(v, &end, 10);
-		if (errno != 0 || *end != '\0' || m->timeout_ms <= 0) {
-			free(m);
-			return (WECOM_ERROR);
-		}
-	}
-
 	wecom_app_set_threaded(app, 1);
-	wecom_app_run_commands(app);
-	if (wecom_on_msg(app, "text", on_text, m) != WECOM_OK ||
+	if (wecom_app_command(app, "capture") != WECOM_OK ||
+	    wecom_on_msg(app, "text", on_text, m) != WECOM_OK ||
 	    wecom_on_event(app, "click", "photo", on_photo_click, m) !=
 	    WECOM_OK ||
-	    wecom_on_default(app, on_other, m) != WECOM_OK)
+	    wecom_on_default(app, on_other, m) != WECOM_OK) {
+		free(m);
 		return (WECOM_ERROR);
+	}
 
 	return (WECOM_OK);
 }

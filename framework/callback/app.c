@@ -12,6 +12,7 @@
 #include "wecom_crypto.h"
 #include "wecom.h"
 #include "wecom_app.h"
+#include "wecom_cmd.h"
 
 struct app_code {
 	const char		*name;
@@ -113,10 +114,36 @@ wecom_app_set_threaded(struct wecom_app *app, int on)
 	app->threaded = on;
 }
 
-void
-wecom_app_run_commands(struct wecom_app *app)
+int
+wecom_app_command(struct wecom_app *app, const char *key)
 {
-	app->commands = 1;
+	char	err[200];
+
+	if (wecom_cmd_declare(app->conf->section, key, err, sizeof(err)) ==
+	    WECOM_CMD_OK)
+		return (WECOM_OK);
+	snprintf(app->err, sizeof(app->err), "%s: %s", key, err);
+	return (WECOM_ERROR);
+}
+
+int
+wecom_ctx_command(struct wecom_ctx *ctx, const char *key,
+    struct wecom_command_result *res)
+{
+	char	section[256];
+
+	/* It may take seconds: never on the event loop. */
+	if (!ctx->app->threaded) {
+		memset(res, 0, sizeof(*res));
+		snprintf(res->err, sizeof(res->err), "commands run only in "
+		    "a threaded app (wecom_app_set_threaded)");
+		return (WECOM_ERROR);
+	}
+	snprintf(section, sizeof(section), "%s %s",
+	    ctx->app->conf->section->type, ctx->app->conf->section->name);
+
+	return (wecom_cmd_request(section, key, res) == WECOM_CMD_OK ?
+	    WECOM_OK : WECOM_ERROR);
 }
 
 struct wecom_client *
@@ -199,8 +226,9 @@ app_bind(struct wecom_app_list *apps, const struct wecom_app_conf *ac,
 		return (WECOM_ERROR);
 	}
 	if (code->init(app) != WECOM_OK) {
-		snprintf(err, errlen, "[%s %s]: init of '%s' failed",
-		    ac->section->type, ac->name, code->name);
+		snprintf(err, errlen, "[%s %s]: %s%s%s", ac->section->type,
+		    ac->name, app->err[0] ? app->err : "init of '",
+		    app->err[0] ? "" : code->name, app->err[0] ? "" : "' failed");
 		return (WECOM_ERROR);
 	}
 

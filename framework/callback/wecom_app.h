@@ -47,7 +47,7 @@ struct wecom_app {
 	struct wecom_crypto		*crypto;
 	size_t				 index;		/* in the app list */
 	int				 threaded;	/* handlers may block */
-	int				 commands;	/* they run programs */
+	char				 err[256];	/* why its init failed */
 	long				 deadline_ms;	/* then answer empty */
 	long				 window;	/* timestamp, seconds */
 	TAILQ_HEAD(, wecom_route)	 routes;

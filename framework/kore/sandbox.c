@@ -32,8 +32,6 @@
 
 void	kore_seccomp_hook(void);
 
-/* Set in the parent before the fork, read-only after. */
-static int	exec_allowed;
 /* Per worker, before the filter is loaded. */
 static pid_t	worker_pid;
 
@@ -117,42 +115,6 @@ static struct sock_filter filter_wecom[] = {
 };
 
 /*
- * Only when an app runs external commands (wecom_app_run_commands(), as
- * the monitor app does for its capture command): fork/exec/wait, stdio
- * set-up, a process group to kill on timeout, and what sh and a command
- * need at start-up — the child inherits this filter. Other servers keep
- * exec out of their workers. ioctl, which Kore's own filter refuses
- * (ours come first), is what a camera is driven with (V4L2).
- */
-static struct sock_filter filter_exec[] = {
-	KORE_SYSCALL_ALLOW(ioctl),
-#ifdef __NR_vfork
-	KORE_SYSCALL_ALLOW(vfork),
-#endif
-	KORE_SYSCALL_ALLOW(execve),
-	KORE_SYSCALL_ALLOW(wait4),
-#ifdef __NR_dup2
-	KORE_SYSCALL_ALLOW(dup2),
-#endif
-	KORE_SYSCALL_ALLOW(dup3),
-	KORE_SYSCALL_ALLOW(setpgid),
-	KORE_SYSCALL_ALLOW(getppid),
-	KORE_SYSCALL_ALLOW(getgid),
-	KORE_SYSCALL_ALLOW(getegid),
-	KORE_SYSCALL_ALLOW(prlimit64),
-#ifdef __NR_arch_prctl
-	KORE_SYSCALL_ALLOW(arch_prctl),
-#endif
-	KORE_SYSCALL_ALLOW(set_tid_address),
-	KORE_SYSCALL_ALLOW(copy_file_range),
-#ifdef __NR_close_range
-	KORE_SYSCALL_ALLOW(close_range),	/* the child closes our fds */
-#endif
-	KORE_SYSCALL_ALLOW(fadvise64),
-};
-
-
-/*
  * Kore's own lists, repeated (see above), then our verdict. ioctl and
  * writable-executable mappings keep Kore's errno answers.
  */
@@ -233,18 +195,6 @@ static struct sock_filter filter_last[] = {
 	BPF_STMT(BPF_RET+BPF_K, SECCOMP_RET_TRAP),
 };
 
-/* In the parent: whether any app may run programs from its workers. */
-void
-wecom_sandbox_init(const struct wecom_app_list *apps)
-{
-	const struct wecom_app	*app;
-
-	TAILQ_FOREACH(app, apps, list) {
-		if (app->commands)
-			exec_allowed = 1;
-	}
-}
-
 /* In each worker, just before Kore loads the filter. */
 void
 kore_seccomp_hook(void)
@@ -263,9 +213,6 @@ kore_seccomp_hook(void)
 	    kore_seccomp_tracing ? SECCOMP_RET_TRACE : SECCOMP_RET_TRAP;
 	kore_seccomp_filter("wecom", filter_wecom,
 	    KORE_FILTER_LEN(filter_wecom));
-	if (exec_allowed)
-		kore_seccomp_filter("wecom-exec", filter_exec,
-		    KORE_FILTER_LEN(filter_exec));
 	kore_seccomp_filter("wecom-last", filter_last,
 	    KORE_FILTER_LEN(filter_last));
 }
@@ -338,7 +285,7 @@ static const char *
 sandbox_hint(long nr)
 {
 	if (nr == SYS_execve || nr == SYS_wait4 || nr == SYS_dup3)
-		return ("; an app that runs programs must say so with "
-		    "wecom_app_run_commands()");
+		return ("; workers run no programs: declare a command "
+		    "(wecom_app_command(), docs/commands.md)");
 	return ("");
 }

@@ -77,7 +77,7 @@ kore_parent_configure(int argc, char **argv)
 	/* The framework's own app code, next to the module's. */
 	wecom_forward_register();
 	if (wecom_apps_setup(&server.apps, &server.conf, err, sizeof(err)) !=
-	    WECOM_OK)
+	    WECOM_OK || wecom_commands_start(err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);
 	if (wecom_observe_init(&server, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);
@@ -91,7 +91,6 @@ kore_parent_configure(int argc, char **argv)
 		fatal("wecom: cannot map the bots' shared state (at most 64 "
 		    "long connections)");
 	server_ca(&server);
-	wecom_sandbox_init(&server.apps);
 	server_warn(&server.apps);
 	if (TAILQ_EMPTY(&server.apps))
 		kore_log(LOG_WARNING, "wecom: %s has no [app NAME] section",
@@ -183,6 +182,7 @@ kore_worker_configure(void)
 
 	if ((xml = wecom_xml_new()) == NULL)
 		fatal("wecom: out of memory");
+	wecom_commands_worker();
 	/* The drain may send a forward again: this process can. */
 	server.conf.forward_send = &forward;
 	if (wecom_dispatch_init(&server) != WECOM_OK)

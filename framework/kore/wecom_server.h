@@ -8,8 +8,9 @@
  * (credential alerts), upkeep.c, dispatch.c (callbacks, threads),
  * aibot.c (long connections), push.c, contacts.c (the contacts cache
  * and its API), messages.c (the message log), relay.c, events_json.c,
- * events_bus.c, events_client.c and events.c (live events), sandbox.c,
- * and server.c, which routes and which nothing calls.
+ * events_bus.c, events_client.c and events.c (live events), commands.c
+ * (the command helper), sandbox.c, and server.c, which routes and which
+ * nothing calls.
  */
 
 #ifndef WECOM_SERVER_H
@@ -177,7 +178,8 @@ void	wecom_events_init(struct wecom_server *);
 int	wecom_events_route(struct http_request *, int *);
 /* ---- end of live events ---- */
 
-/* sandbox.c */
-void	wecom_sandbox_init(const struct wecom_app_list *);
+/* commands.c: the command helper, started in the parent */
+int	wecom_commands_start(char *, size_t);
+void	wecom_commands_worker(void);
 
 #endif

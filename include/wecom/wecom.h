@@ -32,6 +32,7 @@
  * with the crypto layer), WECOM_ERROR, or one of these.
  */
 #include "wecom_crypto.h"
+#include "wecom_command.h"
 
 #define WECOM_ERROR		-1
 #define WECOM_ERR_REPLIED	-2	/* the handler already replied */
@@ -213,10 +214,18 @@ int	wecom_on_default(struct wecom_app *, wecom_handler, void *arg);
  */
 void	wecom_app_set_threaded(struct wecom_app *, int on);
 /*
- * An app whose handlers run external programs (a capture command) says
- * so from its init: only then do the workers' sandbox allow exec.
+ * Programs (wecom_command.h, docs/commands.md): from its init an app
+ * names the key of its section that holds a command line ("capture");
+ * a handler of a threaded app runs it and gets its output. The server's
+ * command helper runs it, outside the workers' sandbox and chroot;
+ * the workers themselves may not run programs at all. A bad line is an
+ * error at start, naming the key. wecom_ctx_command returns WECOM_OK if
+ * the command exited 0 with its output in res (free it with
+ * wecom_command_result_free), else WECOM_ERROR with res->err saying why.
  */
-void	wecom_app_run_commands(struct wecom_app *);
+int	wecom_app_command(struct wecom_app *, const char *key);
+int	wecom_ctx_command(struct wecom_ctx *, const char *key,
+	    struct wecom_command_result *res);
 
 /* The API client of a threaded app with a secret, else NULL. */
 struct wecom_client	*wecom_ctx_client(struct wecom_ctx *);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Test app for the sandbox: "getpriority" makes a syscall no filter
- * allows, "system" runs a program without wecom_app_run_commands(),
+ * allows, "system" runs a program (only the command helper may),
  * "grow" grows a block past glibc's mmap threshold with realloc
  * (mremap, which must be allowed). Served inline or, with threaded =
  * yes in its section, on handler threads.

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: ISC
-// The monitor bot (apps/monitor.c): photo through a real capture command
-// and a real upload to the fake WeCom API, status from /proc, the allow
-// list, failures that say what failed, and a slow capture answered late.
-// The capture inherits nothing of the server's but stdio, and whatever
-// bytes it writes to stderr come back as well-formed XML.
+// The monitor bot (apps/monitor.c): photo through a real capture command,
+// run by the command helper, and a real upload to the fake WeCom API,
+// status from /proc, the allow list, failures that say what failed, and a
+// slow capture answered late. The capture inherits nothing of the
+// server's but stdio, and whatever bytes it writes to stderr come back as
+// well-formed XML. Every server here runs with seccomp tracing on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -14,6 +15,7 @@ import * as h from './harness.mjs';
 import { startFake, CORPID } from '../fake_wecom/server.mjs';
 
 const FIXTURE = join(h.ROOT, 'tests', 'fixtures', 'tiny.jpg');
+const FAKECAM = join(h.ROOT, 'tests', 'fixtures', 'fakecam.py');
 const JPEG = readFileSync(FIXTURE);
 const JPEG_MD5 = createHash('md5').update(JPEG).digest('hex');
 const CP = `cp ${FIXTURE} %s`;
@@ -71,13 +73,19 @@ before(async () => {
     globalExtra: 'retry_attempts = 2\nretry_base_ms = 100\noutbox_interval_ms = 300\noutbox_backoff_ms = 300\n',
     apps: [
       app('monitor', `allow = zhangsan, wangwu\ncapture = ${CP}\ndeadline_ms = 3000\n`),
-      app('monfail', 'allow = zhangsan\ncapture = echo no camera for %s >&2; exit 3\n'),
-      app('monhang', `allow = zhangsan\ncapture = sleep 21.37; ${CP}\ncapture_timeout_ms = 500\n`),
-      app('monslow', `allow = zhangsan\ncapture = sleep 2; ${CP}\ndeadline_ms = 1000\n`),
+      app('monfail', 'allow = zhangsan\ncapture = echo no camera for %s >&2; exit 3\ncapture_shell = yes\n'),
+      app('monhang', `allow = zhangsan\ncapture = sleep 21.37; ${CP}\ncapture_timeout_ms = 500\ncapture_shell = yes\n`),
+      app('monslow', `allow = zhangsan\ncapture = sleep 2; ${CP}\ndeadline_ms = 1000\ncapture_shell = yes\n`),
       app('monnobody', `capture = ${CP}\n`),
-      app('monfds', `allow = zhangsan\ncapture = ${FDS}\n`),
-      app('mongarble', `allow = zhangsan\ncapture = ${GARBLE}\n`),
-      app('monlategarble', `allow = zhangsan\ncapture = sleep 2; ${GARBLE}\ndeadline_ms = 1000\n`),
+      app('monfds', `allow = zhangsan\ncapture = ${FDS}\ncapture_shell = yes\n`),
+      app('mongarble', `allow = zhangsan\ncapture = ${GARBLE}\ncapture_shell = yes\n`),
+      app('monlategarble', `allow = zhangsan\ncapture = sleep 2; ${GARBLE}\ndeadline_ms = 1000\ncapture_shell = yes\n`),
+      // No %s: the picture is the command's stdout.
+      app('monstdout', `allow = zhangsan\ncapture = cat ${FIXTURE}\n`),
+      // A camera program that makes calls no worker may: exec, ioctl,
+      // getpriority, setsid (tests/fixtures/fakecam.py).
+      app('moncam', `allow = zhangsan\ncapture = python3 ${FAKECAM} ${FIXTURE} %s.jpg\n`),
+      app('monnone', 'allow = zhangsan\n'),
     ],
   });
 });
@@ -96,7 +104,7 @@ test('photo from an allowed user: the capture is uploaded and answered as an ima
   assert.equal(r.msg.get('MsgType'), 'image', r.msg.get('Content'));
   assertFixtureImage(r.msg.get('Image/MediaId'));
   assert.equal(uploads().length, n + 1);
-  assert.match(uploads().at(-1).filename, /^monitor-\d+-\d+\.jpg$/);
+  assert.match(uploads().at(-1).filename, /^photo-\d+-\d+\.jpg$/);
 });
 
 test('PHOTO and 拍照 work too, and the picture file is removed afterwards', async () => {
@@ -105,7 +113,7 @@ test('PHOTO and 拍照 work too, and the picture file is removed afterwards', as
     assert.equal(r.msg.get('MsgType'), 'image', r.msg.get('Content'));
     assertFixtureImage(r.msg.get('Image/MediaId'));
   }
-  assert.deepEqual(readdirSync(capdir).filter((f) => f.startsWith('monitor-')), []);
+  assert.deepEqual(readdirSync(capdir), [], 'the helper removed its directories');
 });
 
 test('a menu click with EventKey photo takes a picture', async () => {
@@ -177,7 +185,7 @@ test('help, 帮助 and anything unknown list the commands', async () => {
 test('a capture command that exits 3 is answered with its exit status and first stderr line', async () => {
   const n = uploads().length;
   const c = content(await h.callback(srv, 'monfail', text('photo')));
-  assert.match(c, /exited with status 3\. no camera for \S+monitor-\d+-\d+\.jpg\n拍照失败：拍照命令退出码 3/);
+  assert.match(c, /^Photo failed \(capture command\): exit status 3: no camera for \S+\/wecom-cmd\.\w{6}\/out\.\n拍照失败：拍照命令出错。$/);
   assert.equal(uploads().length, n);
 });
 
@@ -219,7 +227,7 @@ test('the capture command inherits no descriptor above 2 (client sockets, listen
 test('stderr that is not valid XML text is answered as U+FFFD, well-formed', async () => {
   const r = await h.callback(srv, 'mongarble', text('photo'));
   assert.doesNotMatch(r.reply, /[\x00-\x08\x0b\x0c\x0e-\x1f]/, 'no C0 control in the reply');
-  assert.match(content(r), /exited with status 3\. bad \uFFFD\uFFFD\uFFFD\( end\n/);
+  assert.match(content(r), /exit status 3: bad \uFFFD\uFFFD\uFFFD\( end\.\n/);
 });
 
 test('the same stderr in a late reply still reaches the member as a message', async () => {
@@ -234,5 +242,23 @@ test('the same stderr in a late reply still reaches the member as a message', as
   }
   assert.ok(sent, 'the failure was sent with message/send');
   assert.equal(sent.body.touser, 'zhangsan');
-  assert.match(sent.body.text.content, /exited with status 3\. bad \uFFFD\uFFFD\uFFFD\( end\n/);
+  assert.match(sent.body.text.content, /exit status 3: bad \uFFFD\uFFFD\uFFFD\( end\.\n/);
+});
+
+test('without %s the picture is the command\'s stdout', async () => {
+  const r = await h.callback(srv, 'monstdout', text('photo'));
+  assert.equal(r.msg.get('MsgType'), 'image', r.msg.get('Content'));
+  assertFixtureImage(r.msg.get('Image/MediaId'));
+});
+
+test('a camera program making calls no worker may (exec, ioctl, setsid) takes the picture', async () => {
+  const r = await h.callback(srv, 'moncam', text('photo'));
+  assert.equal(r.msg.get('MsgType'), 'image', r.msg.get('Content'));
+  assertFixtureImage(r.msg.get('Image/MediaId'));
+  assert.deepEqual(h.deaths(srv.log()), [], 'no sandbox violation, no death');
+});
+
+test('an app without a capture key says so', async () => {
+  const c = content(await h.callback(srv, 'monnone', text('photo')));
+  assert.match(c, /^Photo failed \(capture command\): \[app monnone\] has no capture command\.\n拍照失败：无法运行拍照命令。$/);
 });

@@ -63,7 +63,7 @@ test('a forbidden syscall on the event loop ends the worker with one line naming
   await allAnswer();
 });
 
-test('system() in a threaded app without wecom_app_run_commands() ends the worker, never a silent thread', async () => {
+test('system() in a handler ends the worker (workers run no programs: commands go to the helper), never a silent thread', async () => {
   const before = h.deaths(srv.log()).length;
   const r = await send('threaded', 'system');
   assert.notEqual(r.status, 200);
