@@ -89,16 +89,9 @@ wecom_command_result_free(struct wecom_command_result *res)
 static int
 client_send(const char *section, const char *key, int *sock)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	char		 req[WECOM_CMD_REQUEST_MAX];
-	struct cmsghdr	*c;
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	size_t		 a, k;
-	int		 sp[2], rc;
+	char	req[WECOM_CMD_REQUEST_MAX];
+	size_t	a, k;
+	int	sp[2], rc;
 
 	a = strlen(section) + 1;
 	k = strlen(key) + 1;
@@ -110,20 +103,8 @@ client_send(const char *section, const char *key, int *sock)
 	memcpy(req + a, key, k);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		return (WECOM_CMD_ERROR);
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = req;
-	iov.iov_len = a + k;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &sp[1], sizeof(int));
 	/* Never blocks: a helper that is down leaves a full queue. */
-	rc = sendmsg(client_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == -1 ?
+	rc = wecom_cmd_send(client_fd, req, a + k, sp[1]) == -1 ?
 	    WECOM_CMD_ERROR : WECOM_CMD_OK;
 	close(sp[1]);
 	if (rc != WECOM_CMD_OK)
@@ -138,15 +119,8 @@ client_send(const char *section, const char *key, int *sock)
 static int
 client_recv(int sock, long ms, struct wecom_cmd_reply *rep, int *fd)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	struct pollfd	 pfd;
-	struct cmsghdr	*c;
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	int		 n;
+	struct pollfd	pfd;
+	int		n;
 
 	errno = 0;
 	pfd.fd = sock;
@@ -155,20 +129,9 @@ client_recv(int sock, long ms, struct wecom_cmd_reply *rep, int *fd)
 		;
 	if (n == 0)
 		errno = ETIMEDOUT;
-	if (n != 1)
+	if (n != 1 || wecom_cmd_recv(sock, rep, sizeof(*rep), fd) !=
+	    sizeof(*rep))
 		return (WECOM_CMD_ERROR);
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = rep;
-	iov.iov_len = sizeof(*rep);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != sizeof(*rep))
-		return (WECOM_CMD_ERROR);
-	if ((c = CMSG_FIRSTHDR(&msg)) != NULL && c->cmsg_level == SOL_SOCKET &&
-	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
 	rep->err[sizeof(rep->err) - 1] = '\0';
 
 	return (WECOM_CMD_OK);

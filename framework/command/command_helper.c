@@ -7,7 +7,6 @@
  * restart it at any time: a request sent meanwhile waits in the socket.
  */
 
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -74,35 +73,16 @@ wecom_cmd_serve(int fd)
 static int
 helper_recv(int fd, char *buf, size_t size, int *reply)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	struct cmsghdr	*c;
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	ssize_t		 n;
+	ssize_t	n;
 
-	*reply = -1;
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = buf;
-	iov.iov_len = size - 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	while ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
-	    errno == EINTR)
-		;
-	if (n <= 0)
+	if ((n = wecom_cmd_recv(fd, buf, size - 1, reply)) == 0 ||
+	    (n == -1 && errno != EMSGSIZE))
 		return (-1);
-	buf[n] = '\0';
-	if ((c = CMSG_FIRSTHDR(&msg)) != NULL && c->cmsg_level == SOL_SOCKET &&
-	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(reply, CMSG_DATA(c), sizeof(int));
 	/* Two strings, both ended: else there is nobody to tell. */
-	if (*reply != -1 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC) ||
-	    strlen(buf) + 1 >= (size_t)n || buf[n - 1] != '\0')) {
+	if (n > 0)
+		buf[n] = '\0';
+	if (*reply != -1 && (n == -1 || strlen(buf) + 1 >= (size_t)n ||
+	    buf[n - 1] != '\0')) {
 		close(*reply);
 		*reply = -1;
 	}
@@ -124,30 +104,8 @@ helper_run(const struct wecom_cmd *cmd, int reply)
 static void
 helper_answer(int reply, const struct wecom_cmd_reply *rep, int fd)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	struct cmsghdr	*c;
-	struct msghdr	 msg;
-	struct iovec	 iov;
-
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = (void *)rep;
-	iov.iov_len = sizeof(*rep);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (fd != -1) {
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
 	/* A worker that gave up has closed its end: nothing to do. */
-	(void)sendmsg(reply, &msg, MSG_NOSIGNAL);
+	(void)wecom_cmd_send(reply, rep, sizeof(*rep), fd);
 	if (fd != -1)
 		close(fd);
 }

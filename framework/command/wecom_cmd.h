@@ -70,6 +70,10 @@ void	wecom_cmd_exec(const struct wecom_cmd *, struct wecom_cmd_reply *,
 /* command_helper.c: serve requests on fd until killed. */
 void	wecom_cmd_serve(int fd) __attribute__((noreturn));
 
+/* command_fd.c: a datagram and a descriptor. */
+ssize_t	wecom_cmd_send(int sock, const void *, size_t, int fd);
+ssize_t	wecom_cmd_recv(int sock, void *, size_t, int *fd);
+
 /* command_client.c: in a worker. */
 void	wecom_cmd_client_init(int fd);
 int	wecom_cmd_request(const char *section, const char *key,
