@@ -43,8 +43,11 @@ key_bytes(struct keyctx *kc, const void *p, size_t len)
 	const unsigned char	*b = p;
 	size_t			 i, j;
 
-	if (kc->ok && !EVP_DigestUpdate(kc->md, p, len))
-		kc->ok = 0;
+	if (kc->ok && EVP_DigestUpdate(kc->md, p, len))
+		return;
+	/* Only while OpenSSL cannot hash: two byte-serial loops cost
+	 * more than the SHA-1 itself. */
+	kc->ok = 0;
 	for (j = 0; j < 2; j++)
 		for (i = 0; i < len; i++) {
 			kc->fnv[j] ^= b[i];
@@ -145,8 +148,8 @@ key_final(struct keyctx *kc, unsigned char key[WECOM_DEDUPE_KEY_LEN])
 	    mdlen >= WECOM_DEDUPE_KEY_LEN) {
 		memcpy(key, md, WECOM_DEDUPE_KEY_LEN);
 	} else {
-		/* Out of memory in OpenSSL: a weaker hash of the same
-		 * bytes still matches retries, and never merges all. */
+		/* Out of memory in OpenSSL: a weaker hash of the bytes
+		 * from then on still matches retries, never merges all. */
 		for (i = 0; i < WECOM_DEDUPE_KEY_LEN; i++)
 			key[i] = kc->fnv[i / 8 % 2] >> (8 * (i % 8));
 	}

@@ -348,9 +348,12 @@ server_param(struct query *q, const char *name, char *value)
 		q->why = "repeated query parameter";
 		return (KORE_RESULT_ERROR);
 	}
-	/* A %00 would cut the value short behind our back. */
-	if (strstr(value, "%00") != NULL ||
-	    xmlURIUnescapeString(value, (int)strlen(value), value) == NULL) {
+	/*
+	 * A %00 would cut the value short behind our back. WeCom's own
+	 * values have no '%' but in echostr: the rest skip the decoder.
+	 */
+	if (strchr(value, '%') != NULL && (strstr(value, "%00") != NULL ||
+	    xmlURIUnescapeString(value, (int)strlen(value), value) == NULL)) {
 		q->why = "bad percent-encoding";
 		return (KORE_RESULT_ERROR);
 	}
