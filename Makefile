@@ -212,7 +212,7 @@ install: $(MODULE) $(BUILD)/wecom-send $(BUILD)/wecom-admin \
 	    $(DESTDIR)$(PREFIX)/share/wecom/systemd
 	install -m 0644 conf/nginx/*.conf $(DESTDIR)$(PREFIX)/share/wecom/nginx/
 	install -m 0644 conf/systemd/wecom.service conf/systemd/wecom.tmpfiles \
-	    $(DESTDIR)$(PREFIX)/share/wecom/systemd/
+	    conf/systemd/camera.conf $(DESTDIR)$(PREFIX)/share/wecom/systemd/
 	install -m 0644 tools/wecom-send.1 tools/wecom-admin.1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/
 
