@@ -17,17 +17,20 @@ endif
 
 DEBIAN_PKGS = kore libssl-dev libxml2-dev libcurl4-openssl-dev libjansson-dev \
 	pkg-config libcmocka-dev perl valgrind curl libwebsockets-dev \
-	libsqlite3-dev
+	libsqlite3-dev libpq-dev
 # Only for `make test`: the relay is checked against a real Alertmanager,
 # the shipped nginx files against the real nginx, the README's Python
-# forward receiver with python3.
-TEST_PKGS = prometheus-alertmanager nginx openssl python3 chromium sqlite3
+# forward receiver with python3, the shared store against a PostgreSQL
+# each test starts in a temporary directory.
+TEST_PKGS = prometheus-alertmanager nginx openssl python3 chromium sqlite3 \
+	postgresql postgresql-client
 
 # The layers, bottom-up (docs/architecture.md; tools/layers.conf is what
 # `make lint` enforces): each folder may use only those before it.
 UTIL_SRC     = $(wildcard framework/util/*.c)
 CRYPTO_SRC   = $(wildcard crypto/*.c)
 CONF_SRC     = $(wildcard framework/conf/*.c)
+STORE_SRC    = $(wildcard framework/store/*.c)
 COMMAND_SRC  = $(wildcard framework/command/*.c)
 CLIENT_SRC   = $(wildcard framework/client/*.c)
 OUTBOX_SRC   = $(wildcard framework/outbox/*.c)
@@ -37,7 +40,8 @@ MSGLOG_SRC   = $(wildcard framework/msglog/*.c)
 AIBOT_SRC    = $(wildcard framework/aibot/*.c)
 KORE_SRC     = $(wildcard framework/kore/*.c)
 APPS_SRC     = $(wildcard apps/*.c)
-LAYER_DIRS   = framework/util crypto framework/conf framework/command \
+LAYER_DIRS   = framework/util crypto framework/conf framework/store \
+	       framework/command \
 	       framework/client \
 	       framework/outbox framework/callback framework/push \
 	       framework/msglog framework/aibot framework/kore
@@ -50,9 +54,9 @@ KORE_DEFS = -DKORE_USE_PGSQL -DKORE_USE_TASKS -I/usr/include/postgresql
 REQ_CFLAGS = -std=c99 -D_GNU_SOURCE -fPIC -Iinclude/wecom \
 	  $(LAYER_DIRS:%=-I%) -I$(BUILD)/gen -DWECOM_VERSION='"$(VERSION)"' \
 	  $(shell pkg-config --cflags libxml-2.0 libcurl jansson libwebsockets \
-	  sqlite3 2>/dev/null) $(WARN)
+	  sqlite3 libpq 2>/dev/null) $(WARN)
 LIBS	= $(shell pkg-config --libs libxml-2.0 libcurl jansson openssl \
-	  libwebsockets sqlite3 2>/dev/null)
+	  libwebsockets sqlite3 libpq 2>/dev/null)
 
 ifeq ($(SANITIZE),1)
 CFLAGS	+= -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -63,7 +67,7 @@ endif
 ALL_CFLAGS = $(REQ_CFLAGS) $(CFLAGS)
 
 # libwecom.a: everything below the Kore glue.
-CORE_SRC   = $(UTIL_SRC) $(CONF_SRC) $(COMMAND_SRC) $(CLIENT_SRC) $(OUTBOX_SRC) \
+CORE_SRC   = $(UTIL_SRC) $(CONF_SRC) $(STORE_SRC) $(COMMAND_SRC) $(CLIENT_SRC) $(OUTBOX_SRC) \
 	     $(CALLBACK_SRC) $(PUSH_SRC) $(MSGLOG_SRC) $(AIBOT_SRC)
 TOOLS      = $(BUILD)/wecom-send $(BUILD)/wecom-admin
 TESTS      = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*/test_*.c))

@@ -16,9 +16,11 @@ On Debian 12 (x86_64), as root:
      cross compiler (gcc-aarch64-linux-gnu), qemu-user, and the arm64
      -dev packages of the libraries (libssl-dev libxml2-dev
      libcurl4-openssl-dev libjansson-dev libsqlite3-dev libcmocka-dev,
-     all :arm64). libwebsockets-dev:arm64 cannot be installed beside the
-     amd64 one (both ship /usr/include/lws_config.h, which differs in
-     one line, LWS_INSTALL_LIBDIR): its runtime libwebsockets17:arm64 is
+     all :arm64; libpq5:arm64 is linked from the sysroot with the
+     amd64 libpq headers, the same on both). libwebsockets-dev:arm64
+     cannot be installed beside the amd64 one (both ship
+     /usr/include/lws_config.h, which differs in one line,
+     LWS_INSTALL_LIBDIR): its runtime libwebsockets17:arm64 is
      installed, and the -dev package of the same version is unpacked
      into build/arm64-sysroot/ (nothing outside the tree changes), with
      a .pc file pointing there. Installing an arm64 library may upgrade
@@ -86,7 +88,8 @@ bail() { echo "Bail out! $*"; exit 1; }
 # ---- 1. packages -------------------------------------------------------
 NATIVE_PKGS="gcc-$TRIPLET qemu-user make pkg-config kore libpq-dev"
 ARM64_PKGS="libc6-dev libssl-dev libxml2-dev libcurl4-openssl-dev
-	libjansson-dev libsqlite3-dev libcmocka-dev libwebsockets17 libcap-dev"
+	libjansson-dev libsqlite3-dev libcmocka-dev libwebsockets17 libcap-dev
+	libpq5"
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
 }
@@ -133,6 +136,20 @@ Version: ${lws_ver%%-*}
 Libs: -L\${libdir} -lwebsockets
 Cflags: -I\${includedir}
 Requires: libcap
+EOF
+# libpq-dev:arm64 cannot sit beside the amd64 one either (pg_config):
+# its headers are the same on both (LP64), so the amd64 ones serve, and
+# the arm64 runtime is linked from the sysroot.
+ln -sf /usr/lib/$TRIPLET/libpq.so.5 "$SYSROOT/lib/libpq.so"
+cat >"$SYSROOT/pkgconfig/libpq.pc" <<EOF
+libdir=$SYSROOT/lib
+includedir=/usr/include/postgresql
+
+Name: libpq
+Description: PostgreSQL's client library (arm64 runtime, amd64 headers)
+Version: $(dpkg-query -W -f='${Version}' libpq5:arm64 | sed 's/-.*//')
+Libs: -L\${libdir} -lpq
+Cflags: -I\${includedir}
 EOF
 ok "arm64 toolchain, qemu-user and -dev packages ($CROSS_CC" \
     "$($CROSS_CC -dumpversion), $($QEMU --version | sed -n 's/.*version \([^ ]*\).*/\1/p;q')," \

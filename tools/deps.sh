@@ -13,12 +13,12 @@ command -v npm >/dev/null 2>&1 || missing="$missing npm"
 echo "installing:$missing"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
-# The tests start their own Alertmanager and nginx: their packaged
-# services must not start (and hold ports 9093 and 80) while installing.
-# policy-rc.d says so.
+# The tests start their own Alertmanager, nginx and PostgreSQL: their
+# packaged services must not start (and hold ports 9093, 80 and 5432)
+# while installing. policy-rc.d says so.
 policy=""
 case "$missing" in
-*prometheus-alertmanager*|*nginx*)
+*prometheus-alertmanager*|*nginx*|*postgresql*)
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d \
 		    >/dev/null && $SUDO chmod 755 /usr/sbin/policy-rc.d &&
@@ -33,7 +33,7 @@ rc=$?
 # Nor start at the next boot: the services we just installed for the
 # tests are disabled again (a service installed before is left alone).
 if [ $rc -eq 0 ] && [ -d /run/systemd/system ]; then
-	for s in prometheus-alertmanager nginx; do
+	for s in prometheus-alertmanager nginx postgresql; do
 		case " $missing " in
 		*" $s "*) $SUDO systemctl disable --quiet "$s" 2>/dev/null ;;
 		esac

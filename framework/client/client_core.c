@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "client_private.h"
+#include "wecom_store.h"
 
 
 struct wecom_client *
@@ -83,6 +84,7 @@ wecom_client_free(struct wecom_client *c)
 	if (c == NULL)
 		return;
 	explicit_bzero(&c->token, sizeof(c->token));
+	wecom_store_free(c->store);
 	free(c->ca_copy);
 	free(c);
 }

@@ -27,6 +27,8 @@
 /* The longest pause between two attempts. */
 #define CLIENT_RETRY_CAP_MS	8000
 
+struct wecom_store;
+
 struct client_token {
 	char		value[WECOM_TOKEN_MAX + 1];
 	int64_t		fetched_at;
@@ -46,6 +48,7 @@ struct wecom_client {
 	long				 total_ms;
 	wecom_api_observer		 observer;
 	void				*observer_arg;
+	struct wecom_store		*store;		/* made on first use */
 };
 
 #define REQ_GET		0
@@ -131,6 +134,14 @@ int	wecom_client_state_dir(const struct wecom_client *,
 	    struct wecom_api_error *);
 int	wecom_client_token_get(struct wecom_client *, char *, size_t,
 	    struct wecom_api_error *);
+int	wecom_client_token_fresh(const struct client_token *, int64_t early);
+int	wecom_client_token_fetch(struct wecom_client *, struct client_token *,
+	    struct wecom_api_error *);
+/* client_token_shared.c: the store's tier, or this: use the files. */
+#define CLIENT_TOKEN_LOCAL	1
+int	wecom_client_token_shared(struct wecom_client *, struct client_token *,
+	    struct wecom_api_error *);
+void	wecom_client_token_unshare(struct wecom_client *, const char *);
 void	wecom_client_token_drop(struct wecom_client *, const char *);
 
 /* client_call.c: the driver the API calls use. */

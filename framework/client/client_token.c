@@ -28,12 +28,11 @@
 #define EARLY_SECONDS	300
 #define FILE_MAX	(WECOM_TOKEN_MAX + 128)
 
-static int	token_fresh(const struct client_token *);
+static int	token_local(struct wecom_client *, struct client_token *,
+		    struct wecom_api_error *);
 static int	token_read(const struct wecom_client *, struct client_token *);
 static int	token_write(const struct wecom_client *,
 		    const struct client_token *, struct wecom_api_error *);
-static int	token_fetch(struct wecom_client *, struct client_token *,
-		    struct wecom_api_error *);
 static int	token_lock(const struct wecom_client *,
 		    struct wecom_api_error *);
 static int	token_path(const struct wecom_client *, const char *,
@@ -77,7 +76,7 @@ wecom_client_token_get(struct wecom_client *c, char *out, size_t outsz,
     struct wecom_api_error *err)
 {
 	struct client_token	t;
-	int			fd, rc;
+	int			rc;
 
 	if (c->app == NULL || c->app->secret == NULL || *c->app->secret == '\0')
 		return (wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
@@ -85,19 +84,12 @@ wecom_client_token_get(struct wecom_client *c, char *out, size_t outsz,
 		    c->app ? c->app->name : "?"));
 
 	rc = WECOM_API_OK;
-	fd = -1;
-	if (!token_fresh(&c->token)) {
-		if (token_read(c, &t) != WECOM_API_OK || !token_fresh(&t)) {
-			if ((fd = token_lock(c, err)) == -1)
-				return (err ? err->code : WECOM_API_ERR_IO);
-			/* Someone may have fetched it while we waited. */
-			if (token_read(c, &t) != WECOM_API_OK ||
-			    !token_fresh(&t)) {
-				if ((rc = token_fetch(c, &t, err)) ==
-				    WECOM_API_OK)
-					rc = token_write(c, &t, err);
-			}
-		}
+	if (!wecom_client_token_fresh(&c->token, EARLY_SECONDS)) {
+		rc = CLIENT_TOKEN_LOCAL;
+		if (c->conf->store != NULL)
+			rc = wecom_client_token_shared(c, &t, err);
+		if (rc == CLIENT_TOKEN_LOCAL)
+			rc = token_local(c, &t, err);
 		if (rc == WECOM_API_OK)
 			c->token = t;
 		explicit_bzero(&t, sizeof(t));
@@ -107,8 +99,30 @@ wecom_client_token_get(struct wecom_client *c, char *out, size_t outsz,
 		    "token buffer too small");
 	if (rc == WECOM_API_OK)
 		memcpy(out, c->token.value, strlen(c->token.value) + 1);
-	if (fd != -1)
-		close(fd);	/* releases the flock */
+
+	return (rc);
+}
+
+/* This host's tier: the file, and the flock that makes one fetch. */
+static int
+token_local(struct wecom_client *c, struct client_token *t,
+    struct wecom_api_error *err)
+{
+	int	fd, rc;
+
+	if (token_read(c, t) == WECOM_API_OK &&
+	    wecom_client_token_fresh(t, EARLY_SECONDS))
+		return (WECOM_API_OK);
+	if ((fd = token_lock(c, err)) == -1)
+		return (err ? err->code : WECOM_API_ERR_IO);
+	/* Someone may have fetched it while we waited. */
+	rc = WECOM_API_OK;
+	if (token_read(c, t) != WECOM_API_OK ||
+	    !wecom_client_token_fresh(t, EARLY_SECONDS)) {
+		if ((rc = wecom_client_token_fetch(c, t, err)) == WECOM_API_OK)
+			rc = token_write(c, t, err);
+	}
+	close(fd);	/* releases the flock */
 
 	return (rc);
 }
@@ -129,6 +143,8 @@ wecom_client_token_drop(struct wecom_client *c, const char *token)
 		explicit_bzero(c->token.value, sizeof(c->token.value));
 		c->token.fetched_at = c->token.expires_in = 0;
 	}
+	if (c->conf->store != NULL)
+		wecom_client_token_unshare(c, token);
 	if ((fd = token_lock(c, NULL)) == -1)
 		return;
 	if (token_read(c, &t) == WECOM_API_OK &&
@@ -144,21 +160,6 @@ wecom_token_drop(struct wecom_client *c, const char *token)
 {
 	wecom_client_token_drop(c, token);
 	return (WECOM_API_OK);
-}
-
-static int
-token_fresh(const struct client_token *t)
-{
-	int64_t	now, early;
-
-	if (t->value[0] == '\0' || t->expires_in <= 0)
-		return (0);
-	now = (int64_t)time(NULL);
-	early = t->expires_in / 2 < EARLY_SECONDS ?
-	    t->expires_in / 2 : EARLY_SECONDS;
-	/* A fetch time in the future means a clock jump: distrust it. */
-	return (t->fetched_at <= now + 60 &&
-	    now < t->fetched_at + t->expires_in - early);
 }
 
 static int
@@ -287,56 +288,4 @@ wecom_client_state_dir(const struct wecom_client *c,
 		    strerror(errno)));
 
 	return (WECOM_API_OK);
-}
-
-static int
-token_fetch(struct wecom_client *c, struct client_token *t,
-    struct wecom_api_error *err)
-{
-	struct client_req	 req;
-	json_t			*tok, *exp;
-	char			*q, *cid, *sec;
-	size_t			 len;
-	int			 rc;
-
-	cid = wecom_client_escape(c->app->corpid);
-	sec = wecom_client_escape(c->app->secret);
-	q = NULL;
-	if (cid != NULL && sec != NULL) {
-		len = strlen(cid) + strlen(sec) + 32;
-		if ((q = malloc(len)) != NULL)
-			snprintf(q, len, "corpid=%s&corpsecret=%s", cid, sec);
-	}
-	rc = q == NULL ? WECOM_API_ERR_NOMEM :
-	    wecom_client_req_init(&req, REQ_GET, "gettoken", q, 0);
-	if (sec != NULL)
-		explicit_bzero(sec, strlen(sec));
-	if (q != NULL)
-		explicit_bzero(q, strlen(q));
-	free(cid);
-	free(sec);
-	free(q);
-	if (rc != WECOM_API_OK)
-		return (wecom_client_err_set(err, rc, 0, "out of memory"));
-
-	/* Not wecom_client_call(): it sits above us, asking for a token. */
-	if ((rc = wecom_client_retry(c, &req, err)) == WECOM_API_OK) {
-		tok = json_object_get(req.json, "access_token");
-		exp = json_object_get(req.json, "expires_in");
-		if (!json_is_string(tok) || json_string_length(tok) == 0 ||
-		    json_string_length(tok) > WECOM_TOKEN_MAX ||
-		    !json_is_integer(exp) || json_integer_value(exp) <= 0) {
-			rc = wecom_client_err_set(err, WECOM_API_ERR_PROTOCOL,
-			    0, "gettoken answered without a usable token");
-		} else {
-			memset(t, 0, sizeof(*t));
-			memcpy(t->value, json_string_value(tok),
-			    json_string_length(tok));
-			t->fetched_at = (int64_t)time(NULL);
-			t->expires_in = json_integer_value(exp);
-		}
-	}
-	wecom_client_req_free(&req);
-
-	return (rc);
 }

@@ -31,6 +31,7 @@ static int	check_token(const char *);
 static int	check_aeskey(const char *);
 static int	check_mode(const char *);
 static int	check_ws_url(const char *);
+static int	check_store(const char *);
 static int	conf_parse_number(const char *, long long, long long,
 		    long long *);
 
@@ -131,6 +132,11 @@ const struct conf_key	wecom_conf_keys[] = {
 	GNUM(alert_utc_offset_min, CONF_LONG, "0", -720, 840, NULL,
 	    "Alertmanager times are shown this far from UTC, minutes "
 	    "(480: China)"),
+	/* Several servers, one state (docs/ha.md). */
+	{ "global", "store", CONF_SECRET, NULL, "none: this host's own state",
+	    0, 0, "postgresql://user:password@host:port/db", "WECOM_STORE",
+	    "PostgreSQL that several servers share tokens (and more) in",
+	    check_store, CONF_STR, offsetof(struct wecom_conf, store) },
 
 	{ .section = "app", .key = "corpid", .type = CONF_STRING,
 	  .absent = "required", .form = "a CorpID: ww…",
@@ -364,6 +370,14 @@ check_mode(const char *v)
 {
 	return (strcmp(v, "websocket") == 0 || strcmp(v, "callback") == 0 ?
 	    0 : -1);
+}
+
+/* A libpq URL: what the logs name it by, and what docs/ha.md shows. */
+static int
+check_store(const char *v)
+{
+	return (strncmp(v, "postgresql://", 13) == 0 ||
+	    strncmp(v, "postgres://", 11) == 0 ? 0 : -1);
 }
 
 static int

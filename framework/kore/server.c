@@ -32,6 +32,7 @@
 #include "wecom_runner.h"
 #include "wecom_http.h"
 #include "wecom_server.h"
+#include "wecom_store.h"
 #include "wecom_xml.h"
 #include "wecom_aibot.h"
 #include "wecom_forward.h"
@@ -64,6 +65,7 @@ static void	server_tick(void *, u_int64_t);
 static void	server_warn(const struct wecom_app_list *);
 static int	server_streams(struct wecom_server *);
 static void	server_ca(struct wecom_server *);
+static void	server_store_log(int, const char *);
 
 int
 kore_parent_configure(int argc, char **argv)
@@ -71,6 +73,7 @@ kore_parent_configure(int argc, char **argv)
 	char	err[512];
 
 	xmlInitParser();
+	wecom_store_set_log(server_store_log);
 	if (wecom_conf_load(&server.conf, wecom_conf_path(), err,
 	    sizeof(err)) != WECOM_CONF_OK)
 		fatal("wecom: %s", err);
@@ -97,6 +100,13 @@ kore_parent_configure(int argc, char **argv)
 		    server.conf.file);
 
 	return (KORE_RESULT_OK);
+}
+
+/* The shared store's lines (any thread): one when it goes, one back. */
+static void
+server_store_log(int warn, const char *line)
+{
+	kore_log(warn ? LOG_WARNING : LOG_NOTICE, "wecom: %s", line);
 }
 
 /*

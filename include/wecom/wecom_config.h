@@ -135,6 +135,7 @@ struct wecom_conf {
 	const char			*watch_app;
 	const char			*watch_to;
 	long				 watch_interval_ms;
+	const char			*store;		/* NULL: none */
 	/*
 	 * Set by the server's parent: the CA bundle read before a chroot,
 	 * for every client made from this conf. NULL: curl's default.

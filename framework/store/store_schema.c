@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The schema, versioned: each connection brings the database up to the
+ * newest version this binary knows, in one transaction under an
+ * advisory lock, so that servers starting together migrate once. A
+ * database already newer than this binary is refused: a newer server
+ * owns it, and this one keeps to its own host's state. docs/ha.md lists
+ * the tables.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "wecom_store.h"
+
+/* pg_advisory_xact_lock's key: "wecom" in ASCII, then "schema". */
+#define SCHEMA_LOCK	"SELECT pg_advisory_xact_lock(2003790959, 1)"
+
+/* Migration n brings the schema from version n - 1 to n. */
+static const char *const migrations[] = {
+	NULL,
+	/* 1: the access-token cache, by SHA-256(corpid "\n" secret). */
+	"CREATE TABLE wecom_token ("
+	"  id text PRIMARY KEY,"
+	"  token text,"
+	"  fetched_at bigint NOT NULL DEFAULT 0,"
+	"  expires_in bigint NOT NULL DEFAULT 0,"
+	"  refreshing_by text,"
+	"  refresh_until timestamptz)",
+};
+
+#define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])) - 1)
+
+static int	schema_migrate(struct wecom_store *);
+static int	schema_version(struct wecom_store *, int *);
+static int	schema_step(struct wecom_store *, int);
+
+/* Connected, the schema this binary knows: what every call first asks. */
+int
+wecom_store_ready(struct wecom_store *st)
+{
+	int	fresh;
+
+	if (wecom_store_connect(st, &fresh) != WECOM_STORE_OK)
+		return (WECOM_STORE_ERROR);
+	if (fresh && schema_migrate(st) != WECOM_STORE_OK) {
+		wecom_store_down(st, wecom_store_error(st));
+		return (WECOM_STORE_ERROR);
+	}
+	if (fresh)
+		wecom_store_up(st);
+
+	return (WECOM_STORE_OK);
+}
+
+static int
+schema_migrate(struct wecom_store *st)
+{
+	int	v, rc;
+
+	if (wecom_store_exec(st, "BEGIN", 0, NULL, NULL) != WECOM_STORE_OK)
+		return (WECOM_STORE_ERROR);
+	rc = WECOM_STORE_ERROR;
+	if (wecom_store_exec(st, SCHEMA_LOCK, 0, NULL, NULL) !=
+	    WECOM_STORE_OK || wecom_store_exec(st, "CREATE TABLE IF NOT "
+	    "EXISTS wecom_schema (version int PRIMARY KEY, applied_at "
+	    "timestamptz NOT NULL DEFAULT now())", 0, NULL, NULL) !=
+	    WECOM_STORE_OK || schema_version(st, &v) != WECOM_STORE_OK)
+		goto out;
+	if (v > SCHEMA_VERSION) {
+		wecom_store_fail(st, "the database's schema is version %d, "
+		    "newer than this server's %d", v, SCHEMA_VERSION);
+		goto out;
+	}
+	while (v < SCHEMA_VERSION) {
+		if (schema_step(st, ++v) != WECOM_STORE_OK)
+			goto out;
+	}
+	rc = wecom_store_exec(st, "COMMIT", 0, NULL, NULL);
+out:
+	if (rc != WECOM_STORE_OK)
+		(void)wecom_store_exec(st, "ROLLBACK", 0, NULL, NULL);
+	return (rc);
+}
+
+static int
+schema_version(struct wecom_store *st, int *v)
+{
+	PGresult	*r;
+
+	if (wecom_store_exec(st, "SELECT coalesce(max(version), 0) FROM "
+	    "wecom_schema", 0, NULL, &r) != WECOM_STORE_OK)
+		return (WECOM_STORE_ERROR);
+	*v = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+
+	return (WECOM_STORE_OK);
+}
+
+static int
+schema_step(struct wecom_store *st, int v)
+{
+	char		 num[16];
+	const char	*p[1] = { num };
+
+	snprintf(num, sizeof(num), "%d", v);
+	if (wecom_store_exec(st, migrations[v], 0, NULL, NULL) !=
+	    WECOM_STORE_OK || wecom_store_exec(st, "INSERT INTO wecom_schema "
+	    "(version) VALUES ($1::int)", 1, p, NULL) != WECOM_STORE_OK)
+		return (WECOM_STORE_ERROR);
+
+	return (WECOM_STORE_OK);
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The shared store: what several servers naming one PostgreSQL database
+ * ([global] store, docs/ha.md) share. Plain libpq, one connection per
+ * handle, blocking with short timeouts: for handler and chore threads
+ * and for the tools, never for an event loop. A handle connects on
+ * first use, creates or migrates the schema then (store_schema.c), and
+ * after a failure stays down for a few seconds, answering
+ * WECOM_STORE_ERROR at once: the caller falls back to this host's own
+ * state, and the store logs the change once each way.
+ *
+ * Not thread-safe: one handle per thread.
+ */
+
+#ifndef WECOM_STORE_H
+#define WECOM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WECOM_STORE_OK		0
+#define WECOM_STORE_ERROR	-1	/* unreachable, or it failed */
+#define WECOM_STORE_NONE	1	/* no such row; a race lost */
+
+/* Where its lines go: set once per process, before any handle. */
+typedef void	(*wecom_store_log)(int warn, const char *line);
+void	wecom_store_set_log(wecom_store_log);
+
+struct wecom_store;
+
+struct wecom_store	*wecom_store_new(const char *url);
+void			 wecom_store_free(struct wecom_store *);
+/* Why the last call failed, for a person; never the URL's password. */
+const char		*wecom_store_error(const struct wecom_store *);
+/* Calls answered from this host's state since start: it was down. */
+uint64_t		 wecom_store_fallbacks(void);
+
+/* store_token.c: an app's access token, by the hash of its secret. */
+struct wecom_store_token {
+	char		value[513];
+	int64_t		fetched_at;	/* epoch seconds */
+	int64_t		expires_in;
+};
+
+int	wecom_store_token_read(struct wecom_store *, const char *id,
+	    struct wecom_store_token *);
+int	wecom_store_token_claim(struct wecom_store *, const char *id,
+	    long lease_s);
+int	wecom_store_token_put(struct wecom_store *, const char *id,
+	    const struct wecom_store_token *);
+int	wecom_store_token_drop(struct wecom_store *, const char *id,
+	    const char *value);
+
+/* Private to the layer. */
+struct pg_result;
+int	wecom_store_exec(struct wecom_store *, const char *sql, int n,
+	    const char *const *params, struct pg_result **);
+int	wecom_store_ready(struct wecom_store *);
+int	wecom_store_connect(struct wecom_store *, int *fresh);
+void	wecom_store_up(struct wecom_store *);
+void	wecom_store_down(struct wecom_store *, const char *why);
+const char	*wecom_store_holder(void);
+void	wecom_store_fail(struct wecom_store *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#endif
