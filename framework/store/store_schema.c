@@ -19,17 +19,16 @@
 /* pg_advisory_xact_lock's key: "wecom" in ASCII, then "schema". */
 #define SCHEMA_LOCK	"SELECT pg_advisory_xact_lock(2003790959, 1)"
 
-/* Migration n brings the schema from version n - 1 to n. */
-static const char *const migrations[] = {
+/*
+ * Migration n brings the schema from version n - 1 to n. Each feature's
+ * tables are written next to its queries; their order here is forever.
+ */
+static const char *const *const migrations[] = {
 	NULL,
-	/* 1: the access-token cache, by SHA-256(corpid "\n" secret). */
-	"CREATE TABLE wecom_token ("
-	"  id text PRIMARY KEY,"
-	"  token text,"
-	"  fetched_at bigint NOT NULL DEFAULT 0,"
-	"  expires_in bigint NOT NULL DEFAULT 0,"
-	"  refreshing_by text,"
-	"  refresh_until timestamptz)",
+	&wecom_store_schema_token,	/* 1 */
+	&wecom_store_schema_outbox,	/* 2 */
+	&wecom_store_schema_lease,	/* 3 */
+	&wecom_store_schema_retry,	/* 4 */
 };
 
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])) - 1)
@@ -107,7 +106,7 @@ schema_step(struct wecom_store *st, int v)
 	const char	*p[1] = { num };
 
 	snprintf(num, sizeof(num), "%d", v);
-	if (wecom_store_exec(st, migrations[v], 0, NULL, NULL) !=
+	if (wecom_store_exec(st, *migrations[v], 0, NULL, NULL) !=
 	    WECOM_STORE_OK || wecom_store_exec(st, "INSERT INTO wecom_schema "
 	    "(version) VALUES ($1::int)", 1, p, NULL) != WECOM_STORE_OK)
 		return (WECOM_STORE_ERROR);

@@ -51,7 +51,12 @@ int	wecom_store_token_put(struct wecom_store *, const char *id,
 int	wecom_store_token_drop(struct wecom_store *, const char *id,
 	    const char *value);
 
-/* Private to the layer. */
+/* Private to the layer. Each feature's tables (store_schema.c). */
+extern const char *const	wecom_store_schema_token;	/* 1 */
+extern const char *const	wecom_store_schema_outbox;	/* 2 */
+extern const char *const	wecom_store_schema_lease;	/* 3 */
+extern const char *const	wecom_store_schema_retry;	/* 4 */
+
 struct pg_result;
 int	wecom_store_exec(struct wecom_store *, const char *sql, int n,
 	    const char *const *params, struct pg_result **);

@@ -81,8 +81,10 @@ test('a token WeCom refuses (40014) is dropped for every host: the next run anyw
   assert.equal((await t.counts()).gettoken, n + 1);
 });
 
-test('the schema is created once and versioned', async () => {
-  assert.deepEqual(await rows('SELECT version FROM wecom_schema ORDER BY version'), [['1']]);
+test('the schema is created once and versioned: 1, 2, … with no gap', async () => {
+  const v = (await rows('SELECT version FROM wecom_schema ORDER BY version')).map((r) => +r[0]);
+  assert.ok(v.length >= 1);
+  assert.deepEqual(v, v.map((_, i) => i + 1));
 });
 
 test('a database that is down: the run uses its host\'s files and says so once; back up, shared again', async () => {
@@ -103,7 +105,7 @@ test('a database migrated by a newer server is left alone: this one keeps to its
   try {
     const r = await sendA(['--to', 'zhangsan', 'newer']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /schema is version 99, newer than this server's 1/);
+    assert.match(r.stderr, /schema is version 99, newer than this server's \d+/);
   } finally {
     await rows('DELETE FROM wecom_schema WHERE version = 99');
   }
