@@ -142,6 +142,7 @@ int	wecom_client_token_fetch(struct wecom_client *, struct client_token *,
 int	wecom_client_token_shared(struct wecom_client *, struct client_token *,
 	    struct wecom_api_error *);
 void	wecom_client_token_unshare(struct wecom_client *, const char *);
+struct wecom_store	*wecom_client_store(struct wecom_client *);
 void	wecom_client_token_drop(struct wecom_client *, const char *);
 
 /* client_call.c: the driver the API calls use. */

@@ -2,9 +2,10 @@
 /*
  * WeCom accepts 20 messages a minute per robot and answers 45009 to
  * the 21st. Every process on the host that sends through one robot
- * shares a file of send times in the state dir (under an flock): a
- * sender waits for its turn instead of being refused, as long as the
- * wait fits in the retry budget.
+ * shares a file of send times in the state dir (under an flock); with
+ * [global] store, every server and tool on the database shares the
+ * count there. A sender waits for its turn instead of being refused,
+ * as long as the wait fits in the retry budget.
  */
 
 #include <sys/file.h>
@@ -19,12 +20,17 @@
 #include <unistd.h>
 
 #include "client_private.h"
+#include "wecom_store.h"
 
 #define WINDOW_MS	60000
 
 static int64_t	wall_ms(void);
 static size_t	times_load(int, int64_t *, size_t, int64_t);
 static void	times_save(int, const int64_t *, size_t);
+static int	robot_shared(struct wecom_client *, const char *,
+		    struct wecom_api_error *);
+static int	robot_local(struct wecom_client *, const char *,
+		    struct wecom_api_error *);
 
 static int64_t
 wall_ms(void)
@@ -77,13 +83,60 @@ int
 wecom_client_robot_wait(struct wecom_client *c, const char *key,
     struct wecom_api_error *err)
 {
+	char	hash[CLIENT_HASH_HEX + 1];
+	int	rc;
+
+	if (wecom_client_token_hash("robot", key, hash) != WECOM_API_OK)
+		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
+		    "SHA-256 failed"));
+	if (c->conf->store == NULL ||
+	    (rc = robot_shared(c, hash, err)) == CLIENT_TOKEN_LOCAL)
+		rc = robot_local(c, hash, err);
+
+	return (rc);
+}
+
+/*
+ * Every server and tool on the store counts: a turn now, or a wait
+ * within the budget, or 45009 ourselves. CLIENT_TOKEN_LOCAL: no store.
+ */
+static int
+robot_shared(struct wecom_client *c, const char *hash,
+    struct wecom_api_error *err)
+{
+	struct wecom_store	*st;
+	int64_t			 wait, spent;
+	int			 rc;
+
+	if ((st = wecom_client_store(c)) == NULL)
+		return (CLIENT_TOKEN_LOCAL);
+	for (spent = 0;;) {
+		rc = wecom_store_robot_turn(st, hash, WECOM_ROBOT_PER_MINUTE,
+		    &wait);
+		if (rc == WECOM_STORE_ERROR)
+			return (CLIENT_TOKEN_LOCAL);
+		if (rc == WECOM_STORE_OK)
+			return (WECOM_API_OK);
+		if (spent + wait > c->total_ms)
+			return (wecom_client_err_set(err,
+			    WECOM_API_ERR_UNAVAILABLE, 45009, "robot limit: "
+			    "%d messages per minute", WECOM_ROBOT_PER_MINUTE));
+		wecom_client_sleep_ms((long)wait);
+		spent += wait;
+	}
+}
+
+/* This host's count: a file of send times under an flock. */
+static int
+robot_local(struct wecom_client *c, const char *hash,
+    struct wecom_api_error *err)
+{
 	int64_t	t[WECOM_ROBOT_PER_MINUTE + 1], now, wait;
-	char	hash[CLIENT_HASH_HEX + 1], path[PATH_MAX];
+	char	path[PATH_MAX];
 	size_t	n;
 	int	fd, rc;
 
-	if (wecom_client_token_hash("robot", key, hash) != WECOM_API_OK ||
-	    wecom_client_state_dir(c, err) != WECOM_API_OK ||
+	if (wecom_client_state_dir(c, err) != WECOM_API_OK ||
 	    snprintf(path, sizeof(path), "%s/robot-%s", c->conf->state_dir,
 	    hash) >= (int)sizeof(path))
 		return (wecom_client_err_set(err, WECOM_API_ERR_IO, 0,

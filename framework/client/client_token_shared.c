@@ -28,10 +28,11 @@ static int	shared_copy(struct client_token *,
 static int	shared_fetch(struct wecom_client *, struct client_token *,
 		    struct wecom_api_error *);
 
-static struct wecom_store *
-shared_store(struct wecom_client *c)
+/* The client's connection to the store, made on first use. */
+struct wecom_store *
+wecom_client_store(struct wecom_client *c)
 {
-	if (c->store == NULL)
+	if (c->store == NULL && c->conf->store != NULL)
 		c->store = wecom_store_new(c->conf->store);
 	return (c->store);
 }
@@ -45,7 +46,7 @@ wecom_client_token_shared(struct wecom_client *c, struct client_token *t,
 	time_t				 end;
 	int				 rc, have, claim;
 
-	if ((st = shared_store(c)) == NULL)
+	if ((st = wecom_client_store(c)) == NULL)
 		return (CLIENT_TOKEN_LOCAL);
 	end = time(NULL) + SHARED_LEASE_S + 5;
 	rc = CLIENT_TOKEN_LOCAL;
@@ -86,7 +87,7 @@ wecom_client_token_unshare(struct wecom_client *c, const char *token)
 {
 	struct wecom_store	*st;
 
-	if ((st = shared_store(c)) != NULL)
+	if ((st = wecom_client_store(c)) != NULL)
 		(void)wecom_store_token_drop(st, c->hash, token);
 }
 

@@ -53,6 +53,12 @@ static struct wecom_server	*srv;
 static int	dispatch_threaded(struct http_request *, struct wecom_app *,
 		    const struct wecom_query *, const struct wecom_msg *,
 		    const char *, size_t, const char *, const unsigned char *);
+static int	dispatch_post(struct http_request *, struct wecom_app *,
+		    struct wecom_xml *, const struct wecom_query *,
+		    const char *, size_t, const unsigned char *);
+static int	dispatch_claim(struct http_request *, struct wecom_claim *,
+		    const unsigned char *);
+static int	dispatch_claimed(void *, struct wecom_job *);
 static int	dispatch_retry(struct http_request *, struct wecom_app *,
 		    const struct wecom_query *, const struct wecom_msg *,
 		    unsigned char *);
@@ -67,8 +73,6 @@ static void	dispatch_expired(struct http_request *, struct wecom_job *);
 static void	dispatch_unclaim(const unsigned char *);
 static void	dispatch_deadline(void *, u_int64_t);
 static void	dispatch_done(void *, int);
-static void	dispatch_deferred(struct wecom_job *);
-static void	dispatch_delivered(struct wecom_app *, int);
 static int	dispatch_pool(struct pool *, const struct wecom_conf *, long);
 static void	dispatch_finished(struct wecom_job *);
 static void	dispatch_detach(struct http_request *);
@@ -87,6 +91,7 @@ wecom_dispatch_init(struct wecom_server *s)
 	    dispatch_pool(&chores, &s->conf, s->conf.api_threads) != WECOM_OK)
 		return (WECOM_ERROR);
 	wecom_upkeep_init(s, chores.runner);
+	wecom_claims_init(s, chores.runner);
 
 	return (WECOM_OK);
 }
@@ -109,6 +114,15 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
     struct wecom_xml *x, const struct wecom_query *q, const char *body,
     size_t len)
 {
+	return (dispatch_post(req, app, x, q, body, len, NULL));
+}
+
+/* claimed: the store's retry table made it ours (claims.c) already. */
+static int
+dispatch_post(struct http_request *req, struct wecom_app *app,
+    struct wecom_xml *x, const struct wecom_query *q, const char *body,
+    size_t len, const unsigned char *claimed)
+{
 	struct wecom_result	 res;
 	struct wecom_msg	 msg;
 	const char		*plain;
@@ -125,11 +139,16 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 		wecom_http_answer(req, &res);
 		return (KORE_RESULT_OK);
 	}
-	if (dispatch_refresh(req, app, q, &msg))
+	if (claimed != NULL)
+		memcpy(key, claimed, sizeof(key));
+	else if (dispatch_refresh(req, app, q, &msg))
 		return (KORE_RESULT_OK);
-	wecom_dispatch_count(app, &msg);
-	if (dispatch_retry(req, app, q, &msg, key))
+	if (claimed == NULL && (wecom_dispatch_count(app, &msg),
+	    dispatch_retry(req, app, q, &msg, key)))
 		return (KORE_RESULT_OK);
+	if (claimed == NULL && srv->dedupe != NULL && srv->conf.store != NULL)
+		return (dispatch_claim(req, wecom_claim_new(app, x, q, body,
+		    len, key), key));
 
 	if (app->threaded)
 		return (dispatch_threaded(req, app, q, &msg, plain, plainlen,
@@ -139,6 +158,38 @@ wecom_dispatch_post(struct http_request *req, struct wecom_app *app,
 	dispatch_answer(req, app, BOT_NONCE(app, q->nonce),
 	    srv->dedupe ? key : NULL, reply, rlen);
 	free(reply);
+
+	return (KORE_RESULT_OK);
+}
+
+/* Asks the store whose the callback is; the request sleeps meanwhile. */
+static int
+dispatch_claim(struct http_request *req, struct wecom_claim *c,
+    const unsigned char *key)
+{
+	if (c == NULL) {
+		dispatch_unclaim(key);
+		return (wecom_http_refuse(req, 503, 0, "out of memory"));
+	}
+	return (wecom_dispatch_chore(req, wecom_claim_chore, dispatch_claimed,
+	    wecom_claim_free, c));
+}
+
+/*
+ * Back from the store: ours (or no store: this host decides), so the
+ * handlers run; else another server's callback: its reply, or an empty
+ * answer while it still runs.
+ */
+static int
+dispatch_claimed(void *arg, struct wecom_job *job)
+{
+	struct wecom_claim	*c = job->arg;
+
+	if (wecom_claim_ours(c))
+		return (dispatch_post(arg, c->app, c->x, &c->q, c->body,
+		    c->len, c->dkey));
+	dispatch_reply(arg, c->app, BOT_NONCE(c->app, c->q.nonce),
+	    c->res.reply, c->res.reply_len);
 
 	return (KORE_RESULT_OK);
 }
@@ -168,33 +219,22 @@ dispatch_refresh(struct http_request *req, struct wecom_app *app,
 }
 
 /*
- * WeCom's retry of a callback we have seen (in any worker): the first
- * attempt's reply, freshly sealed, or an empty 200 while it still runs.
- * Returns 1 if answered; else the callback is claimed under key.
+ * WeCom's retry of a callback this host has seen (in any worker): the
+ * first attempt's reply, sealed afresh, or an empty 200 while it still
+ * runs. Returns 1 if answered; else the callback is claimed under key.
  */
 static int
 dispatch_retry(struct http_request *req, struct wecom_app *app,
     const struct wecom_query *q, const struct wecom_msg *msg,
     unsigned char *key)
 {
-	struct wecom_dedupe	*dd;
-	/* One more byte: a reply of exactly the maximum still fits. */
-	char			 reply[WECOM_DEDUPE_REPLY_MAX + 1];
-	size_t			 len;
-	int			 rc;
+	char	reply[WECOM_DEDUPE_REPLY_MAX + 1];
+	size_t	len;
 
-	if ((dd = srv->dedupe) == NULL)
+	if (!wecom_claim_seen(app, msg, key, reply, sizeof(reply), &len))
 		return (0);
-	wecom_dedupe_key(app->conf->name, msg, key);
-	rc = wecom_dedupe_begin(dd, key, time(NULL), reply, sizeof(reply),
-	    &len);
-	if (rc == WECOM_DEDUPE_NEW)
-		return (0);
-
-	wecom_metrics_inc(srv->metrics, app->index,
-	    WECOM_M_DUPLICATES);
-	dispatch_reply(req, app, BOT_NONCE(app, q->nonce),
-	    rc == WECOM_DEDUPE_DONE && len > 0 ? reply : NULL, len);
+	dispatch_reply(req, app, BOT_NONCE(app, q->nonce), len > 0 ? reply :
+	    NULL, len);
 
 	return (1);
 }
@@ -206,8 +246,7 @@ dispatch_answer(struct http_request *req, struct wecom_app *app,
     size_t len)
 {
 	if (key != NULL)
-		wecom_dedupe_finish(srv->dedupe, key, time(NULL),
-		    reply, reply ? len : 0);
+		wecom_claim_keep(key, reply, reply ? len : 0, 0);
 	dispatch_reply(req, app, nonce, reply, len);
 }
 
@@ -235,23 +274,7 @@ static void
 dispatch_unclaim(const unsigned char *key)
 {
 	if (key != NULL)
-		wecom_dedupe_forget(srv->dedupe, key);
-}
-
-/* By type: "text", "image" … or "event:click". */
-void
-wecom_dispatch_count(struct wecom_app *app, const struct wecom_msg *msg)
-{
-	char	type[64];
-
-	if (msg->event != NULL) {
-		snprintf(type, sizeof(type), "event:%s", msg->event);
-		wecom_metrics_callback(srv->metrics, app->index,
-		    type);
-	} else {
-		wecom_metrics_callback(srv->metrics, app->index,
-		    msg->msgtype);
-	}
+		wecom_claim_keep(key, NULL, 0, 1);
 }
 
 /* Kore calls the route again once a sleeping request is woken. */
@@ -268,8 +291,12 @@ wecom_dispatch_resume(struct http_request *req)
 		return (KORE_RESULT_RETRY);
 	}
 	if (job->answer != NULL) {
+		/* A claim won parks the request again, with its handlers. */
 		rc = job->answer(req, job);
-		dispatch_detach(req);
+		if (req->hdlr_extra == job)
+			dispatch_detach(req);
+		else
+			wecom_job_free(job);
 		return (rc);
 	}
 
@@ -387,7 +414,7 @@ dispatch_expire(struct wecom_job *job)
 
 	dispatch_timer_stop(job);
 	job->stage = JOB_EXPIRED;
-	dispatch_deferred(job);
+	wecom_observe_deferred(job->app, job->sink != NULL);
 	if (job->owner != NULL)
 		http_request_wakeup(job->owner);
 }
@@ -421,9 +448,9 @@ dispatch_finished(struct wecom_job *job)
 		/* Its reply went out as a message: retries get nothing more.
 		 * (A bot's retries keep getting the stream.) */
 		if (job->has_dkey && !job->kept)
-			wecom_dedupe_finish(srv->dedupe, job->dkey,
-			    time(NULL), NULL, 0);
-		dispatch_delivered(job->app, job->delivery);
+			wecom_claim_keep(job->dkey, NULL, 0, 0);
+		wecom_observe_delivered(job->app, job->delivery == WECOM_JOB_SENT,
+		    job->delivery == WECOM_JOB_SEND_FAILED);
 		if (job->owner == NULL)
 			wecom_job_free(job);
 		return;
@@ -442,8 +469,7 @@ dispatch_finished(struct wecom_job *job)
 	} else {
 		/* Nobody to answer, nothing to send: retries get nothing. */
 		if (job->has_dkey)
-			wecom_dedupe_finish(srv->dedupe, job->dkey,
-			    time(NULL), NULL, 0);
+			wecom_claim_keep(job->dkey, NULL, 0, 0);
 		wecom_job_free(job);
 	}
 }
@@ -474,35 +500,6 @@ dispatch_detach(struct http_request *req)
 	}
 	if (job->popped)
 		wecom_job_free(job);
-}
-
-/*
- * The request was answered without the handlers: an app's reply follows
- * as a message; a bot's answer streams (that is no overrun).
- */
-static void
-dispatch_deferred(struct wecom_job *job)
-{
-	struct wecom_app	*app = job->app;
-
-	if (job->sink != NULL)
-		return;
-	wecom_metrics_inc(srv->metrics, app->index,
-	    WECOM_M_DEFERRED);
-	kore_log(LOG_NOTICE, "wecom: [app %s] handlers overran deadline_ms "
-	    "(%ld): answered empty, the reply follows as a message",
-	    app->conf->name, app->deadline_ms);
-}
-
-static void
-dispatch_delivered(struct wecom_app *app, int delivery)
-{
-	wecom_metrics_inc(srv->metrics, app->index,
-	    delivery == WECOM_JOB_SENT ? WECOM_M_DEFERRED_DELIVERED :
-	    WECOM_M_DEFERRED_FAILED);
-	if (delivery == WECOM_JOB_SEND_FAILED)
-		kore_log(LOG_WARNING, "wecom: [app %s] a late reply could not "
-		    "be sent as a message", app->conf->name);
 }
 
 static void

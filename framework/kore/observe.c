@@ -308,3 +308,42 @@ observe_allowed(struct http_request *req)
 
 	return (wecom_netlist_match(&allow, req->owner->family, a));
 }
+
+/* A callback, by type: "text", "image" … or "event:click". */
+void
+wecom_dispatch_count(struct wecom_app *app, const struct wecom_msg *msg)
+{
+	char	type[64];
+
+	if (msg->event != NULL) {
+		snprintf(type, sizeof(type), "event:%s", msg->event);
+		wecom_metrics_callback(srv->metrics, app->index, type);
+	} else
+		wecom_metrics_callback(srv->metrics, app->index, msg->msgtype);
+}
+
+/*
+ * The request was answered without the handlers: an app's reply follows
+ * as a message; a bot's answer streams (that is no overrun).
+ */
+void
+wecom_observe_deferred(struct wecom_app *app, int streams)
+{
+	if (streams)
+		return;
+	wecom_metrics_inc(srv->metrics, app->index, WECOM_M_DEFERRED);
+	kore_log(LOG_NOTICE, "wecom: [app %s] handlers overran deadline_ms "
+	    "(%ld): answered empty, the reply follows as a message",
+	    app->conf->name, app->deadline_ms);
+}
+
+/* How that late reply fared. */
+void
+wecom_observe_delivered(struct wecom_app *app, int sent, int failed)
+{
+	wecom_metrics_inc(srv->metrics, app->index, sent ?
+	    WECOM_M_DEFERRED_DELIVERED : WECOM_M_DEFERRED_FAILED);
+	if (failed)
+		kore_log(LOG_WARNING, "wecom: [app %s] a late reply could not "
+		    "be sent as a message", app->conf->name);
+}

@@ -5,7 +5,8 @@
  * offer each other. Bottom-up, each file calls only those before it:
  * tap.c (who watches messages), http.c (answers), observe.c (shared
  * counters, /metrics), status_html.c and status.c (/status), watch.c
- * (credential alerts), upkeep.c, dispatch.c (callbacks, threads),
+ * (credential alerts), upkeep.c, claims.c (retries across servers),
+ * dispatch.c (callbacks, threads),
  * aibot.c (long connections), push.c, contacts.c (the contacts cache
  * and its API), messages.c (the message log), relay.c, events_json.c,
  * events_bus.c, events_client.c and events.c (live events), commands.c
@@ -21,6 +22,8 @@
 
 #include "wecom_config.h"
 #include "wecom_app.h"
+#include "wecom_callback.h"
+#include "wecom_store.h"
 
 struct http_request;
 struct wecom_ctx;
@@ -54,6 +57,9 @@ int	wecom_tap_add(struct wecom_server *, void (*fn)(void *,
 int	wecom_observe_init(struct wecom_server *, char *, size_t);
 int	wecom_observe_http(struct http_request *);
 void	wecom_observe_api(void *, const char *, long);
+void	wecom_dispatch_count(struct wecom_app *, const struct wecom_msg *);
+void	wecom_observe_deferred(struct wecom_app *, int streams);
+void	wecom_observe_delivered(struct wecom_app *, int sent, int failed);
 
 /* status.c */
 int	wecom_status_init(struct wecom_server *, char *, size_t);
@@ -73,7 +79,6 @@ int	wecom_dispatch_post(struct http_request *, struct wecom_app *,
 	    struct wecom_xml *, const struct wecom_query *, const char *,
 	    size_t);
 int	wecom_dispatch_resume(struct http_request *);
-void	wecom_dispatch_count(struct wecom_app *, const struct wecom_msg *);
 int	wecom_dispatch_detached(struct wecom_app *, const char *, size_t,
 	    const char *, struct wecom_sink *, const unsigned char *);
 int	wecom_dispatch_chore(struct http_request *,
@@ -177,6 +182,30 @@ void	wecom_events_client_free(struct wecom_events_client *);
 void	wecom_events_init(struct wecom_server *);
 int	wecom_events_route(struct http_request *, int *);
 /* ---- end of live events ---- */
+
+/* claims.c: WeCom's retries across servers (the store's retry table) */
+struct wecom_claim {
+	struct wecom_app		*app;
+	struct wecom_xml		*x;
+	struct wecom_query		 q;	/* into sig, ts, nonce */
+	char				 sig[48], ts[24], nonce[72];
+	char				*body;
+	size_t				 len;
+	unsigned char			 dkey[20];
+	int				 rc;	/* WECOM_STORE_OK: res */
+	struct wecom_store_retry	 res;
+};
+void	wecom_claims_init(struct wecom_server *, struct wecom_runner *);
+int	wecom_claim_seen(struct wecom_app *, const struct wecom_msg *,
+	    unsigned char *, char *, size_t, size_t *);
+int	wecom_claim_ours(struct wecom_claim *);
+void	wecom_claim_keep(const unsigned char *, const char *, size_t,
+	    int forget);
+struct wecom_claim	*wecom_claim_new(struct wecom_app *, struct wecom_xml *,
+			    const struct wecom_query *, const char *, size_t,
+			    const unsigned char *);
+void	wecom_claim_free(void *);
+void	wecom_claim_chore(struct wecom_job *);
 
 /* commands.c: the command helper, started in the parent */
 int	wecom_commands_start(char *, size_t);

@@ -19,16 +19,40 @@
 /* pg_advisory_xact_lock's key: "wecom" in ASCII, then "schema". */
 #define SCHEMA_LOCK	"SELECT pg_advisory_xact_lock(2003790959, 1)"
 
-/*
- * Migration n brings the schema from version n - 1 to n. Each feature's
- * tables are written next to its queries; their order here is forever.
- */
+/* Version 1: access tokens (store_token.c). */
+static const char *const schema_token =
+	"CREATE TABLE wecom_token ("
+	"  id text PRIMARY KEY,"		/* SHA-256(corpid "\n" secret) */
+	"  token text,"
+	"  fetched_at bigint NOT NULL DEFAULT 0,"
+	"  expires_in bigint NOT NULL DEFAULT 0,"
+	"  refreshing_by text,"
+	"  refresh_until timestamptz)";
+
+/* Version 4: the retry table (store_retry.c). */
+static const char *const schema_retry =
+	"CREATE TABLE wecom_retry ("
+	"  key text PRIMARY KEY,"		/* the dedupe key, hex */
+	"  holder text NOT NULL,"
+	"  answered boolean NOT NULL DEFAULT false,"
+	"  reply text,"				/* plaintext, NULL: none */
+	"  created_at timestamptz NOT NULL DEFAULT now())";
+
+/* Version 5: robots' sends of the last minute (store_robot.c). */
+static const char *const schema_robot =
+	"CREATE TABLE wecom_robot_send ("
+	"  id bigserial PRIMARY KEY,"
+	"  robot text NOT NULL,"		/* SHA-256("robot" "\n" key) */
+	"  sent_at timestamptz NOT NULL DEFAULT now())";
+
+/* Migration n brings the schema from version n - 1 to n, for ever. */
 static const char *const *const migrations[] = {
 	NULL,
-	&wecom_store_schema_token,	/* 1 */
+	&schema_token,			/* 1 */
 	&wecom_store_schema_outbox,	/* 2 */
 	&wecom_store_schema_lease,	/* 3 */
-	&wecom_store_schema_retry,	/* 4 */
+	&schema_retry,			/* 4 */
+	&schema_robot,			/* 5 */
 };
 
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])) - 1)

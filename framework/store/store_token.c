@@ -14,16 +14,6 @@
 
 #include "wecom_store.h"
 
-/* Schema version 1 (store_schema.c). */
-const char *const wecom_store_schema_token =
-	"CREATE TABLE wecom_token ("
-	"  id text PRIMARY KEY,"		/* SHA-256(corpid "\n" secret) */
-	"  token text,"
-	"  fetched_at bigint NOT NULL DEFAULT 0,"
-	"  expires_in bigint NOT NULL DEFAULT 0,"
-	"  refreshing_by text,"
-	"  refresh_until timestamptz)";
-
 int
 wecom_store_token_read(struct wecom_store *st, const char *id,
     struct wecom_store_token *t)

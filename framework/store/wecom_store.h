@@ -51,11 +51,28 @@ int	wecom_store_token_put(struct wecom_store *, const char *id,
 int	wecom_store_token_drop(struct wecom_store *, const char *id,
 	    const char *value);
 
+/* store_retry.c: the retry table, by the callback's dedupe key (hex). */
+struct wecom_store_retry {
+	int		 first;		/* ours: run the handlers */
+	int		 answered;	/* else: done, reply is theirs */
+	char		*reply;		/* free(); NULL: an empty answer */
+	size_t		 reply_len;
+};
+
+int	wecom_store_retry_claim(struct wecom_store *, const char *key,
+	    int window_s, int running_s, struct wecom_store_retry *);
+int	wecom_store_retry_finish(struct wecom_store *, const char *key,
+	    const char *reply);
+int	wecom_store_retry_forget(struct wecom_store *, const char *key);
+int	wecom_store_retry_prune(struct wecom_store *, int keep_s);
+
+/* store_robot.c: a group robot's 20 messages a minute, by its key's hash. */
+int	wecom_store_robot_turn(struct wecom_store *, const char *robot,
+	    int per_minute, int64_t *wait_ms);
+
 /* Private to the layer. Each feature's tables (store_schema.c). */
-extern const char *const	wecom_store_schema_token;	/* 1 */
 extern const char *const	wecom_store_schema_outbox;	/* 2 */
 extern const char *const	wecom_store_schema_lease;	/* 3 */
-extern const char *const	wecom_store_schema_retry;	/* 4 */
 
 struct pg_result;
 int	wecom_store_exec(struct wecom_store *, const char *sql, int n,

@@ -860,6 +860,7 @@ static const struct {
 	{ "global",	"watch_robot",		"main" },
 	{ "global",	"watch_app",		"main" },
 	{ "global",	"watch_to",		"zhangsan|lisi" },
+	{ "global",	"store",	"postgresql://wecom@127.0.0.1:5432/wecom" },
 	{ "app",	"corpid",		"ww0123456789abcdef" },
 	{ "app",	"agentid",		"1000002" },
 	{ "app",	"secret",		"s3cr3t" },
