@@ -1,7 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # Encrypted echo callbacks per second, 2 Kore workers, under wrk; the same
-# with the message log on (log = yes: SQLite); then the same POSTs against
+# with the message log on (log = yes: SQLite); the same with [global]
+# store on a throw-away PostgreSQL (if Debian's postgresql is installed:
+# every callback is then claimed in the store's retry table); then the
+# same POSTs against
 # the HTTP ceiling module (fixed reply, no crypto, no XML) in the same run.
 # For each: the server's CPU time per request, from /proc (the parent and
 # its workers, every thread), over the measured wrk run. Then the echo
@@ -21,12 +24,20 @@ TICK=$(getconf CLK_TCK)
 mkdir -p bench/results
 out=bench/results/latest.txt
 tmp=$(mktemp -d /tmp/wecom-bench.XXXXXX)
-trap 'stop; rm -rf "$tmp"' EXIT INT TERM
+trap 'stop; pgstop; rm -rf "$tmp"' EXIT INT TERM
 pid=""
 
 stop() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	pid=""
+}
+
+# The bench's PostgreSQL stops when its stdin (fd 9) closes.
+pgstop() {
+	[ -n "${pgpid:-}" ] || return 0
+	exec 9>&-
+	wait "$pgpid" 2>/dev/null
+	pgpid=""
 }
 
 # start NAME MODULE PORT ROUTE-HANDLER [WECOM-CONF [WORKERS]]
@@ -125,6 +136,23 @@ sed -e 's|^\(\[app echo\]\)$|\1\nlog = yes|' "$tmp/wecom.conf" \
     > "$tmp/wecom-log.conf"
 node bench/gen-callbacks.mjs "$N" "$tmp/callbacks.txt"
 
+# The same with [global] store: a throw-away PostgreSQL (bench/pg.mjs)
+# on loopback holds the retry table, so every callback is claimed there.
+s_us="" pgpid=""
+if [ -x /usr/lib/postgresql/15/bin/postgres ] || [ -n "${PG_BIN:-}" ]; then
+	mkfifo "$tmp/pg.in"
+	node bench/pg.mjs < "$tmp/pg.in" > "$tmp/pg.out" 2>&1 &
+	pgpid=$!
+	exec 9> "$tmp/pg.in"
+	for i in $(seq 100); do
+		grep -q '^url ' "$tmp/pg.out" && break
+		sleep 0.1
+	done
+	pgurl=$(awk '/^url / { print $2 }' "$tmp/pg.out")
+	sed -e "s|^\(state_dir.*\)$|\1\nstore = $pgurl|" "$tmp/wecom.conf" \
+	    > "$tmp/wecom-store.conf"
+fi
+
 # Interleaved, best of ROUNDS (the least CPU per request, and its run's
 # other figures): a neighbour's burst must not decide it.
 ROUNDS=${ROUNDS:-2}
@@ -147,6 +175,15 @@ for r in $(seq "$ROUNDS"); do
 	stop
 	if lower "$6" "$c_us"; then
 		c_rps=$1 c_p50=$2 c_p99=$3 c_pss=$4 c_err=$5 c_us=$6
+	fi
+	if [ -n "$pgpid" ]; then
+		start echostore "$BUILD/wecom.so" $((PORT + 4)) wecom_http \
+		    wecom-store.conf
+		set -- $(measure echostore $((PORT + 4)))
+		stop
+		if lower "$6" "$s_us"; then
+			s_rps=$1 s_p50=$2 s_p99=$3 s_pss=$4 s_err=$5 s_us=$6
+		fi
 	fi
 	start echo1 "$BUILD/wecom.so" $((PORT + 3)) wecom_http wecom.conf 1
 	set -- $(measure echo1 $((PORT + 3)))
@@ -200,6 +237,8 @@ row() {
 	    "$e_err" "$e_us"
 	row "echo, log = yes" "$l_rps" "$l_p50" "$l_p99" "$l_pss" "$l_err" \
 	    "$l_us"
+	[ -n "$s_us" ] && row "echo, store = PostgreSQL" "$s_rps" "$s_p50" \
+	    "$s_p99" "$s_pss" "$s_err" "$s_us"
 	row "ceiling (fixed reply)" "$c_rps" "$c_p50" "$c_p99" "$c_pss" \
 	    "$c_err" "$c_us"
 	awk -v e="$e_rps" -v c="$c_rps" -v ep="$e_pss" -v cp="$c_pss" \
