@@ -23,6 +23,7 @@ static void	usage(FILE *);
 static int	check_app(const struct wecom_conf *,
 		    const struct wecom_app_conf *);
 static int	check_bot(const struct wecom_app_conf *, int);
+static int	check_store(const struct wecom_conf *);
 
 static const struct cmd	cmd = { "check", usage };
 
@@ -43,6 +44,9 @@ usage(FILE *fp)
 "  aibot NAME: callback at P: keys valid\n"
 "  aibot NAME: websocket: not checked: a second connection would kick\n"
 "                                 the server's\n"
+"  store: ok (schema version N)   [global] store answers (docs/ha.md)\n"
+"  store: unreachable — why       it does not: each server keeps to its\n"
+"                                 own host's state meanwhile\n"
 "\n"
 "  --aibot-connect    accepted, but the long connection is still not\n"
 "                     tried: WeCom would hand the bot to this second\n"
@@ -120,6 +124,21 @@ check_bot(const struct wecom_app_conf *b, int connect)
 	return (0);
 }
 
+/* The shared store: reachable, and its schema migrated. */
+static int
+check_store(const struct wecom_conf *conf)
+{
+	struct wecom_api_error	err;
+	int			version;
+
+	if (wecom_store_ping(conf, &version, &err) == WECOM_API_OK) {
+		printf("store: ok (schema version %d)\n", version);
+		return (0);
+	}
+	printf("store: unreachable — %s\n", err.errmsg);
+	return (1);
+}
+
 int
 cmd_check(int argc, char **argv)
 {
@@ -164,6 +183,8 @@ cmd_check(int argc, char **argv)
 	}
 	TAILQ_FOREACH(a, &conf.bots, list)
 		failed += check_bot(a, connect);
+	if (conf.store != NULL)
+		failed += check_store(&conf);
 	wecom_conf_free(&conf);
 	if (fflush(stdout) != 0)
 		return (EX_IOERR);

@@ -137,3 +137,12 @@ schema_step(struct wecom_store *st, int v)
 
 	return (WECOM_STORE_OK);
 }
+
+/* Connected, migrated: the version the database is at. */
+int
+wecom_store_version(struct wecom_store *st, int *v)
+{
+	if (wecom_store_ready(st) != WECOM_STORE_OK)
+		return (WECOM_STORE_ERROR);
+	return (schema_version(st, v));
+}

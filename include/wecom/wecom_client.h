@@ -128,6 +128,14 @@ int	wecom_token_get(struct wecom_client *, char *out, size_t outsz,
 	    struct wecom_api_error *);
 int	wecom_token_drop(struct wecom_client *, const char *token);
 
+/*
+ * [global] store (docs/ha.md): connect, bring the schema up to date and
+ * say its version. WECOM_API_OK; WECOM_API_ERR_CONFIG without a store;
+ * WECOM_API_ERR_UNAVAILABLE and why (never the URL's password).
+ */
+int	wecom_store_ping(const struct wecom_conf *, int *version,
+	    struct wecom_api_error *);
+
 /* Messages: build, send (to users/parties/tags, a chat or a robot), free. */
 struct wecom_outmsg	*wecom_outmsg_text(const char *content);
 struct wecom_outmsg	*wecom_outmsg_markdown(const char *content,

@@ -9,7 +9,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setup, run, WECOM_SEND, SECRET } from '../client/helpers.mjs';
+import { setup, run, WECOM_SEND, SECRET, BUILD } from '../client/helpers.mjs';
 import { startPostgres } from '../pg/pg.mjs';
 
 let pg, t, confB;
@@ -108,5 +108,20 @@ test('a database migrated by a newer server is left alone: this one keeps to its
     assert.match(r.stderr, /schema is version 99, newer than this server's \d+/);
   } finally {
     await rows('DELETE FROM wecom_schema WHERE version = 99');
+  }
+});
+
+test('wecom-admin check says whether the store answers, and at which schema version', async () => {
+  const admin = path.join(BUILD, 'wecom-admin');
+  let r = await run(admin, ['check', '-c', t.conf], { env: t.env });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^store: ok \(schema version \d+\)$/m);
+  await pg.kill();
+  try {
+    r = await run(admin, ['check', '-c', t.conf], { env: t.env });
+    assert.equal(r.code, 69);
+    assert.match(r.stdout, /^store: unreachable — connection to server at "127\.0\.0\.1", port \d+ failed/m);
+  } finally {
+    await pg.restart();
   }
 });
