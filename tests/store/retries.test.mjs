@@ -102,3 +102,26 @@ test('the database down: callbacks are still answered, each server deciding alon
   assert.equal((await h.callback(b, 'slow', plain)).msg?.get('Content'), 'api ok');
   assert.equal((await sends()).length, n + 1);
 });
+
+test('the database killed and restarted under traffic: every callback is answered, right', async () => {
+  const results = [];
+  let stop = false;
+  const load = (async () => {
+    for (let i = 0; !stop; i++) {
+      const batch = [a, b].map((srv, j) => h.callback(srv, 'echo', text('echo', `load ${i}.${j}`))
+        .then((r) => ({ want: `load ${i}.${j}`, status: r.status, got: r.msg?.get('Content') }))
+        .catch((e) => ({ want: `load ${i}.${j}`, status: null, got: String(e) })));
+      results.push(...await Promise.all(batch));
+    }
+  })();
+  await h.sleep(500);
+  await pg.kill();
+  await h.sleep(1500);
+  await pg.restart();
+  await h.sleep(1000);
+  stop = true;
+  await load;
+  assert.ok(results.length > 20, `${results.length} callbacks`);
+  const bad = results.filter((r) => r.status !== 200 || r.got !== r.want);
+  assert.deepEqual(bad, []);
+});

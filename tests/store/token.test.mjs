@@ -61,6 +61,21 @@ test('later runs on either host reuse the shared token', async () => {
   assert.equal((await t.counts()).gettoken, n);
 });
 
+test('a token near its end is refreshed once, ahead, while the others keep using it', async () => {
+  assert.equal((await sendA(['--to', 'zhangsan', 'first'])).code, 0);
+  // Four minutes left: inside the 5-minute refresh margin, still usable.
+  await rows(`UPDATE wecom_token SET fetched_at = extract(epoch FROM now())::bigint - 7200 + 240,
+    expires_in = 7200`);
+  const [[old]] = await rows('SELECT token FROM wecom_token');
+  const n = (await t.counts()).gettoken;
+  await t.inject({ path: 'gettoken', delay_ms: 500 });
+  const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? sendA : sendB)(['--to', 'zhangsan', `ahead ${i}`])));
+  runs.forEach((r, i) => assert.equal(r.code, 0, `run ${i}: ${r.stderr}`));
+  assert.equal((await t.counts()).gettoken, n + 1);
+  const [[now]] = await rows('SELECT token FROM wecom_token');
+  assert.notEqual(now, old);
+});
+
 test('the store holds no secret: rows are keyed by a hash', async () => {
   assert.equal((await sendA(['--to', 'zhangsan', 'x'])).code, 0);
   const dump = JSON.stringify(await rows('SELECT * FROM wecom_token'));
