@@ -57,7 +57,7 @@ export function randomCredentials() {
   };
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((res, rej) => {
     const s = net.createServer();
     s.on('error', rej);

@@ -9,23 +9,18 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setup, run, WECOM_SEND, SECRET, BUILD } from '../client/helpers.mjs';
+import { run, SECRET, BUILD } from '../client/helpers.mjs';
+import { twoHosts } from './hosts.mjs';
 import { startPostgres } from '../pg/pg.mjs';
 
-let pg, t, confB;
+let pg, t, sendA, sendB;
 
 const tokenFiles = (dir) => (fs.existsSync(dir) ? fs.readdirSync(dir) : []).filter((f) => f.startsWith('token-'));
-const sendA = (args) => t.send(args);
-const sendB = (args) => run(WECOM_SEND, ['-c', confB, ...args], { env: t.env });
 const rows = (sql) => pg.psql(sql);
 
 before(async () => {
   pg = await startPostgres();
-  t = await setup();
-  const conf = fs.readFileSync(t.conf, 'utf8').replace('[global]\n', `[global]\nstore = ${pg.url}\n`);
-  fs.writeFileSync(t.conf, conf);
-  confB = path.join(t.dir, 'b.conf');
-  fs.writeFileSync(confB, conf.replace(/^state_dir = .*$/m, `state_dir = ${t.dir}/state-b`));
+  ({ t, sendA, sendB } = await twoHosts(pg));
 });
 
 after(async () => {
