@@ -5,7 +5,9 @@
  * bot of the host: it subscribes, pings, reconnects with backoff, stops
  * for good when WeCom says another connection took the bot over, hands
  * the callbacks it receives to the caller through an eventfd, and sends
- * the caller's requests, those sharing a req_id one at a time.
+ * the caller's requests, those sharing a req_id one at a time. Given
+ * a shared store, a bot connects only while this server holds its lease
+ * there (ws_lease.c), so that of several servers exactly one does.
  */
 
 #ifndef WECOM_WS_H
@@ -31,7 +33,16 @@ enum wecom_ws_status {
 	WECOM_WS_BACKOFF,
 	WECOM_WS_KICKED,
 	WECOM_WS_REFUSED,		/* the subscribe's errcode */
-	WECOM_WS_STOPPED
+	WECOM_WS_STOPPED,
+	WECOM_WS_STANDBY		/* another server holds the lease */
+};
+
+/* With a store, who holds each bot's connection (ws_lease.c). */
+enum wecom_ws_lease {
+	WECOM_WS_LEASE_NONE,		/* no store: connect */
+	WECOM_WS_LEASE_HELD,		/* this server's: connect */
+	WECOM_WS_LEASE_OTHER,		/* lease_holder's: stand by */
+	WECOM_WS_LEASE_DOWN		/* the store is down: connect */
 };
 
 /*
@@ -48,6 +59,10 @@ struct wecom_ws_state {
 	uint64_t	acks_failed;	/* errcode != 0 or timeout */
 	int		last_errcode;
 	char		last_error[96];	/* "846608 stream update expired" … */
+	/* These by the lease's thread only. */
+	int		lease;		/* enum wecom_ws_lease */
+	int64_t		lease_epoch;	/* ours, while held */
+	char		lease_holder[64];	/* "host:pid" holding it */
 };
 
 struct wecom_ws_conf {
@@ -58,6 +73,11 @@ struct wecom_ws_conf {
 	long		 ack_timeout_ms;	/* 5000 */
 	long		 backoff_min_ms;	/* 1000 */
 	long		 backoff_max_ms;	/* 30000 */
+	/*
+	 * The shared store's URL, or NULL: each bot connects only while
+	 * this server holds its lease there ("aibot:" bot_id).
+	 */
+	const char	*store;
 	/* LOG_ERR … LOG_INFO of <syslog.h>; NULL: stderr */
 	void		(*log)(int prio, const char *line);
 };

@@ -63,7 +63,8 @@ wecom_ws_start(const struct wecom_ws_conf *conf,
 	if (conf == NULL || bots == NULL || states == NULL || n == 0 ||
 	    (ws = ws_new()) == NULL)
 		return (NULL);
-	if (ws_init(ws, conf, bots, n, states) == -1 || ws_spawn(ws) == -1) {
+	if (ws_init(ws, conf, bots, n, states) == -1 ||
+	    wecom_ws_lease_start(ws) == -1 || ws_spawn(ws) == -1) {
 		ws_free(ws);
 		return (NULL);
 	}
@@ -79,6 +80,7 @@ wecom_ws_start(const struct wecom_ws_conf *conf,
 		ws_free(ws);
 		return (NULL);
 	}
+	wecom_ws_lease_run(ws);
 
 	return (ws);
 }
@@ -241,8 +243,10 @@ ws_main(void *arg)
 	if (ctx == NULL)
 		return (NULL);
 
+	wecom_ws_lease_begin(ws);
 	for (i = 0; i < ws->nbots; i++)
-		wecom_ws_connect(&ws->bots[i]);
+		if (!ws->bots[i].standby)
+			wecom_ws_connect(&ws->bots[i]);
 	while (!ws->finished)
 		if (lws_service(ctx, 0) < 0)
 			break;
@@ -354,6 +358,7 @@ ws_wake(struct wecom_ws *ws)
 	pthread_mutex_unlock(&ws->lock);
 	if (stopping && !ws->stop_begun)
 		ws_stop_begin(ws);
+	wecom_ws_lease_apply(ws);
 	for (i = 0; i < ws->nbots; i++) {
 		bot = &ws->bots[i];
 		if (bot->wsi != NULL && bot->subscribed && !bot->closing &&
@@ -370,6 +375,7 @@ ws_stop_begin(struct wecom_ws *ws)
 	size_t		 i;
 
 	ws->stop_begun = 1;
+	lws_sul_cancel(&ws->sul_lease);
 	for (i = 0; i < ws->nbots; i++) {
 		bot = &ws->bots[i];
 		lws_sul_cancel(&bot->sul_retry);
@@ -407,6 +413,7 @@ ws_teardown(struct wecom_ws *ws)
 	ws->ready = -1;
 	pthread_mutex_unlock(&ws->lock);
 	lws_sul_cancel(&ws->sul_stop);
+	lws_sul_cancel(&ws->sul_lease);
 	for (i = 0; i < ws->nbots; i++) {
 		bot = &ws->bots[i];
 		lws_sul_cancel(&bot->sul_ping);
@@ -466,6 +473,8 @@ wecom_ws_stop(struct wecom_ws *ws)
 		lws_cancel_service(ws->ctx);
 	pthread_mutex_unlock(&ws->lock);
 	pthread_join(ws->tid, NULL);
+	/* Closed first, then given up: no overlap with the next holder. */
+	wecom_ws_lease_stop(ws);
 	/* The thread failed what it held: this is for what raced it. */
 	for (i = 0; i < ws->nbots; i++)
 		wecom_ws_fail_all(&ws->bots[i], 0);
@@ -477,6 +486,7 @@ ws_free(struct wecom_ws *ws)
 {
 	size_t	i;
 
+	wecom_ws_lease_stop(ws);
 	wecom_ws_in_flush(ws);
 	for (i = 0; ws->bots != NULL && i < ws->nbots; i++)
 		wecom_buf_free(&ws->bots[i].rx);

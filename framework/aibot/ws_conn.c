@@ -36,6 +36,7 @@ static void	ws_warn(struct ws_bot *, int, long);
 static void	ws_retry(lws_sorted_usec_list_t *);
 static long	ws_jitter(struct wecom_ws *, long);
 static int	ws_loud(const struct ws_bot *);
+static void	ws_lease_kicked(struct ws_bot *);
 
 /* ws[s]://host[:port][/path], cut up for lws. */
 int
@@ -235,10 +236,16 @@ ws_kicked(struct ws_bot *bot)
 {
 	bot->kicked = 1;
 	wecom_ws_status(bot, WECOM_WS_KICKED);
-	wecom_ws_log(bot->ws, LOG_ERR, "aibot %s: another connection took "
-	    "over this bot (disconnected_event); not reconnecting \xe2\x80\x94 "
-	    "two servers are fighting over it, or it was started twice",
-	    bot->conf->name);
+	if (bot->ws->lease != NULL) {
+		ws_lease_kicked(bot);
+		wecom_ws_log(bot->ws, LOG_ERR, "aibot %s: another connection "
+		    "took over this bot (disconnected_event): a server without "
+		    "the store, or cut off from it, holds it", bot->conf->name);
+	} else
+		wecom_ws_log(bot->ws, LOG_ERR, "aibot %s: another connection "
+		    "took over this bot (disconnected_event); not reconnecting "
+		    "\xe2\x80\x94 two servers are fighting over it, or it was "
+		    "started twice", bot->conf->name);
 	wecom_ws_close(bot, "disconnected_event", 0);
 }
 
@@ -431,7 +438,9 @@ ws_next(struct ws_bot *bot, int was)
 		wecom_ws_settle(ws);
 		return;
 	}
-	if (bot->kicked)
+	if (bot->standby && !bot->kicked)
+		wecom_ws_status(bot, WECOM_WS_STANDBY);
+	if (bot->kicked || bot->standby)
 		return;
 	if (bot->refused)
 		delay = ws_jitter(ws, ws->conf.backoff_max_ms);
@@ -471,8 +480,15 @@ ws_retry(lws_sorted_usec_list_t *sul)
 	struct ws_bot	*bot;
 
 	bot = lws_container_of(sul, struct ws_bot, sul_retry);
-	if (!bot->ws->stop_begun)
+	if (bot->ws->stop_begun)
+		return;
+	if (wecom_ws_may(bot))
 		wecom_ws_connect(bot);
+	else {
+		/* The lease lapsed meanwhile: it says when to try. */
+		bot->standby = 1;
+		wecom_ws_status(bot, WECOM_WS_STANDBY);
+	}
 }
 
 /* ms, ± 20 %: bots and servers restarted together spread out. */
@@ -521,4 +537,48 @@ wecom_ws_settle(struct wecom_ws *ws)
 		if (ws->bots[i].wsi != NULL)
 			return;
 	ws->finished = 1;
+}
+
+int64_t
+wecom_ws_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* May this bot connect now, as far as its lease (ws_lease.c) says? */
+int
+wecom_ws_may(struct ws_bot *bot)
+{
+	struct wecom_ws	*ws = bot->ws;
+	int64_t		 now;
+	int		 may;
+
+	if (ws->lease == NULL)
+		return (1);
+	now = wecom_ws_now_ms();
+	pthread_mutex_lock(&ws->lock);
+	may = bot->lease_mode == WS_LEASE_FREE || now < bot->lease_until;
+	pthread_mutex_unlock(&ws->lock);
+
+	return (may);
+}
+
+/*
+ * Kicked, with a store: off until the lease thread has given the lease
+ * up and been granted it again, however the store is meanwhile.
+ */
+static void
+ws_lease_kicked(struct ws_bot *bot)
+{
+	struct wecom_ws	*ws = bot->ws;
+
+	bot->standby = 1;
+	pthread_mutex_lock(&ws->lock);
+	bot->lease_kicked = 1;
+	bot->lease_mode = WS_LEASE_ASK;
+	bot->lease_until = 0;
+	pthread_mutex_unlock(&ws->lock);
 }

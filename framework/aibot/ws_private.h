@@ -5,7 +5,9 @@
  * (subscribe, pings, backoff, kick); ws_in.c what arrives (messages
  * reassembled and parsed, the callbacks waiting for the caller);
  * ws_queue.c what goes out (frames, requests waiting and in flight,
- * acks); ws_log.c the log lines. Functions shared between these files
+ * acks); ws_lease.c, given a store, which bots this server may
+ * connect (a thread of its own, for libpq blocks); ws_log.c the log
+ * lines. Functions shared between these files
  * carry wecom_ws_ too: libwecom.a shares one namespace with Kore, libc
  * and every app.
  *
@@ -40,6 +42,11 @@
 #define WS_STOP_MS	1000		/* wecom_ws_stop's grace */
 
 struct ws_bot;
+struct ws_lease;
+
+/* A bot's lease_mode: may it connect? */
+#define WS_LEASE_FREE		0	/* no store, or it is down: yes */
+#define WS_LEASE_ASK		1	/* while lease_until is ahead */
 
 /* A request of the caller: its frame, and who waits for its ack. */
 struct ws_req {
@@ -77,6 +84,7 @@ struct ws_bot {
 	int			 ping_due;
 	int			 unanswered;	/* pings */
 	int			 kicked;
+	int			 standby;	/* the lease is not ours */
 	int			 refused;
 	char			 sub_id[WS_ID_MAX];
 	char			 why[WS_WHY_MAX];	/* it closed */
@@ -87,6 +95,9 @@ struct ws_bot {
 	struct wecom_buf	 rx;		/* a message, in pieces */
 
 	/* Under ws->lock. */
+	int			 lease_mode;	/* WS_LEASE_* */
+	int64_t			 lease_until;	/* ms, monotonic: ours till */
+	int			 lease_kicked;	/* for the lease thread */
 	int			 live;		/* takes requests */
 	size_t			 queued;	/* waiting + in flight */
 	struct ws_reqs		 waiting;
@@ -115,6 +126,8 @@ struct wecom_ws {
 	int			 stop_begun;
 	int			 finished;	/* the loop ends */
 	lws_sorted_usec_list_t	 sul_stop;
+	lws_sorted_usec_list_t	 sul_lease;	/* the deadlines' tick */
+	struct ws_lease		*lease;		/* NULL: no store */
 	char			 lws_last[WS_WHY_MAX]; /* its line */
 	unsigned int		 lws_repeats;
 
@@ -143,6 +156,8 @@ int	wecom_ws_event(struct ws_bot *, struct lws *, int, void *, size_t);
 void	wecom_ws_close(struct ws_bot *, const char *, int);
 void	wecom_ws_status(struct ws_bot *, int);
 void	wecom_ws_settle(struct wecom_ws *);
+int	wecom_ws_may(struct ws_bot *);
+int64_t	wecom_ws_now_ms(void);
 
 /* ws_in.c */
 int	wecom_ws_rx(struct ws_bot *, struct lws *, const void *, size_t,
@@ -164,6 +179,13 @@ int	wecom_ws_sendable(struct ws_bot *);
 void	wecom_ws_sent(struct ws_bot *, struct ws_req *);
 int	wecom_ws_acked(struct ws_bot *, const struct ws_msg *);
 void	wecom_ws_fail_all(struct ws_bot *, int);
+
+/* ws_lease.c */
+int	wecom_ws_lease_start(struct wecom_ws *);
+void	wecom_ws_lease_run(struct wecom_ws *);
+void	wecom_ws_lease_stop(struct wecom_ws *);
+void	wecom_ws_lease_begin(struct wecom_ws *);
+void	wecom_ws_lease_apply(struct wecom_ws *);
 
 /* ws_log.c */
 void	wecom_ws_log(struct wecom_ws *, int, const char *, ...)

@@ -2,7 +2,9 @@
 /*
  * Bots on long connections. The first worker holds them, one socket per
  * bot for the whole host (a second would kick the first); when that
- * worker dies, Kore starts it anew and the new one reconnects. The
+ * worker dies, Kore starts it anew and the new one reconnects. Given
+ * [global] store, one socket per bot for all the servers on it: each
+ * connects only the bots whose lease it holds (aibot/ws_lease.c). The
  * sockets live on a thread of their own (aibot/ws.c); what they receive
  * comes here through an eventfd and is routed like a callback: inline
  * apps on the event loop, threaded ones on the handler threads, with a
@@ -107,6 +109,8 @@ wecom_aibot_init(struct wecom_server *s)
 	wc.backoff_min_ms = 1000;
 	wc.backoff_max_ms = 30000;
 	wc.log = aibot_log;
+	/* Several servers on one store: each bot where its lease is held. */
+	wc.store = s->conf.store;
 	if ((a->x = wecom_xml_new()) == NULL ||
 	    (a->ws = wecom_ws_start(&wc, a->bots, a->n, s->ws_states)) ==
 	    NULL) {

@@ -47,7 +47,8 @@ static void		 observe_push(struct kore_buf *);
 
 static const char *const ws_status[] = {
 	"connecting", "connected", "reconnecting", "kicked (another "
-	"connection took the bot)", "refused (bot_id or secret)", "stopped"
+	"connection took the bot)", "refused (bot_id or secret)", "stopped",
+	"standby"
 };
 
 int
@@ -182,19 +183,23 @@ observe_bot_metrics(struct kore_buf *b)
 	    "# HELP wecom_aibot_acks_failed_total Requests WeCom refused or "
 	    "did not ack.\n# TYPE wecom_aibot_acks_failed_total counter\n"
 	    "# HELP wecom_aibot_last_errcode The last errcode WeCom gave.\n"
-	    "# TYPE wecom_aibot_last_errcode gauge\n");
+	    "# TYPE wecom_aibot_last_errcode gauge\n"
+	    "# HELP wecom_aibot_lease_held 1 while this server holds the "
+	    "bot's lease in the store.\n# TYPE wecom_aibot_lease_held gauge\n");
 	for (i = 0; i < srv->nws; i++) {
 		st = &srv->ws_states[i];
 		kore_buf_appendf(b, "wecom_aibot_connected{bot=\"%s\"} %d\n"
 		    "wecom_aibot_connects_total{bot=\"%s\"} %llu\n"
 		    "wecom_aibot_drops_total{bot=\"%s\"} %llu\n"
 		    "wecom_aibot_acks_failed_total{bot=\"%s\"} %llu\n"
-		    "wecom_aibot_last_errcode{bot=\"%s\"} %d\n",
+		    "wecom_aibot_last_errcode{bot=\"%s\"} %d\n"
+		    "wecom_aibot_lease_held{bot=\"%s\"} %d\n",
 		    observe_ws_name(i), st->status == WECOM_WS_CONNECTED,
 		    observe_ws_name(i), (unsigned long long)st->connects,
 		    observe_ws_name(i), (unsigned long long)st->drops,
 		    observe_ws_name(i), (unsigned long long)st->acks_failed,
-		    observe_ws_name(i), st->last_errcode);
+		    observe_ws_name(i), st->last_errcode,
+		    observe_ws_name(i), st->lease == WECOM_WS_LEASE_HELD);
 	}
 }
 
@@ -273,11 +278,16 @@ observe_bot(struct kore_buf *b, const struct wecom_app *app,
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		since[0] = '\0';
-	kore_buf_appendf(b, "aibot %s: websocket %s since %s, %llu connects, "
-	    "%llu drops", app->conf->name, (size_t)st->status <
-	    sizeof(ws_status) / sizeof(ws_status[0]) ? ws_status[st->status] :
-	    "?", since, (unsigned long long)st->connects,
-	    (unsigned long long)st->drops);
+	kore_buf_appendf(b, "aibot %s: websocket %s", app->conf->name,
+	    (size_t)st->status < sizeof(ws_status) / sizeof(ws_status[0]) ?
+	    ws_status[st->status] : "?");
+	/* With a store: whose lease, when not ours. */
+	if (st->lease == WECOM_WS_LEASE_OTHER && st->lease_holder[0] != '\0')
+		kore_buf_appendf(b, " (held by %.63s)", st->lease_holder);
+	else if (st->lease == WECOM_WS_LEASE_DOWN)
+		kore_buf_appendf(b, " (the store is down)");
+	kore_buf_appendf(b, " since %s, %llu connects, %llu drops", since,
+	    (unsigned long long)st->connects, (unsigned long long)st->drops);
 	if (st->last_errcode != 0)
 		kore_buf_appendf(b, ", last error %.96s", st->last_error);
 	kore_buf_appendf(b, "\n");

@@ -158,6 +158,8 @@ static struct sock_filter filter_last[] = {
 	KORE_SYSCALL_ALLOW(geteuid),
 	KORE_SYSCALL_ALLOW(exit_group),
 	KORE_SYSCALL_ALLOW(nanosleep),
+	/* A sleep or poll resumed after SIGSTOP/SIGCONT (ptrace, a VM). */
+	KORE_SYSCALL_ALLOW(restart_syscall),
 	KORE_SYSCALL_ALLOW(clock_nanosleep),
 	KORE_SYSCALL_ALLOW(brk),
 	KORE_SYSCALL_ALLOW(munmap),

@@ -58,7 +58,7 @@ static void	status_timing(struct http_request *, const struct timespec *);
 
 static const char *const ws_names[] = {
 	"connecting", "connected", "reconnecting", "kicked", "refused",
-	"stopped"
+	"stopped", "standby"
 };
 
 /* In the parent: who may look, and the JSON's path beside the page's. */

@@ -29,6 +29,16 @@ static const char *const schema_token =
 	"  refreshing_by text,"
 	"  refresh_until timestamptz)";
 
+/* Version 3: leases (store_lease.c). */
+static const char *const schema_lease =
+	"CREATE TABLE wecom_lease ("
+	"  name text PRIMARY KEY,"		/* "aibot:" bot_id … */
+	"  holder text NOT NULL,"		/* host:pid:random */
+	"  expires_at timestamptz NOT NULL,"
+	"  epoch bigint NOT NULL DEFAULT 1,"	/* grows with each holder */
+	"  backend_pid int,"			/* the holder's session */
+	"  backend_start timestamptz)";
+
 /* Version 4: the retry table (store_retry.c). */
 static const char *const schema_retry =
 	"CREATE TABLE wecom_retry ("
@@ -50,7 +60,7 @@ static const char *const *const migrations[] = {
 	NULL,
 	&schema_token,			/* 1 */
 	&wecom_store_schema_outbox,	/* 2 */
-	&wecom_store_schema_lease,	/* 3 */
+	&schema_lease,			/* 3 */
 	&schema_retry,			/* 4 */
 	&schema_robot,			/* 5 */
 };

