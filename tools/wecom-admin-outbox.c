@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * wecom-admin outbox: what waits in state_dir/outbox and what failed
- * there, a failed message queued again, a message dropped. The work is
+ * wecom-admin outbox: what waits in state_dir/outbox (and in the
+ * shared store, [global] store) and what failed there, a failed
+ * message queued again, a message dropped. The work is
  * the outbox's own (outbox_admin.c), done under the lock its drains
  * take; this file says it in lines and exit codes.
  */
@@ -41,7 +42,8 @@ usage(FILE *fp)
 "       wecom-admin outbox retry KEY | --all-failed [-c CONF]\n"
 "       wecom-admin outbox drop KEY [-c CONF]\n"
 "\n"
-"The outbox of the config's state_dir (docs/outbox.md):\n"
+"The outbox of the config's state_dir (docs/outbox.md), and with\n"
+"[global] store the one every server shares (docs/ha.md) listed first:\n"
 "  list       one line per message queued, then per message failed:\n"
 "             key, state, target, age, attempts, when due, last error.\n"
 "             --failed: the failed ones only\n"

@@ -44,7 +44,6 @@ static int	admin_open(const struct wecom_conf *, const char *,
 		    struct outbox_dirs *, long, int *);
 static int	retry_one(const struct outbox_dirs *, const char *);
 static int	retry_all(const struct outbox_dirs *, int *);
-static void	requeue(struct outbox_record *, int64_t);
 static void	keep_owner(const struct outbox_dirs *, const char *);
 
 
@@ -186,6 +185,8 @@ wecom_outbox_admin_list(const struct wecom_conf *conf, int failed_only,
 
 	if (wecom_outbox_dirs_init(&d, conf->state_dir, 0) != WECOM_API_OK)
 		return (WECOM_API_ERR_IO);
+	/* The shared store's first: this host's files hold the rest. */
+	wecom_outbox_shared_list(conf, failed_only, fn, arg);
 	memset(&it, 0, sizeof(it));
 	rc = WECOM_API_OK;
 	if (!failed_only) {
@@ -229,26 +230,6 @@ admin_open(const struct wecom_conf *conf, const char *key,
 		return (WECOM_API_ERR_UNAVAILABLE);
 
 	return (rc);
-}
-
-/*
- * Queued anew: due now, and its age and attempts from zero, or a
- * message that failed for its age would fail again at once. What went
- * wrong before goes with the failure.
- */
-static void
-requeue(struct outbox_record *r, int64_t now)
-{
-	free(r->error.errmsg);
-	free(r->error.hint);
-	memset(&r->error, 0, sizeof(r->error));
-	r->created = now;
-	r->next = now;
-	r->attempts = 0;
-	r->interrupted = 0;
-	r->inflight = 0;
-	r->failed_at = 0;
-	r->failed_why[0] = '\0';
 }
 
 /*
@@ -296,7 +277,7 @@ retry_one(const struct outbox_dirs *d, const char *key)
 	free(data);
 	if (rc != WECOM_API_OK)
 		return (WECOM_API_ERR_PROTOCOL);
-	requeue(&r, wecom_outbox_now_ms());
+	wecom_outbox_record_requeue(&r, wecom_outbox_now_ms());
 	if ((s = wecom_outbox_record_encode(&r)) == NULL) {
 		wecom_outbox_record_free(&r);
 		return (WECOM_API_ERR_NOMEM);
@@ -345,14 +326,19 @@ wecom_outbox_admin_retry(const struct wecom_conf *conf, const char *key,
 	int			fd, rc;
 
 	*count = 0;
-	if ((rc = admin_open(conf, key, &d, wait_ms, &fd)) != WECOM_API_OK)
-		return (key == NULL && rc == WECOM_OUTBOX_NOT_FOUND ?
-		    WECOM_API_OK : rc);
+	if ((rc = admin_open(conf, key, &d, wait_ms, &fd)) == WECOM_API_OK) {
+		if (key == NULL)
+			rc = retry_all(&d, count);
+		else if ((rc = retry_one(&d, key)) == WECOM_API_OK)
+			*count = 1;
+		close(fd);
+	} else if (key == NULL && rc == WECOM_OUTBOX_NOT_FOUND)
+		rc = WECOM_API_OK;
+	/* Not this host's: the shared store's, if there is one. */
 	if (key == NULL)
-		rc = retry_all(&d, count);
-	else if ((rc = retry_one(&d, key)) == WECOM_API_OK)
-		*count = 1;
-	close(fd);
+		(void)wecom_outbox_shared_retry(conf, NULL, count);
+	else if (rc == WECOM_OUTBOX_NOT_FOUND)
+		rc = wecom_outbox_shared_retry(conf, key, count);
 
 	return (rc);
 }
@@ -373,7 +359,8 @@ wecom_outbox_admin_drop(const struct wecom_conf *conf, const char *key,
 	if (key == NULL)
 		return (WECOM_API_ERR_ARG);
 	if ((rc = admin_open(conf, key, &d, wait_ms, &fd)) != WECOM_API_OK)
-		return (rc);
+		return (rc == WECOM_OUTBOX_NOT_FOUND ?
+		    wecom_outbox_shared_drop(conf, key) : rc);
 	rc = WECOM_OUTBOX_NOT_FOUND;
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		one = wecom_outbox_remove(d.sub[dirs[i]], key, 0);
@@ -383,6 +370,8 @@ wecom_outbox_admin_drop(const struct wecom_conf *conf, const char *key,
 			rc = WECOM_API_ERR_IO;
 	}
 	close(fd);
+	if (rc == WECOM_OUTBOX_NOT_FOUND)
+		rc = wecom_outbox_shared_drop(conf, key);
 
 	return (rc);
 }

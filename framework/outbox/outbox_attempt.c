@@ -23,23 +23,10 @@
 #include "client_private.h"
 #include "outbox_private.h"
 
-static int	transient(int);
 static int	settled(struct outbox_drain *, int, const char *);
 static int	read_record(const char *, const char *,
 		    struct outbox_record *);
 static int	expired(struct outbox_drain *, struct outbox_record *);
-static int	send_forward(struct outbox_drain *,
-		    const struct outbox_record *, struct wecom_api_error *);
-static int	send_aibot(struct outbox_drain *, const struct outbox_record *,
-		    const struct wecom_outmsg *, struct wecom_api_error *);
-static int	send_record(struct outbox_drain *, struct outbox_dest *,
-		    const struct outbox_record *, struct wecom_send_result *,
-		    struct wecom_api_error *);
-static struct outbox_dest	*dest_get(struct outbox_drain *,
-				    const struct outbox_record *,
-				    struct wecom_api_error *);
-static char	*done_entry(const struct outbox_record *,
-		    const struct wecom_send_result *, int64_t);
 static void	delivered(struct outbox_drain *, struct outbox_dest *,
 		    const char *, const struct outbox_record *,
 		    const struct wecom_send_result *);
@@ -51,8 +38,6 @@ static void	reject(struct outbox_drain *, struct outbox_record *,
 static void	recover_one(struct outbox_drain *, const char *);
 static int	put_record(struct outbox_drain *, int, struct outbox_record *);
 static void	fail_record(struct outbox_drain *, int, struct outbox_record *,
-		    const char *);
-static void	fail_log(struct outbox_drain *, const struct outbox_record *,
 		    const char *);
 
 void
@@ -71,13 +56,12 @@ wecom_outbox_log(struct outbox_drain *dr, int pri, const char *fmt, ...)
 	dr->log(dr->arg, pri, line);
 }
 
-
 /*
  * Worth another attempt later: WeCom or the network may come back, a
  * configuration may be fixed. What WeCom refused stays refused.
  */
-static int
-transient(int code)
+int
+wecom_outbox_transient(int code)
 {
 	switch (code) {
 	case WECOM_API_ERR_REJECTED:
@@ -134,7 +118,7 @@ expired(struct outbox_drain *dr, struct outbox_record *r)
 		wecom_outbox_record_set_error(r, &(struct wecom_api_error){
 		    .code = WECOM_API_ERR_UNAVAILABLE,
 		    .errmsg = "never sent" }, now);
-	fail_log(dr, r, "outbox_max_age reached");
+	wecom_outbox_fail_log(dr, r, "outbox_max_age reached");
 	fail_record(dr, OB_NEW, r, "max_age");
 
 	return (1);
@@ -163,7 +147,7 @@ wecom_outbox_attempt(struct outbox_drain *dr, const char *key)
 	memset(&res, 0, sizeof(res));
 	wecom_client_err_clear(&err);
 	/* A destination that keeps failing is left for the next drain. */
-	if ((dst = dest_get(dr, &r, &err)) != NULL &&
+	if ((dst = wecom_outbox_dest(dr, &r, &err)) != NULL &&
 	    dst->fails >= OUTBOX_DEST_FAILS)
 		goto out;
 	if (wecom_outbox_move(dr->d.sub[OB_NEW], dr->d.sub[OB_SENDING], key,
@@ -171,141 +155,17 @@ wecom_outbox_attempt(struct outbox_drain *dr, const char *key)
 		goto out;
 
 	r.attempts++;
-	rc = dst != NULL ? send_record(dr, dst, &r, &res, &err) : err.code;
+	rc = dst != NULL ? wecom_outbox_send_record(dr, dst, &r, &res,
+	    &err) : err.code;
 	if (rc == WECOM_API_OK)
 		delivered(dr, dst, key, &r, &res);
-	else if (transient(rc))
+	else if (wecom_outbox_transient(rc))
 		retry(dr, dst, key, &r, rc, &err);
 	else
 		reject(dr, &r, &err);
 	wecom_send_result_free(&res);
 out:
 	wecom_outbox_record_free(&r);
-}
-
-static int
-send_record(struct outbox_drain *dr, struct outbox_dest *dst,
-    const struct outbox_record *r, struct wecom_send_result *res,
-    struct wecom_api_error *err)
-{
-	struct wecom_send_opts	 o;
-	struct wecom_target	 to;
-	struct wecom_outmsg	*m;
-	const char		*key;
-	int			 rc;
-
-	memset(&o, 0, sizeof(o));
-	o.safe = r->safe;
-	o.enable_id_trans = r->id_trans;
-	o.long_content = r->long_content;
-	o.fallback_to.touser = r->fb_user;
-	o.fallback_to.toparty = r->fb_party;
-	o.fallback_to.totag = r->fb_tag;
-	o.enable_duplicate_check = r->dup_interval > 0;
-	o.duplicate_check_interval = r->dup_interval;
-	if ((m = wecom_outbox_record_msg(r)) == NULL)
-		return (wecom_client_err_set(err, WECOM_API_ERR_ARG, 0,
-		    "the stored %s message cannot be rebuilt",
-		    json_string_value(json_object_get(r->msg, "msgtype"))));
-
-	if (r->aibot != NULL) {
-		rc = send_aibot(dr, r, m, err);
-	} else if (r->forward != NULL) {
-		rc = send_forward(dr, r, err);
-	} else if (r->robot != NULL) {
-		if ((key = wecom_robot_key(dr->conf, r->robot)) == NULL)
-			rc = wecom_client_err_set(err, WECOM_API_ERR_CONFIG, 0,
-			    "no [robot %s] with a key", r->robot);
-		else
-			rc = wecom_webhook_send(dst->client, key, m, &o, res,
-			    err);
-	} else if (r->chat != NULL) {
-		rc = wecom_appchat_send(dst->client, r->chat, m, &o, res, err);
-	} else {
-		to.touser = r->touser;
-		to.toparty = r->toparty;
-		to.totag = r->totag;
-		rc = wecom_message_send(dst->client, &to, m, &o, res, err);
-	}
-	wecom_outmsg_free(m);
-
-	return (rc);
-}
-
-/*
- * A bot's: aibot_send_msg's body, the message with its conversation;
- * text goes as markdown (a bot has no plain text).
- */
-static int
-send_aibot(struct outbox_drain *dr, const struct outbox_record *r,
-    const struct wecom_outmsg *m, struct wecom_api_error *err)
-{
-	const struct wecom_outbox_sender	*ab = dr->conf->aibot_send;
-	json_t				*o, *inner;
-	char				*body;
-	int				 rc;
-
-	o = json_deep_copy(r->msg);
-	if (o != NULL && strcmp(wecom_outmsg_type(m), "text") == 0 &&
-	    (inner = json_object_get(o, "text")) != NULL) {
-		json_object_set(o, "markdown", inner);
-		json_object_del(o, "text");
-		json_object_set_new(o, "msgtype", json_string("markdown"));
-	}
-	body = NULL;
-	if (o != NULL && json_object_set_new(o, "chatid",
-	    json_string(r->chat)) == 0 && json_object_set_new(o, "chat_type",
-	    json_integer(r->chat_type)) == 0)
-		body = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (body == NULL)
-		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
-		    "out of memory"));
-	rc = ab->send(ab->arg, r->aibot, body, err);
-	free(body);
-
-	return (rc);
-}
-
-/* The message's JSON, as it was first POSTed, to its receiver again. */
-static int
-send_forward(struct outbox_drain *dr, const struct outbox_record *r,
-    struct wecom_api_error *err)
-{
-	const struct wecom_outbox_sender	*fs = dr->conf->forward_send;
-	char					*body;
-	int					 rc;
-
-	body = json_dumps(json_object_get(r->msg, "forward"), JSON_COMPACT);
-	if (body == NULL)
-		return (wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
-		    "out of memory"));
-	rc = fs->send(fs->arg, r->forward, body, err);
-	free(body);
-
-	return (rc);
-}
-
-/* What done/KEY holds: no content, only what a caller asks back. */
-static char *
-done_entry(const struct outbox_record *r, const struct wecom_send_result *res,
-    int64_t now)
-{
-	json_t	*done;
-	char	*s;
-
-	done = json_pack("{s:i, s:s, s:I, s:I, s:i, s:s*, s:s*, s:s*, "
-	    "s:s*, s:s*, s:s*}", "v", OUTBOX_VERSION, "key", r->key,
-	    "created", (json_int_t)r->created,
-	    "delivered", (json_int_t)now, "attempts", r->attempts,
-	    "app", r->app, "robot", r->robot, "msgid", res->msgid,
-	    "invaliduser", res->invaliduser,
-	    "invalidparty", res->invalidparty,
-	    "invalidtag", res->invalidtag);
-	s = done != NULL ? json_dumps(done, JSON_COMPACT) : NULL;
-	json_decref(done);
-
-	return (s);
 }
 
 static void
@@ -316,7 +176,7 @@ delivered(struct outbox_drain *dr, struct outbox_dest *dst, const char *key,
 
 	dst->fails = 0;
 	dr->st->delivered++;
-	s = done_entry(r, res, wecom_outbox_now_ms());
+	s = wecom_outbox_done_entry(r, res, wecom_outbox_now_ms());
 	/*
 	 * Without done/ the record stays in sending/: the next
 	 * drainer sends it again, into the duplicate check.
@@ -350,7 +210,7 @@ retry(struct outbox_drain *dr, struct outbox_dest *dst, const char *key,
 		dst->fails++;
 	wecom_outbox_record_set_error(r, err, now);
 	if (now - r->created >= dr->max_age_ms) {
-		fail_log(dr, r, "outbox_max_age reached");
+		wecom_outbox_fail_log(dr, r, "outbox_max_age reached");
 		fail_record(dr, OB_SENDING, r, "max_age");
 		return;
 	}
@@ -373,7 +233,7 @@ reject(struct outbox_drain *dr, struct outbox_record *r,
     const struct wecom_api_error *err)
 {
 	wecom_outbox_record_set_error(r, err, wecom_outbox_now_ms());
-	fail_log(dr, r, "rejected");
+	wecom_outbox_fail_log(dr, r, "rejected");
 	fail_record(dr, OB_SENDING, r, "rejected");
 }
 
@@ -390,62 +250,6 @@ wecom_outbox_sync_steps(struct outbox_drain *dr)
 	wecom_outbox_sync_dir(dr->d.sub[OB_SENDING]);
 	wecom_outbox_sync_dir(dr->d.sub[OB_NEW]);
 	dr->unsynced = 0;
-}
-
-/* The client of a record's app or robot, made once per drain. */
-static struct outbox_dest *
-dest_get(struct outbox_drain *dr, const struct outbox_record *r,
-    struct wecom_api_error *err)
-{
-	struct outbox_dest	*dst;
-	char			 name[256];
-
-	snprintf(name, sizeof(name), "%s %s", r->robot ? "robot" : r->aibot ?
-	    "aibot" : r->forward ? "forward" : "app", r->robot ? r->robot :
-	    r->aibot ? r->aibot : r->forward ? r->forward : r->app);
-	TAILQ_FOREACH(dst, &dr->dests, list) {
-		if (strcmp(dst->name, name) == 0)
-			return (dst);
-	}
-	if ((dst = calloc(1, sizeof(*dst))) == NULL ||
-	    (dst->name = strdup(name)) == NULL) {
-		free(dst);
-		wecom_client_err_set(err, WECOM_API_ERR_NOMEM, 0,
-		    "out of memory");
-		return (NULL);
-	}
-	/* A bot's goes on its long connection: any client will do. */
-	dst->client = r->robot != NULL || r->aibot != NULL ||
-	    r->forward != NULL ?
-	    wecom_client_new_robot(dr->conf, err) :
-	    wecom_client_new(dr->conf, r->app, err);
-	if (dst->client == NULL) {
-		free(dst->name);
-		free(dst);
-		return (NULL);
-	}
-	/*
-	 * A caller waits for this one: a single try, and no wait for a
-	 * robot's turn. What fails is retried by the next drain.
-	 */
-	if (dr->once)
-		wecom_client_set_retry(dst->client, 1, 0, 1);
-	TAILQ_INSERT_TAIL(&dr->dests, dst, list);
-
-	return (dst);
-}
-
-void
-wecom_outbox_dests_free(struct outbox_drain *dr)
-{
-	struct outbox_dest	*dst;
-
-	while ((dst = TAILQ_FIRST(&dr->dests)) != NULL) {
-		TAILQ_REMOVE(&dr->dests, dst, list);
-		wecom_client_free(dst->client);
-		free(dst->name);
-		free(dst);
-	}
 }
 
 /*
@@ -561,8 +365,8 @@ fail_record(struct outbox_drain *dr, int from, struct outbox_record *r,
 	wecom_outbox_remove(dr->d.sub[from], r->key, 0);
 }
 
-static void
-fail_log(struct outbox_drain *dr, const struct outbox_record *r,
+void
+wecom_outbox_fail_log(struct outbox_drain *dr, const struct outbox_record *r,
     const char *why)
 {
 	char	what[256], code[32];

@@ -39,8 +39,6 @@ struct due {
 	int64_t		 created;
 };
 
-static void	drain_init(struct outbox_drain *, const struct wecom_conf *,
-		    wecom_outbox_log_fn, void *, struct wecom_outbox_stats *);
 static int	drain_lock(struct outbox_drain *, int *);
 static int	drain_due(struct outbox_drain *, const struct timespec *,
 		    long, int);
@@ -84,22 +82,6 @@ wecom_outbox_lock(const struct outbox_dirs *d, long wait_ms, int *fd)
 	}
 
 	return (WECOM_API_OK);
-}
-
-static void
-drain_init(struct outbox_drain *dr, const struct wecom_conf *conf,
-    wecom_outbox_log_fn log, void *arg, struct wecom_outbox_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	memset(dr, 0, sizeof(*dr));
-	dr->conf = conf;
-	dr->log = log;
-	dr->arg = arg;
-	dr->st = st;
-	/* Checked at load, the environment override applied. */
-	dr->max_age_ms = (int64_t)conf->outbox_max_age * 1000;
-	dr->backoff_ms = conf->outbox_backoff_ms;
-	TAILQ_INIT(&dr->dests);
 }
 
 /*
@@ -166,6 +148,10 @@ drain_due(struct outbox_drain *dr, const struct timespec *t0, long budget_ms,
 	return (rc);
 }
 
+/*
+ * This host's files first (put keeps there what the store did not
+ * take), then the shared store, within one budget and one batch.
+ */
 int
 wecom_outbox_drain(const struct wecom_conf *conf, long budget_ms, int max,
     wecom_outbox_log_fn log, void *arg, struct wecom_outbox_stats *st)
@@ -173,25 +159,34 @@ wecom_outbox_drain(const struct wecom_conf *conf, long budget_ms, int max,
 	struct wecom_outbox_stats	local;
 	struct outbox_drain		dr;
 	struct timespec			t0;
-	int				fd, rc;
+	int				fd, rc, done;
 
 	if (st == NULL)
 		st = &local;
-	drain_init(&dr, conf, log, arg, st);
+	wecom_outbox_drain_init(&dr, conf, log, arg, st);
 	if (max == 0)
 		max = (int)conf->outbox_batch;
-	if ((rc = drain_lock(&dr, &fd)) != WECOM_API_OK)
-		return (rc == OUTBOX_EXISTS ? WECOM_API_OK : rc);
-
 	/* The budget counts recovering and pruning too. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	wecom_outbox_recover(&dr);
-	prune(&dr, wecom_outbox_now_ms());
-	rc = drain_due(&dr, &t0, budget_ms, max);
+	if ((rc = drain_lock(&dr, &fd)) == WECOM_API_OK) {
+		wecom_outbox_recover(&dr);
+		prune(&dr, wecom_outbox_now_ms());
+		rc = drain_due(&dr, &t0, budget_ms, max);
+		close(fd);
+	} else if (rc == OUTBOX_EXISTS)
+		rc = WECOM_API_OK;
+	else
+		return (rc);
+	done = st->delivered + st->failed + st->retried;
+	if (rc == WECOM_API_OK && (max < 0 || done < max))
+		wecom_outbox_shared_drain(&dr, budget_ms > 0 ?
+		    (int64_t)t0.tv_sec * 1000 + t0.tv_nsec / 1000000 +
+		    budget_ms : 0, max < 0 ? -1 : max - done);
 	wecom_outbox_dests_free(&dr);
 	wecom_outbox_sync_steps(&dr);
 	count_queue(&dr.d, &st->remaining, &st->oldest_age);
-	close(fd);
+	wecom_outbox_shared_count(conf, &st->remaining, &st->oldest_age,
+	    NULL);
 
 	return (rc);
 }
@@ -205,7 +200,7 @@ wecom_outbox_drain_key(const struct wecom_conf *conf,
 	struct wecom_outbox_stats	st;
 	struct outbox_drain		dr;
 
-	drain_init(&dr, conf, log, arg, &st);
+	wecom_outbox_drain_init(&dr, conf, log, arg, &st);
 	dr.d = *d;
 	dr.once = 1;
 	wecom_outbox_attempt(&dr, key);
@@ -369,6 +364,7 @@ wecom_outbox_stats(const struct wecom_conf *conf, size_t *depth,
 	if (wecom_outbox_dirs_init(&d, conf->state_dir, 0) != WECOM_API_OK)
 		return (WECOM_API_ERR_IO);
 	count_queue(&d, depth, oldest_age);
+	wecom_outbox_shared_count(conf, depth, oldest_age, NULL);
 
 	return (WECOM_API_OK);
 }
@@ -384,6 +380,7 @@ wecom_outbox_failed(const struct wecom_conf *conf, size_t *n)
 	*n = 0;
 	if (wecom_outbox_dirs_init(&d, conf->state_dir, 0) != WECOM_API_OK)
 		return (WECOM_API_ERR_IO);
+	wecom_outbox_shared_count(conf, NULL, NULL, n);
 	if ((dp = opendir(d.sub[OB_FAILED])) == NULL)
 		return (WECOM_API_OK);
 	while ((de = readdir(dp)) != NULL)

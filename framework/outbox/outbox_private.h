@@ -107,13 +107,17 @@ int	wecom_outbox_record_set_msg(struct outbox_record *,
 struct wecom_outmsg	*wecom_outbox_record_msg(const struct outbox_record *);
 void	wecom_outbox_record_describe(const struct outbox_record *, char *,
 	    size_t);
+void	wecom_outbox_record_requeue(struct outbox_record *, int64_t now);
 void	wecom_outbox_record_set_error(struct outbox_record *,
 	    const struct wecom_api_error *, int64_t now);
 int	wecom_outbox_key_valid(const char *);
 void	wecom_outbox_key_random(char out[WECOM_OUTBOX_KEY_MAX + 1]);
 long	wecom_outbox_backoff_ms(long base_ms, int attempts, uint32_t rnd);
 
-/* outbox_drain.c, for outbox_send.c. */
+/* outbox_drain.c, for outbox_send.c and outbox_shared.c. */
+void	wecom_outbox_drain_init(struct outbox_drain *,
+	    const struct wecom_conf *, wecom_outbox_log_fn, void *,
+	    struct wecom_outbox_stats *);
 int	wecom_outbox_lock(const struct outbox_dirs *, long wait_ms, int *fd);
 void	wecom_outbox_drain_key(const struct wecom_conf *,
 	    const struct outbox_dirs *, const char *key, wecom_outbox_log_fn,
@@ -126,6 +130,44 @@ void	wecom_outbox_dests_free(struct outbox_drain *);
 void	wecom_outbox_sync_steps(struct outbox_drain *);
 void	wecom_outbox_log(struct outbox_drain *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/* outbox_deliver.c: how one record is sent, from files or the store. */
+struct outbox_dest	*wecom_outbox_dest(struct outbox_drain *,
+			    const struct outbox_record *,
+			    struct wecom_api_error *);
+int	wecom_outbox_send_record(struct outbox_drain *, struct outbox_dest *,
+	    const struct outbox_record *, struct wecom_send_result *,
+	    struct wecom_api_error *);
+char	*wecom_outbox_done_entry(const struct outbox_record *,
+	    const struct wecom_send_result *, int64_t);
+int	wecom_outbox_transient(int);
+void	wecom_outbox_fail_log(struct outbox_drain *,
+	    const struct outbox_record *, const char *);
+
+/* outbox_send.c: how a message fared, for outbox_shared.c too. */
+int	wecom_outbox_outcome_done(json_t *, struct wecom_send_result *,
+	    struct wecom_api_error *);
+int	wecom_outbox_outcome_record(const struct outbox_record *, int,
+	    struct wecom_api_error *);
+
+/* outbox_shared.c: the outbox in the shared store ([global] store). */
+struct wecom_store;
+struct wecom_store	*wecom_outbox_store(const struct wecom_conf *);
+long	wecom_outbox_lease_s(const struct wecom_conf *);
+int	wecom_outbox_in_files(const struct wecom_conf *, const char *);
+int	wecom_outbox_shared_put(const struct wecom_conf *,
+	    const struct outbox_record *, const char *);
+void	wecom_outbox_shared_drain(struct outbox_drain *, int64_t, int);
+void	wecom_outbox_shared_count(const struct wecom_conf *, size_t *,
+	    long *, size_t *);
+int	wecom_outbox_shared_send(const struct wecom_conf *, const char *,
+	    long, wecom_outbox_log_fn, void *, struct wecom_send_result *,
+	    struct wecom_api_error *);
+void	wecom_outbox_shared_list(const struct wecom_conf *, int,
+	    wecom_outbox_entry_fn, void *);
+int	wecom_outbox_shared_retry(const struct wecom_conf *, const char *,
+	    int *);
+int	wecom_outbox_shared_drop(const struct wecom_conf *, const char *);
 
 /* outbox_fs.c: the directories and atomic file operations. */
 int	wecom_outbox_dirs_init(struct outbox_dirs *, const char *state_dir,

@@ -298,7 +298,10 @@ wecom_outbox_put(const struct wecom_conf *conf,
 	put_stamp(&r, conf, key);
 	if ((rc = put_encode(&r, m, &s, err)) != WECOM_API_OK)
 		goto out;
-	rc = put_store(&r, conf->state_dir, s, err);
+	/* The store unless it is down or this host's files had the key. */
+	if (wecom_outbox_in_files(conf, r.key) ||
+	    wecom_outbox_shared_put(conf, &r, s) != WECOM_API_OK)
+		rc = put_store(&r, conf->state_dir, s, err);
 out:
 	if (rc == WECOM_API_OK && key_out != NULL)
 		memcpy(key_out, r.key, strlen(r.key) + 1);

@@ -539,3 +539,23 @@ wecom_outbox_record_describe(const struct outbox_record *r, char *buf,
 		    r->toparty ? " party " : "", r->toparty ? r->toparty : "",
 		    r->totag ? " tag " : "", r->totag ? r->totag : "");
 }
+
+/*
+ * Queued anew: due now, and its age and attempts from zero, or a
+ * message that failed for its age would fail again at once. What went
+ * wrong before goes with the failure.
+ */
+void
+wecom_outbox_record_requeue(struct outbox_record *r, int64_t now)
+{
+	free(r->error.errmsg);
+	free(r->error.hint);
+	memset(&r->error, 0, sizeof(r->error));
+	r->created = now;
+	r->next = now;
+	r->attempts = 0;
+	r->interrupted = 0;
+	r->inflight = 0;
+	r->failed_at = 0;
+	r->failed_why[0] = '\0';
+}

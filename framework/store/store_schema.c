@@ -29,6 +29,26 @@ static const char *const schema_token =
 	"  refreshing_by text,"
 	"  refresh_until timestamptz)";
 
+/* Version 2: the outbox (store_outbox.c); one statement, its index in it. */
+static const char *const schema_outbox =
+	"DO $$ BEGIN "
+	"CREATE TABLE wecom_outbox ("
+	"  key text PRIMARY KEY,"
+	"  state text NOT NULL DEFAULT 'queued'"
+	"    CHECK (state IN ('queued', 'sent', 'failed')),"
+	"  record text NOT NULL,"		/* the file outbox's JSON */
+	"  server_only boolean NOT NULL DEFAULT false,"
+	"  created_at timestamptz NOT NULL DEFAULT now(),"
+	"  not_before timestamptz NOT NULL DEFAULT now(),"
+	"  claimed_by text,"			/* host:pid:thread */
+	"  claimed_until timestamptz,"
+	"  interrupted int NOT NULL DEFAULT 0,"
+	"  sent_at timestamptz,"
+	"  done text);"				/* msgid, invalid recipients */
+	"CREATE INDEX wecom_outbox_due ON wecom_outbox (not_before, "
+	"  created_at) WHERE state = 'queued'; "
+	"END $$";
+
 /* Version 3: leases (store_lease.c). */
 static const char *const schema_lease =
 	"CREATE TABLE wecom_lease ("
@@ -59,7 +79,7 @@ static const char *const schema_robot =
 static const char *const *const migrations[] = {
 	NULL,
 	&schema_token,			/* 1 */
-	&wecom_store_schema_outbox,	/* 2 */
+	&schema_outbox,			/* 2 */
 	&schema_lease,			/* 3 */
 	&schema_retry,			/* 4 */
 	&schema_robot,			/* 5 */

@@ -84,13 +84,41 @@ int	wecom_store_lease_drop(struct wecom_store *, const char *name,
 	    const char *holder);
 /* store_lease.c ends. */
 
+/* ---- store_outbox.c: the outbox, drained by any server. ---- */
+struct wecom_store_outbox {
+	char	 key[65];		/* WECOM_OUTBOX_KEY_MAX + 1 */
+	char	 state[8];		/* queued, sent, failed */
+	char	*record;		/* the outbox record's JSON */
+	char	*done;			/* sent: what a caller asks back */
+	int	 interrupted;		/* claims that found a stale one */
+	int	 claimed;		/* a live claim holds it */
+};
+
+void	wecom_store_outbox_clear(struct wecom_store_outbox *);
+int	wecom_store_outbox_put(struct wecom_store *, const char *key,
+	    const char *record, int server_only);
+int	wecom_store_outbox_claim(struct wecom_store *, const char *key,
+	    long lease_s, int server, struct wecom_store_outbox *);
+int	wecom_store_outbox_settle(struct wecom_store *, const char *key,
+	    const char *state, const char *record, const char *done,
+	    long delay_ms);
+int	wecom_store_outbox_get(struct wecom_store *, const char *key,
+	    struct wecom_store_outbox *);
+int	wecom_store_outbox_count(struct wecom_store *, size_t *queued,
+	    long *oldest_s, size_t *failed);
+int	wecom_store_outbox_prune(struct wecom_store *, long keep_s);
+int	wecom_store_outbox_list(struct wecom_store *, int failed_only,
+	    void (*)(void *, const struct wecom_store_outbox *), void *);
+int	wecom_store_outbox_requeue(struct wecom_store *, const char *key,
+	    const char *record);
+int	wecom_store_outbox_drop(struct wecom_store *, const char *key);
+/* ---- end of store_outbox.c ---- */
+
 /* store_robot.c: a group robot's 20 messages a minute, by its key's hash. */
 int	wecom_store_robot_turn(struct wecom_store *, const char *robot,
 	    int per_minute, int64_t *wait_ms);
 
-/* Private to the layer. Each feature's tables (store_schema.c). */
-extern const char *const	wecom_store_schema_outbox;	/* 2 */
-
+/* Private to the layer. */
 struct pg_result;
 int	wecom_store_exec(struct wecom_store *, const char *sql, int n,
 	    const char *const *params, struct pg_result **);

@@ -15,6 +15,11 @@
  * (enable_duplicate_check, interval = the max age, at most 4 h)
  * absorbs.
  *
+ * With [global] store (docs/ha.md) a message is a row of the shared
+ * database instead, claimed by any server's drain or `wecom-send
+ * --flush` (FOR UPDATE SKIP LOCKED and a lease) before it is sent; a
+ * store that is down sends it to the files above, drained as ever.
+ *
  * Plain C, no Kore. Not thread-safe within one process.
  *
  *	struct wecom_outbox_to to = { .app = "main" };
