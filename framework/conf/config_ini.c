@@ -30,6 +30,7 @@
 static int	conf_line(struct conf_parse *, char *);
 static int	conf_section(struct conf_parse *, char *);
 static int	conf_keyvalue(struct conf_parse *, char *);
+static void	conf_comment(char *);
 static int	conf_resolve(struct conf_parse *, struct wecom_conf_kv *);
 static int	conf_read_secret(struct conf_parse *, struct wecom_conf_kv *,
 		    const char *);
@@ -166,6 +167,27 @@ conf_section(struct conf_parse *ps, char *p)
 	return (WECOM_CONF_OK);
 }
 
+/*
+ * A '#' after a blank starts a comment, as in sh: "key = value  # why".
+ * A value in double quotes keeps it ("a # b"); a ';' never starts one
+ * there (a command line's "a ; b" stays whole).
+ */
+static void
+conf_comment(char *val)
+{
+	char	*p;
+
+	if (*val == '"')
+		return;
+	for (p = val; (p = strchr(p, '#')) != NULL; p++) {
+		if (p > val && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			(void)conf_trim(val);
+			return;
+		}
+	}
+}
+
 static int
 conf_keyvalue(struct conf_parse *ps, char *p)
 {
@@ -180,6 +202,7 @@ conf_keyvalue(struct conf_parse *ps, char *p)
 	*eq = '\0';
 	key = conf_trim(p);
 	val = conf_trim(eq + 1);
+	conf_comment(val);
 	len = strlen(val);
 	if (len >= 2 && val[0] == '"' && val[len - 1] == '"') {
 		val[len - 1] = '\0';

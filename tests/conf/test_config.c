@@ -825,6 +825,32 @@ takes_the_config_path_from_wecom_conf(void **state)
 	assert_string_equal(wecom_conf_path(), WECOM_CONF_DEFAULT);
 }
 
+/* "key = value  # why", as in sh; quoted or without a blank, kept. */
+static void
+ends_a_value_at_a_comment_after_a_blank(void **state)
+{
+	struct wecom_conf		 conf;
+	const struct wecom_app_conf	*app;
+	char				 err[512];
+	int				 rc;
+
+	rc = load(&conf, "[global]\nretry_attempts = 3   # fewer\n"
+	    "[app alerts]\ncorpid = ww1\t# the corp\nagentid = 5\n"
+	    "secret = s3#cret\nsnap = \"cam # 1\"\nshell = a ; b\n", err,
+	    sizeof(err));
+	app = wecom_conf_app(&conf, "alerts");
+	if (rc != WECOM_CONF_OK || app == NULL) {
+		wecom_conf_free(&conf);
+		fail_msg("%s", err);
+	}
+	assert_int_equal(conf.retry_attempts, 3);
+	assert_string_equal(app->corpid, "ww1");
+	assert_string_equal(app->secret, "s3#cret");
+	assert_string_equal(wecom_conf_get(app->section, "snap"), "cam # 1");
+	assert_string_equal(wecom_conf_get(app->section, "shell"), "a ; b");
+	wecom_conf_free(&conf);
+}
+
 static void
 accepts_a_send_only_app_without_callback_keys(void **state)
 {
@@ -1154,6 +1180,8 @@ main(void)
 		cmocka_unit_test_setup(refuses_bad_token_and_path, clean_env),
 		cmocka_unit_test_setup(
 		    accepts_a_send_only_app_without_callback_keys, clean_env),
+		cmocka_unit_test_setup(
+		    ends_a_value_at_a_comment_after_a_blank, clean_env),
 		cmocka_unit_test_setup(names_a_file_it_cannot_open, clean_env),
 		cmocka_unit_test_setup(takes_the_config_path_from_wecom_conf,
 		    clean_env),
