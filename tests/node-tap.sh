@@ -3,7 +3,7 @@
 # Run node:test files with TAP that prove can read: node's YAML
 # diagnostics ("|-" blocks, multi-line messages) trip prove's YAMLish
 # reader, so they are turned into "# " comments, kept for failures only.
-node --test --test-reporter=tap --test-concurrency=1 "$@" 2>&1 | awk '
+node --test --test-reporter=tap --test-concurrency=1 --test-timeout=300000 "$@" 2>&1 | awk '
 	/^ *(not )?ok [0-9]+/	{ failed = ($0 ~ /^ *not ok/) }
 	/^ *---$/		{ yaml = 1; next }
 	yaml && /^ *\.\.\.$/	{ yaml = 0; next }

@@ -51,8 +51,9 @@ wecom_client_token_shared(struct wecom_client *c, struct client_token *t,
 	end = time(NULL) + SHARED_LEASE_S + 5;
 	rc = CLIENT_TOKEN_LOCAL;
 	for (;;) {
+		/* A statement that failed on a busy row is tried again. */
 		if ((have = wecom_store_token_read(st, c->hash, &s)) ==
-		    WECOM_STORE_ERROR)
+		    WECOM_STORE_ERROR && !wecom_store_connected(st))
 			break;
 		if (have == WECOM_STORE_OK && shared_copy(t, &s) &&
 		    wecom_client_token_fresh(t, SHARED_EARLY_S)) {
@@ -64,7 +65,7 @@ wecom_client_token_shared(struct wecom_client *c, struct client_token *t,
 			rc = shared_fetch(c, t, err);
 			break;
 		}
-		if (claim == WECOM_STORE_ERROR)
+		if (claim == WECOM_STORE_ERROR && !wecom_store_connected(st))
 			break;
 		/* Another is fetching: its old token, or a short wait. */
 		if (have == WECOM_STORE_OK &&

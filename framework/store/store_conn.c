@@ -103,6 +103,13 @@ wecom_store_fail(struct wecom_store *st, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Still connected: a statement failed (a lock timeout), not the store. */
+int
+wecom_store_connected(const struct wecom_store *st)
+{
+	return (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK);
+}
+
 uint64_t
 wecom_store_fallbacks(void)
 {

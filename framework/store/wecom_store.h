@@ -32,6 +32,7 @@ struct wecom_store	*wecom_store_new(const char *url);
 void			 wecom_store_free(struct wecom_store *);
 /* Why the last call failed, for a person; never the URL's password. */
 const char		*wecom_store_error(const struct wecom_store *);
+int			 wecom_store_connected(const struct wecom_store *);
 /* Connected, the schema migrated: its version. */
 int			 wecom_store_version(struct wecom_store *, int *);
 /* Calls answered from this host's state since start: it was down. */

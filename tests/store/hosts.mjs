@@ -22,3 +22,9 @@ export async function twoHosts(pg, globalExtra = '') {
     sendB: (args, env) => run(WECOM_SEND, ['-c', confB, ...args], { env: { ...t.env, ...env } }),
   };
 }
+
+// A teardown step that must not hang the run: done, or given up on after
+// ms (what it stops is killed at exit by its own reaper).
+export function within(p, ms) {
+  return Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+}

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as h from '../callback/harness.mjs';
 import { startAibot } from '../fake_aibot/server.mjs';
 import { startPostgres } from '../pg/pg.mjs';
+import { within } from './hosts.mjs';
 
 const BOT = 'aibLEASE';
 const SECRET = 'lease-secret';
@@ -79,8 +80,8 @@ after(async () => {
     if (!s.killed) assert.deepEqual(h.deaths(log).filter((l) => !thawed(l)), [], 'a kore process died');
     assert.doesNotMatch(log, new RegExp(SECRET), 'no secret in the log');
   }
-  await fake?.close();
-  await pg?.stop();
+  await within(fake?.close(), 5000);
+  await within(pg?.stop(), 30000);
   assert.deepEqual(fake.errors, [], 'the fake saw no protocol error');
 });
 

@@ -15,6 +15,7 @@ import * as h from '../callback/harness.mjs';
 import { startFake, CORPID } from '../fake_wecom/server.mjs';
 import { run, WECOM_SEND } from '../client/helpers.mjs';
 import { startPostgres } from '../pg/pg.mjs';
+import { within } from './hosts.mjs';
 
 const N = 1000;
 const APIKEY = 'store-outbox-key-0123456789';
@@ -73,8 +74,8 @@ before(async () => {
 
 after(async () => {
   for (const srv of [a, b]) if (srv) await h.stopAndCheck(srv);
-  await fake?.close();
-  await pg?.stop();
+  await within(fake?.close(), 5000);
+  await within(pg?.stop(), 30000);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as h from '../callback/harness.mjs';
 import { startFake, CORPID } from '../fake_wecom/server.mjs';
 import { startPostgres } from '../pg/pg.mjs';
+import { within } from './hosts.mjs';
 
 let pg, fake, a, b;
 const CREDS = { ...h.randomCredentials(), corpid: CORPID };
@@ -52,8 +53,8 @@ before(async () => {
 
 after(async () => {
   for (const srv of [a, b]) if (srv) await h.stopAndCheck(srv);
-  await fake?.close();
-  await pg?.stop();
+  await within(fake?.close(), 5000);
+  await within(pg?.stop(), 30000);
 });
 
 test('a retry on the other server does not run its handlers: it answers with the first reply', async () => {

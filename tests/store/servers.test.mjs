@@ -11,6 +11,7 @@ import * as h from '../callback/harness.mjs';
 import { startFake, CORPID } from '../fake_wecom/server.mjs';
 import { run, WECOM_SEND } from '../client/helpers.mjs';
 import { startPostgres } from '../pg/pg.mjs';
+import { within } from './hosts.mjs';
 
 const KEY = 'store-key-0123456789abcdef';
 let pg, fake, a, b, dir, conf;
@@ -49,8 +50,8 @@ before(async () => {
 
 after(async () => {
   for (const srv of [a, b]) if (srv) await h.stopAndCheck(srv);
-  await fake?.close();
-  await pg?.stop();
+  await within(fake?.close(), 5000);
+  await within(pg?.stop(), 30000);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
