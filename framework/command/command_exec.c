@@ -112,8 +112,11 @@ exec_child(struct exec_run *run, int errfd)
 	signal(SIGXFSZ, SIG_DFL);
 	snprintf(path, sizeof(path), "%s/%s", run->dir,
 	    cmd->to_file ? EXEC_OUT : EXEC_STDOUT);
-	for (i = 0; cmd->argv[i] != NULL; i++)
-		argv[i] = exec_word(cmd->argv[i], path);
+	/* Out of memory for a word: never a shorter command than written. */
+	for (i = 0; cmd->argv[i] != NULL; i++) {
+		if ((argv[i] = exec_word(cmd->argv[i], path)) == NULL)
+			_exit(126);
+	}
 	argv[i] = NULL;
 	in = open("/dev/null", O_RDWR);
 	out = cmd->to_file ? in : open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -138,10 +141,6 @@ exec_child(struct exec_run *run, int errfd)
 				env[n++] = *ep;
 		}
 		environ = env;
-	}
-	for (i = 0; argv[i] != NULL || i == 0; i++) {
-		if (argv[i] == NULL)
-			_exit(126);
 	}
 	execvp(argv[0], argv);
 	dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0],
