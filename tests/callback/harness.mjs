@@ -333,9 +333,11 @@ ${opts.sections ?? ''}`;
 // test file.
 export function deaths(log) {
   // "exited with status 0" is a worker that stopped cleanly before its
-  // parent (the whole process group gets SIGTERM): not a death.
+  // parent (the whole process group gets SIGTERM): not a death. The
+  // store's line quotes libpq ("FATAL:  the database system is starting
+  // up" while PostgreSQL restarts): the database's word, not a death.
   return log.split('\n').filter((l) => /died|violation|signal|exited with status|segfault|fatal|abort/i.test(l) &&
-    !/exited with status 0$/.test(l));
+    !/exited with status 0$/.test(l) && !/: store: the database is unreachable \(/.test(l));
 }
 
 export async function stopAndCheck(srv) {
