@@ -75,6 +75,46 @@ static const char *const schema_robot =
 	"  robot text NOT NULL,"		/* SHA-256("robot" "\n" key) */
 	"  sent_at timestamptz NOT NULL DEFAULT now())";
 
+/*
+ * Version 6: the message log (log = yes), as the host's SQLite file has
+ * it; id is the cursor. Substring search (q=) uses a trigram index when
+ * pg_trgm can be had (trusted since PostgreSQL 13: the database's owner
+ * may create it); without it, the same ILIKE scans.
+ */
+static const char *const schema_message =
+	"DO $$ BEGIN "
+	"CREATE TABLE wecom_message ("
+	"  id bigserial PRIMARY KEY,"
+	"  direction text NOT NULL,"		/* in, out */
+	"  app text NOT NULL,"
+	"  channel text NOT NULL,"
+	"  type text NOT NULL,"
+	"  sender text,"
+	"  chat text,"
+	"  msgid text,"
+	"  time bigint NOT NULL,"		/* unix seconds */
+	"  content text,"
+	"  fields text NOT NULL DEFAULT '{}');"	/* JSON: path → value */
+	"CREATE INDEX wecom_message_time ON wecom_message (time);"
+	"CREATE INDEX wecom_message_app ON wecom_message (app, id);"
+	"CREATE INDEX wecom_message_sender ON wecom_message (sender, id);"
+	"CREATE INDEX wecom_message_chat ON wecom_message (chat, id);"
+	"BEGIN "
+	"  CREATE EXTENSION IF NOT EXISTS pg_trgm;"
+	"  CREATE INDEX wecom_message_content ON wecom_message USING gin "
+	"    (content gin_trgm_ops);"
+	"EXCEPTION WHEN others THEN NULL; "
+	"END; "
+	"END $$";
+
+/* Version 7: callback-mode bots' streams, for refreshes (store_stream.c). */
+static const char *const schema_stream =
+	"CREATE TABLE wecom_stream ("
+	"  id text PRIMARY KEY,"		/* the stream's random id */
+	"  content text NOT NULL DEFAULT '',"
+	"  finish boolean NOT NULL DEFAULT false,"
+	"  born bigint NOT NULL)";		/* unix seconds */
+
 /* Migration n brings the schema from version n - 1 to n, for ever. */
 static const char *const *const migrations[] = {
 	NULL,
@@ -83,6 +123,8 @@ static const char *const *const migrations[] = {
 	&schema_lease,			/* 3 */
 	&schema_retry,			/* 4 */
 	&schema_robot,			/* 5 */
+	&schema_message,		/* 6 */
+	&schema_stream,			/* 7 */
 };
 
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])) - 1)
