@@ -5,9 +5,12 @@
  * is an unfinished stream. So the request is answered with the stream
  * so far — at the first update, or at the deadline — and the rest goes
  * to the stream table, which the refreshes read. What finishes after
- * the window goes to the message's response_url, once.
+ * the window goes to the message's response_url, once. Given a shared
+ * store, each update goes there too, for a refresh that the load
+ * balancer sends to another server.
  */
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,10 +20,13 @@
 #include "wecom_client.h"
 #include "wecom_reply.h"
 #include "wecom_runner.h"
+#include "wecom_store.h"
 #include "wecom_aibot.h"
 
 /* Room for the last write before WeCom's final refresh. */
 #define WINDOW_MARGIN	10
+/* One stream in this many clears the store of those past their window. */
+#define PRUNE_EVERY	256
 
 struct cb_sink {
 	struct wecom_sink	 base;		/* first */
@@ -32,10 +38,13 @@ struct cb_sink {
 	int			 woke;
 };
 
+static void	cb_start(struct wecom_sink *);
 static int	cb_push(struct wecom_sink *, const struct wecom_reply *,
 		    const char *, size_t);
+static int	cb_put(struct cb_sink *, const char *, int);
 static void	cb_release(struct wecom_sink *);
 static int	cb_late(struct cb_sink *, const struct wecom_reply *);
+static char	*stream_answer(const char *, const char *, int, size_t *);
 
 struct wecom_sink *
 wecom_aibot_sink_callback(struct wecom_streams *st,
@@ -46,6 +55,7 @@ wecom_aibot_sink_callback(struct wecom_streams *st,
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (NULL);
+	s->base.start = cb_start;
 	s->base.push = cb_push;
 	s->base.release = cb_release;
 	s->st = st;
@@ -67,23 +77,88 @@ char *
 wecom_aibot_stream_answer(struct wecom_streams *st, const char *id,
     size_t *len)
 {
-	struct wecom_reply	 r;
-	char			 content[WECOM_STREAM_MAX + 1], *out;
-	time_t			 born;
-	int			 finish;
+	char	content[WECOM_STREAM_MAX + 1];
+	time_t	born;
+	int	finish;
 
 	if (id == NULL || wecom_streams_get(st, id, content, sizeof(content),
 	    &finish, &born) != WECOM_OK)
 		return (NULL);
+	return (stream_answer(id, content, finish, len));
+}
+
+/* On a chore thread: the answer for a stream another server runs. */
+char *
+wecom_aibot_stream_answer_shared(const char *store, const char *id,
+    size_t *len)
+{
+	struct wecom_store	*st;
+	char			*content, *out;
+	int64_t			 born;
+	int			 finish;
+
+	if (id == NULL || (st = wecom_store_thread(store)) == NULL ||
+	    wecom_store_stream_get(st, id, &content, &finish, &born) !=
+	    WECOM_STORE_OK)
+		return (NULL);
+	out = stream_answer(id, content, finish, len);
+	free(content);
+
+	return (out);
+}
+
+static char *
+stream_answer(const char *id, const char *content, int finish, size_t *len)
+{
+	struct wecom_reply	 r;
+	char			*out;
+
 	memset(&r, 0, sizeof(r));
 	r.type = WECOM_REPLY_STREAM;
 	r.stream_id = (char *)id;
-	r.content = content;
+	r.content = (char *)content;
 	r.finish = finish;
 	if (wecom_reply_json(&r, &out, len) != WECOM_OK)
 		return (NULL);
 
 	return (out);
+}
+
+/*
+ * On the handler's thread: the stream, empty, in the store. WeCom
+ * learns its id from the first answer, which the deadline may send
+ * before this runs; a refresh elsewhere meanwhile finds nothing and is
+ * answered as an unknown stream is, empty.
+ */
+static void
+cb_start(struct wecom_sink *sink)
+{
+	static __thread unsigned int	 n;
+	struct cb_sink			*s = (struct cb_sink *)sink;
+	struct wecom_store		*st;
+
+	if ((st = wecom_store_thread(s->conf->store)) == NULL)
+		return;
+	(void)wecom_store_stream_put(st, sink->stream_id, "", 0, s->born);
+	if (++n % PRUNE_EVERY == 0)
+		(void)wecom_store_stream_prune(st, (int64_t)time(NULL) -
+		    WECOM_STREAM_WINDOW);
+}
+
+/* The table here, and the store for the other servers. */
+static int
+cb_put(struct cb_sink *s, const char *content, int finish)
+{
+	struct wecom_store	*st;
+
+	if (wecom_streams_put(s->st, s->base.stream_id, content, finish,
+	    time(NULL)) != WECOM_OK)
+		return (WECOM_ERROR);
+	if ((st = wecom_store_thread(s->conf->store)) != NULL)
+		(void)wecom_store_stream_put(st, s->base.stream_id, content,
+		    finish, s->born);
+
+	return (WECOM_OK);
 }
 
 /* On the handler's thread: an update, or the orphaned job's answer. */
@@ -95,8 +170,7 @@ cb_push(struct wecom_sink *sink, const struct wecom_reply *rec,
 
 	if (rec->type == WECOM_REPLY_STREAM && !rec->finish) {
 		if (time(NULL) < s->born + WECOM_STREAM_WINDOW)
-			(void)wecom_streams_put(s->st, sink->stream_id,
-			    rec->content, 0, time(NULL));
+			(void)cb_put(s, rec->content, 0);
 		/* The waiting request can answer with it now. */
 		if (!s->woke) {
 			s->woke = 1;
@@ -106,8 +180,7 @@ cb_push(struct wecom_sink *sink, const struct wecom_reply *rec,
 	}
 	if (rec->type == WECOM_REPLY_STREAM &&
 	    time(NULL) < s->born + WECOM_STREAM_WINDOW - WINDOW_MARGIN &&
-	    wecom_streams_put(s->st, sink->stream_id, rec->content, 1,
-	    time(NULL)) == WECOM_OK)
+	    cb_put(s, rec->content, 1) == WECOM_OK)
 		return (WECOM_OK);
 
 	return (cb_late(s, rec));

@@ -50,6 +50,9 @@ int			 wecom_streams_get(struct wecom_streams *,
  */
 char	*wecom_aibot_stream_answer(struct wecom_streams *, const char *id,
 	    size_t *len);
+/* The same from the shared store (blocks: a chore thread's). */
+char	*wecom_aibot_stream_answer_shared(const char *store, const char *id,
+	    size_t *len);
 /*
  * The sink of a threaded bot callback's job: a new stream in the table,
  * a wake-up of the waiting request on the first update (the runner's),

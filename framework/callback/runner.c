@@ -315,9 +315,12 @@ runner_run(struct runner_thread *t, struct wecom_job *job)
 	ctx.msg = &msg;
 	ctx.channel = wecom_app_channel(job->app);
 	ctx.sink = job->sink;
-	if (job->sink != NULL)
+	if (job->sink != NULL) {
 		memcpy(ctx.stream_id, job->sink->stream_id,
 		    sizeof(ctx.stream_id));
+		if (job->sink->start != NULL)
+			job->sink->start(job->sink);
+	}
 	ctx.client = runner_client(t, job->app);
 	ctx.conf = t->r->conf;
 	wecom_route_run(&ctx);

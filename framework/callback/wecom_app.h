@@ -64,6 +64,8 @@ TAILQ_HEAD(wecom_app_list, wecom_app);
  * that made the sink knows where it leads, and frees it with release.
  */
 struct wecom_sink {
+	/* On the handler's thread, before the handlers run; or NULL. */
+	void	(*start)(struct wecom_sink *);
 	int	(*push)(struct wecom_sink *, const struct wecom_reply *rec,
 		    const char *body, size_t len);
 	void	(*release)(struct wecom_sink *);

@@ -59,15 +59,15 @@ static int	dispatch_post(struct http_request *, struct wecom_app *,
 static int	dispatch_claim(struct http_request *, struct wecom_claim *,
 		    const unsigned char *);
 static int	dispatch_claimed(void *, struct wecom_job *);
+static int	dispatch_refresh(struct http_request *, struct wecom_refresh *);
+static int	dispatch_refreshed(void *, struct wecom_job *);
+static void	dispatch_reply(struct http_request *, struct wecom_app *,
+		    const char *, const char *, size_t);
 static int	dispatch_retry(struct http_request *, struct wecom_app *,
 		    const struct wecom_query *, const struct wecom_msg *,
 		    unsigned char *);
-static int	dispatch_refresh(struct http_request *, struct wecom_app *,
-		    const struct wecom_query *, const struct wecom_msg *);
 static void	dispatch_answer(struct http_request *, struct wecom_app *,
 		    const char *, const unsigned char *, const char *, size_t);
-static void	dispatch_reply(struct http_request *, struct wecom_app *,
-		    const char *, const char *, size_t);
 static void	dispatch_expire(struct wecom_job *);
 static void	dispatch_expired(struct http_request *, struct wecom_job *);
 static void	dispatch_unclaim(const unsigned char *);
@@ -92,6 +92,7 @@ wecom_dispatch_init(struct wecom_server *s)
 		return (WECOM_ERROR);
 	wecom_upkeep_init(s, chores.runner);
 	wecom_claims_init(s, chores.runner);
+	wecom_refresh_init(s);
 
 	return (WECOM_OK);
 }
@@ -141,8 +142,9 @@ dispatch_post(struct http_request *req, struct wecom_app *app,
 	}
 	if (claimed != NULL)
 		memcpy(key, claimed, sizeof(key));
-	else if (dispatch_refresh(req, app, q, &msg))
-		return (KORE_RESULT_OK);
+	else if (wecom_refresh_is(app, &msg))
+		return (dispatch_refresh(req, wecom_refresh_new(app, q->nonce,
+		    &msg)));
 	if (claimed == NULL && (wecom_dispatch_count(app, &msg),
 	    dispatch_retry(req, app, q, &msg, key)))
 		return (KORE_RESULT_OK);
@@ -194,28 +196,29 @@ dispatch_claimed(void *arg, struct wecom_job *job)
 	return (KORE_RESULT_OK);
 }
 
-/*
- * A bot's stream refresh: WeCom asks what its stream shows now. It is
- * answered from the stream table, whichever worker holds the handler,
- * and runs no handler. Returns 1 if it was one.
- */
+/* A bot's stream refresh: from this host's table, or the store's. */
 static int
-dispatch_refresh(struct http_request *req, struct wecom_app *app,
-    const struct wecom_query *q, const struct wecom_msg *msg)
+dispatch_refresh(struct http_request *req, struct wecom_refresh *r)
 {
-	char	*plain;
-	size_t	 len;
+	if (r == NULL)
+		return (wecom_http_refuse(req, 503, 0, "out of memory"));
+	if (r->ask_store)
+		return (wecom_dispatch_chore(req, wecom_refresh_chore,
+		    dispatch_refreshed, wecom_refresh_free, r));
+	dispatch_reply(req, r->app, r->nonce, r->answer, r->len);
+	wecom_refresh_free(r);
 
-	if (app->conf->kind != WECOM_KIND_AIBOT ||
-	    strcmp(msg->msgtype, "stream") != 0)
-		return (0);
-	wecom_metrics_callback(srv->metrics, app->index, "stream_refresh");
-	plain = srv->streams == NULL ? NULL : wecom_aibot_stream_answer(
-	    srv->streams, wecom_msg_get(msg, "stream/id"), &len);
-	dispatch_reply(req, app, q->nonce, plain, plain ? len : 0);
-	free(plain);
+	return (KORE_RESULT_OK);
+}
 
-	return (1);
+static int
+dispatch_refreshed(void *arg, struct wecom_job *job)
+{
+	struct wecom_refresh	*r = job->arg;
+
+	dispatch_reply(arg, r->app, r->nonce, r->answer, r->len);
+
+	return (KORE_RESULT_OK);
 }
 
 /*

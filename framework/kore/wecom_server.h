@@ -207,6 +207,22 @@ struct wecom_claim	*wecom_claim_new(struct wecom_app *, struct wecom_xml *,
 void	wecom_claim_free(void *);
 void	wecom_claim_chore(struct wecom_job *);
 
+/* refresh.c: a bot's stream refresh, from this host's table or the store */
+struct wecom_refresh {
+	struct wecom_app	*app;
+	char			 nonce[72];
+	char			 id[33];	/* WECOM_STREAM_ID_LEN + 1 */
+	int			 ask_store;	/* not here: a chore's */
+	char			*answer;	/* NULL: an empty one */
+	size_t			 len;
+};
+void	wecom_refresh_init(struct wecom_server *);
+int	wecom_refresh_is(const struct wecom_app *, const struct wecom_msg *);
+struct wecom_refresh	*wecom_refresh_new(struct wecom_app *, const char *,
+			    const struct wecom_msg *);
+void	wecom_refresh_chore(struct wecom_job *);
+void	wecom_refresh_free(void *);
+
 /* commands.c: the command helper, started in the parent */
 int	wecom_commands_start(char *, size_t);
 void	wecom_commands_worker(void);

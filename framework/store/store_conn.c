@@ -87,6 +87,29 @@ wecom_store_free(struct wecom_store *st)
 	free(st);
 }
 
+/*
+ * For threads that live as long as their process (handlers, chores,
+ * writers). A forked child makes its own and leaves its parent's alone:
+ * closing it from the child would end the parent's session.
+ */
+struct wecom_store *
+wecom_store_thread(const char *url)
+{
+	static __thread struct wecom_store	*tl;
+	static __thread pid_t			 tl_pid;
+
+	if (url == NULL || *url == '\0')
+		return (NULL);
+	if (tl != NULL && tl_pid == getpid() && strcmp(tl->url, url) == 0)
+		return (tl);
+	if (tl != NULL && tl_pid == getpid())
+		wecom_store_free(tl);
+	tl_pid = getpid();
+	tl = wecom_store_new(url);
+
+	return (tl);
+}
+
 const char *
 wecom_store_error(const struct wecom_store *st)
 {

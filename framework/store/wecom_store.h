@@ -30,6 +30,8 @@ struct wecom_store;
 
 struct wecom_store	*wecom_store_new(const char *url);
 void			 wecom_store_free(struct wecom_store *);
+/* This thread's handle to url (NULL or "": none), made on first use. */
+struct wecom_store	*wecom_store_thread(const char *url);
 /* Why the last call failed, for a person; never the URL's password. */
 const char		*wecom_store_error(const struct wecom_store *);
 int			 wecom_store_connected(const struct wecom_store *);
@@ -119,6 +121,17 @@ int	wecom_store_outbox_drop(struct wecom_store *, const char *key);
 int	wecom_store_robot_turn(struct wecom_store *, const char *robot,
 	    int per_minute, int64_t *wait_ms);
 
+/*
+ * store_stream.c: a callback-mode bot's stream, for a refresh that
+ * reaches another server: its content so far, until finished.
+ */
+int	wecom_store_stream_put(struct wecom_store *, const char *id,
+	    const char *content, int finish, int64_t born);
+/* WECOM_STORE_NONE: no such stream. *content is free()'d by the caller. */
+int	wecom_store_stream_get(struct wecom_store *, const char *id,
+	    char **content, int *finish, int64_t *born);
+int	wecom_store_stream_prune(struct wecom_store *, int64_t born_before);
+
 /* Private to the layer. */
 struct pg_result;
 int	wecom_store_exec(struct wecom_store *, const char *sql, int n,
@@ -130,5 +143,35 @@ void	wecom_store_down(struct wecom_store *, const char *why);
 const char	*wecom_store_holder(void);
 void	wecom_store_fail(struct wecom_store *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/*
+ * ---- store_message.c: the message log (log = yes), one for every
+ * server. A row is WECOM_STORE_MESSAGE_COLS values, NULL for none:
+ * direction, app, channel, type, sender, chat, msgid, time (unix
+ * seconds), content, fields (JSON). A batch is added in a transaction
+ * that stays open until commit() or rollback(); its id answers, later,
+ * whether a COMMIT whose answer was lost took effect. ----
+ */
+#define WECOM_STORE_MESSAGE_COLS	10
+#define WECOM_STORE_MESSAGE_BATCH	512	/* rows per add() at most */
+#define WECOM_STORE_MESSAGE_DONE	0	/* status: committed */
+#define WECOM_STORE_MESSAGE_OPEN	1	/* still running */
+#define WECOM_STORE_MESSAGE_LOST	2	/* rolled back, or unknown */
+
+int	wecom_store_message_add(struct wecom_store *, const char *const *rows,
+	    size_t n, int64_t *txid);
+int	wecom_store_message_commit(struct wecom_store *);
+void	wecom_store_message_rollback(struct wecom_store *);
+int	wecom_store_message_status(struct wecom_store *, int64_t txid,
+	    int *status);
+/* where: "WHERE …" (ORDER BY, LIMIT) with $1 … $n, over the columns. */
+int	wecom_store_message_rows(struct wecom_store *, const char *where,
+	    int n, const char *const *params,
+	    void (*)(void *, const char *const *), void *);
+int	wecom_store_message_count(struct wecom_store *, const char *where,
+	    int n, const char *const *params, int64_t *count);
+int	wecom_store_message_expire(struct wecom_store *, int64_t before,
+	    long step, long *deleted);
+/* ---- end of store_message.c ---- */
 
 #endif
