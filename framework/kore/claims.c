@@ -42,7 +42,6 @@ struct claim_keep {
 static struct wecom_server	*srv;
 static struct wecom_runner	*chores;
 
-static struct wecom_store	*claim_store(void);
 static void			 claim_hex(const unsigned char *, char *);
 static void			*claim_keep_new(const unsigned char *,
 				    const char *, size_t, int);
@@ -185,9 +184,9 @@ wecom_claim_chore(struct wecom_job *job)
 	char			 hex[WECOM_DEDUPE_KEY_LEN * 2 + 1];
 
 	claim_hex(c->dkey, hex);
-	c->rc = (st = claim_store()) == NULL ? WECOM_STORE_ERROR :
-	    wecom_store_retry_claim(st, hex, (int)srv->conf.dedupe_window,
-	    CLAIM_RUNNING_S, &c->res);
+	st = wecom_store_thread(srv->conf.store);
+	c->rc = st == NULL ? WECOM_STORE_ERROR : wecom_store_retry_claim(st,
+	    hex, (int)srv->conf.dedupe_window, CLAIM_RUNNING_S, &c->res);
 }
 
 /* A reply (NULL: none) to keep for retries, or a claim to give up. */
@@ -216,7 +215,7 @@ claim_keep_chore(struct wecom_job *job)
 	struct claim_keep		*k = job->arg;
 	struct wecom_store		*st;
 
-	if ((st = claim_store()) == NULL)
+	if ((st = wecom_store_thread(srv->conf.store)) == NULL)
 		return;
 	if (k->forget)
 		(void)wecom_store_retry_forget(st, k->key);
@@ -233,17 +232,6 @@ claim_keep_free(void *arg)
 
 	free(k->reply);
 	free(k);
-}
-
-/* Each chore thread's own connection, made when first needed. */
-static struct wecom_store *
-claim_store(void)
-{
-	static __thread struct wecom_store	*st;
-
-	if (st == NULL)
-		st = wecom_store_new(srv->conf.store);
-	return (st);
 }
 
 static void
