@@ -8,7 +8,6 @@
 #include <sys/types.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -343,18 +342,13 @@ flush_log(void *arg, int pri, const char *line)
 		fprintf(stderr, "wecom-send: %s\n", line);
 }
 
-/* Queued keys: the files of outbox/new/ but temporary ones. */
-static int
-queued(const struct dirent *e)
-{
-	return (e->d_name[0] != '.');
-}
-
 /*
  * --flush --now: every queued message once, its backoff ignored, as
  * wecom_outbox_send() does for one: after an outage is fixed, nobody
- * should wait for the longest backoff. Delivered, failed for good, or
- * still queued are counted as a drain counts them.
+ * should wait for the longest backoff. This host's files and the shared
+ * store's rows; delivered, failed for good, or still queued are counted
+ * as a drain counts them. EX_UNAVAILABLE: the store did not answer, its
+ * messages were left (the files were flushed).
  */
 static int
 flush_now(struct opts *o, const struct wecom_conf *conf,
@@ -362,22 +356,19 @@ flush_now(struct opts *o, const struct wecom_conf *conf,
 {
 	struct wecom_send_result	  res;
 	struct wecom_api_error		  err;
-	struct dirent			**keys;
-	char				  dir[PATH_MAX];
-	int				  i, n, rc;
+	char				**keys;
+	size_t				  i, n;
+	int				  lrc, rc;
 
-	n = snprintf(dir, sizeof(dir), "%s/outbox/new", conf->state_dir);
-	if (n < 0 || (size_t)n >= sizeof(dir))
-		return (EX_IOERR);
-	if ((n = scandir(dir, &keys, queued, alphasort)) == -1) {
-		if (errno == ENOENT)
-			return (EX_OK);
-		fprintf(stderr, "wecom-send: %s: %s\n", dir, strerror(errno));
+	lrc = wecom_outbox_keys(conf, &keys, &n);
+	if (lrc != WECOM_API_OK && lrc != WECOM_API_ERR_UNAVAILABLE) {
+		fprintf(stderr, "wecom-send: %s/outbox: %s\n", conf->state_dir,
+		    wecom_api_strerror(lrc));
 		return (EX_IOERR);
 	}
 	for (i = 0; i < n; i++) {
-		rc = wecom_outbox_send(conf, keys[i]->d_name, FLUSH_WAIT_MS,
-		    flush_log, o, &res, &err);
+		rc = wecom_outbox_send(conf, keys[i], FLUSH_WAIT_MS, flush_log,
+		    o, &res, &err);
 		if (rc == WECOM_API_OK)
 			st->delivered++;
 		else if (rc == WECOM_OUTBOX_QUEUED)
@@ -387,21 +378,26 @@ flush_now(struct opts *o, const struct wecom_conf *conf,
 			(void)report(&err);
 		}
 		wecom_send_result_free(&res);
-		free(keys[i]);
 	}
-	free(keys);
+	wecom_outbox_keys_free(keys, n);
+	if (lrc == WECOM_API_OK)
+		return (EX_OK);
+	fprintf(stderr, "wecom-send: the shared store does not answer: its "
+	    "queued messages were not flushed, this host's were\n");
 
-	return (EX_OK);
+	return (EX_UNAVAILABLE);
 }
 
 int
 flush(struct opts *o, const struct wecom_conf *conf)
 {
 	struct wecom_outbox_stats	st;
+	int				store;
 
+	store = EX_OK;
 	if (o->now) {
 		memset(&st, 0, sizeof(st));
-		if (flush_now(o, conf, &st) != EX_OK)
+		if ((store = flush_now(o, conf, &st)) == EX_IOERR)
 			return (EX_IOERR);
 	} else if (wecom_outbox_drain(conf, 0, -1, flush_log, o, &st) !=
 	    WECOM_API_OK)
@@ -409,11 +405,13 @@ flush(struct opts *o, const struct wecom_conf *conf)
 	if (!o->quiet) {
 		if (st.busy)
 			printf("busy: another drainer is at work\n");
+		if (store != EX_OK)
+			printf("store: unreachable, its messages not flushed\n");
 		printf("delivered: %d\nfailed: %d\nremaining: %zu\n",
 		    st.delivered, st.failed, st.remaining);
 	}
 	if (st.failed > 0)
 		return (EX_PROTOCOL);
 
-	return (st.remaining > 0 ? EX_UNAVAILABLE : EX_OK);
+	return (st.remaining > 0 ? EX_UNAVAILABLE : store);
 }

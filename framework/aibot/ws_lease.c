@@ -62,6 +62,7 @@ static void	 lease_release(struct ws_lease *);
 static void	 lease_free(struct ws_lease *);
 static void	 lease_tick(lws_sorted_usec_list_t *);
 static void	 lease_follow(struct ws_bot *);
+static int	 lease_named(struct ws_bot *);
 static void	 lease_standby(struct ws_bot *, const char *);
 
 /*
@@ -267,8 +268,9 @@ lease_publish(struct ws_lease *l, struct ws_bot *bot, int rc, int64_t t0)
 	pthread_mutex_lock(&ws->lock);
 	/* A kick since we asked: the next round, not this answer. */
 	if (!bot->lease_kicked) {
-		bot->lease_mode = rc == WECOM_STORE_ERROR && !lb->need_grant ?
-		    WS_LEASE_FREE : WS_LEASE_ASK;
+		bot->lease_mode = rc == WECOM_STORE_ERROR ? (lb->need_grant ?
+		    WS_LEASE_ASK : WS_LEASE_FREE) : rc == WECOM_STORE_NONE ?
+		    WS_LEASE_OTHER : WS_LEASE_ASK;
 		bot->lease_until = rc == WECOM_STORE_OK ?
 		    t0 + LEASE_TTL_S * 1000 - LEASE_MARGIN_MS : 0;
 	}
@@ -385,6 +387,9 @@ static void
 lease_follow(struct ws_bot *bot)
 {
 	if (!wecom_ws_may(bot)) {
+		/* Kicked, then another holder named: a standby like any. */
+		if (bot->kicked && bot->wsi == NULL && lease_named(bot))
+			bot->kicked = 0;
 		lease_standby(bot, "this server's lease ended");
 		return;
 	}
@@ -396,6 +401,19 @@ lease_follow(struct ws_bot *bot)
 	lws_sul_cancel(&bot->sul_retry);
 	if (bot->wsi == NULL)
 		wecom_ws_connect(bot);
+}
+
+/* The store has answered since a kick: another server holds the bot. */
+static int
+lease_named(struct ws_bot *bot)
+{
+	int	named;
+
+	pthread_mutex_lock(&bot->ws->lock);
+	named = bot->lease_mode == WS_LEASE_OTHER;
+	pthread_mutex_unlock(&bot->ws->lock);
+
+	return (named);
 }
 
 /* Off until the lease is ours: closed if open, no retry. */

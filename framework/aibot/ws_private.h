@@ -47,6 +47,7 @@ struct ws_lease;
 /* A bot's lease_mode: may it connect? */
 #define WS_LEASE_FREE		0	/* no store, or it is down: yes */
 #define WS_LEASE_ASK		1	/* while lease_until is ahead */
+#define WS_LEASE_OTHER		2	/* no: the store names another */
 
 /* A request of the caller: its frame, and who waits for its ack. */
 struct ws_req {

@@ -163,6 +163,8 @@ void	wecom_outbox_shared_count(const struct wecom_conf *, size_t *,
 int	wecom_outbox_shared_send(const struct wecom_conf *, const char *,
 	    long, wecom_outbox_log_fn, void *, struct wecom_send_result *,
 	    struct wecom_api_error *);
+int	wecom_outbox_shared_keys(const struct wecom_conf *,
+	    void (*)(void *, const char *), void *);
 void	wecom_outbox_shared_list(const struct wecom_conf *, int,
 	    wecom_outbox_entry_fn, void *);
 int	wecom_outbox_shared_retry(const struct wecom_conf *, const char *,

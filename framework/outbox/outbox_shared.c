@@ -43,6 +43,7 @@ static void	shared_outcome(struct outbox_drain *, struct wecom_store *,
 		    struct outbox_record *, int, struct wecom_send_result *,
 		    struct wecom_api_error *);
 static int64_t	mono_ms(void);
+static int	can_serve(const struct wecom_conf *);
 
 /* This thread's handle to conf's store, or NULL: none set. */
 struct wecom_store *
@@ -100,6 +101,13 @@ mono_ms(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/* A bot's and a forward's rows are only a server's to claim. */
+static int
+can_serve(const struct wecom_conf *conf)
+{
+	return (conf->aibot_send != NULL || conf->forward_send != NULL);
+}
+
 /*
  * Due rows, one claim at a time, until max (<= 0: no limit) or the
  * budget (ms of the monotonic clock, 0: none) is spent.
@@ -109,7 +117,7 @@ wecom_outbox_shared_drain(struct outbox_drain *dr, int64_t deadline, int max)
 {
 	struct wecom_store_outbox	 o;
 	struct wecom_store		*st;
-	int				 n, rc, server;
+	int				 n, rc;
 
 	if ((st = wecom_outbox_store(dr->conf)) == NULL)
 		return;
@@ -119,12 +127,11 @@ wecom_outbox_shared_drain(struct outbox_drain *dr, int64_t deadline, int max)
 		    == WECOM_STORE_OK)
 			tl_pruned = mono_ms();
 	}
-	server = dr->conf->aibot_send != NULL || dr->conf->forward_send != NULL;
 	for (n = 0; max <= 0 || n < max; n++) {
 		if (deadline > 0 && mono_ms() >= deadline)
 			break;
 		if (wecom_store_outbox_claim(st, NULL,
-		    wecom_outbox_lease_s(dr->conf), server, &o) !=
+		    wecom_outbox_lease_s(dr->conf), can_serve(dr->conf), &o) !=
 		    WECOM_STORE_OK)
 			break;
 		rc = shared_attempt(dr, st, &o);
@@ -364,10 +371,11 @@ shared_result(struct wecom_store *st, const char *key, long wait_ms,
 }
 
 /*
- * The push API's one try (wecom_outbox_send): key's row, if it waits
- * and nobody sends it, is claimed and sent now, then its outcome read
- * back (after another's claim, as the files wait for their lock).
- * OUTBOX_MISSING: not in the store: the caller asks the files.
+ * The push API's one try (wecom_outbox_send): key's row, if it waits,
+ * nobody sends it and this process may, is claimed and sent now, then
+ * its outcome read back (after another's claim, as the files wait for
+ * their lock). OUTBOX_MISSING: not in the store: the caller asks the
+ * files.
  */
 int
 wecom_outbox_shared_send(const struct wecom_conf *conf, const char *key,
@@ -383,12 +391,31 @@ wecom_outbox_shared_send(const struct wecom_conf *conf, const char *key,
 		return (OUTBOX_MISSING);
 	wecom_outbox_drain_init(&dr, conf, log, arg, &stats);
 	dr.once = 1;
-	if (wecom_store_outbox_claim(st, key, wecom_outbox_lease_s(conf), 1,
-	    &o) == WECOM_STORE_OK) {
+	if (wecom_store_outbox_claim(st, key, wecom_outbox_lease_s(conf),
+	    can_serve(conf), &o) == WECOM_STORE_OK) {
 		(void)shared_attempt(&dr, st, &o);
 		wecom_store_outbox_clear(&o);
 	}
 	wecom_outbox_dests_free(&dr);
 
 	return (shared_result(st, key, wait_ms, res, err));
+}
+
+/*
+ * fn for the key of every queued row (wecom_outbox_keys()).
+ * WECOM_API_OK, none without a store; WECOM_API_ERR_UNAVAILABLE: it
+ * does not answer.
+ */
+int
+wecom_outbox_shared_keys(const struct wecom_conf *conf,
+    void (*fn)(void *, const char *), void *arg)
+{
+	struct wecom_store	*st;
+
+	if ((st = wecom_outbox_store(conf)) == NULL)
+		return (WECOM_API_OK);
+	if (wecom_store_outbox_keys(st, fn, arg) != WECOM_STORE_OK)
+		return (WECOM_API_ERR_UNAVAILABLE);
+
+	return (WECOM_API_OK);
 }

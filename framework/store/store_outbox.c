@@ -25,6 +25,8 @@
 	"(o.claimed_by IS NOT NULL)::int "
 #define CLAIM_FREE \
 	"state = 'queued' AND (claimed_until IS NULL OR claimed_until < now())"
+/* A bot's or a forward's row: only a server ($3) can send it. */
+#define CLAIM_MINE	"(NOT server_only OR $3::boolean)"
 #define ROW_COLS	"key, state, record, done, interrupted, " \
 	"coalesce(claimed_until > now(), false)"
 
@@ -91,30 +93,31 @@ wecom_store_outbox_put(struct wecom_store *st, const char *key,
 
 /*
  * One row ours for lease_s: key's (due or not), or else the soonest
- * due one, server_only rows only if server. WECOM_STORE_NONE: none.
+ * due one; server_only rows only if server. WECOM_STORE_NONE: none.
  */
 int
 wecom_store_outbox_claim(struct wecom_store *st, const char *key,
     long lease_s, int server, struct wecom_store_outbox *o)
 {
 	char		 secs[24];
-	const char	*p[3] = { wecom_store_holder(), secs, NULL };
+	const char	*p[4] = { wecom_store_holder(), secs,
+			    server ? "t" : "f", key };
 	PGresult	*r;
 	int		 rc;
 
 	snprintf(secs, sizeof(secs), "%ld", lease_s);
-	p[2] = key != NULL ? key : server ? "t" : "f";
 	if (wecom_store_ready(st) != WECOM_STORE_OK)
 		return (WECOM_STORE_ERROR);
 	if (key != NULL)
-		rc = wecom_store_exec(st, CLAIM_SET "WHERE o.key = $3 AND "
-		    CLAIM_FREE " RETURNING " ROW_COLS, 3, p, &r);
+		rc = wecom_store_exec(st, CLAIM_SET "WHERE o.key = $4 AND "
+		    CLAIM_FREE " AND " CLAIM_MINE " RETURNING " ROW_COLS, 4,
+		    p, &r);
 	else
 		rc = wecom_store_exec(st, CLAIM_SET "WHERE o.key = (SELECT "
 		    "key FROM wecom_outbox WHERE " CLAIM_FREE " AND not_before "
-		    "<= now() AND (NOT server_only OR $3::boolean) ORDER BY "
-		    "not_before, created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-		    "RETURNING " ROW_COLS, 3, p, &r);
+		    "<= now() AND " CLAIM_MINE " ORDER BY not_before, "
+		    "created_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING "
+		    ROW_COLS, 3, p, &r);
 	if (rc != WECOM_STORE_OK)
 		return (WECOM_STORE_ERROR);
 	rc = PQntuples(r) != 1 ? WECOM_STORE_NONE : row_copy(r, 0, o);
@@ -236,6 +239,29 @@ wecom_store_outbox_list(struct wecom_store *st, int failed_only,
 	PQclear(r);
 
 	return (rc);
+}
+
+/*
+ * The key of every queued row, due or not, claimed or not, oldest
+ * first: for a caller that then sends each by its key.
+ */
+int
+wecom_store_outbox_keys(struct wecom_store *st,
+    void (*fn)(void *, const char *), void *arg)
+{
+	PGresult	*r;
+	int		 i;
+
+	if (wecom_store_ready(st) != WECOM_STORE_OK ||
+	    wecom_store_exec(st, "SELECT key FROM wecom_outbox WHERE state = "
+	    "'queued' ORDER BY created_at, key", 0, NULL, &r) !=
+	    WECOM_STORE_OK)
+		return (WECOM_STORE_ERROR);
+	for (i = 0; i < PQntuples(r); i++)
+		fn(arg, PQgetvalue(r, i, 0));
+	PQclear(r);
+
+	return (WECOM_STORE_OK);
 }
 
 /* A failed row queued anew, due now, as record. NONE: not failed. */

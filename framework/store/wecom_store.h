@@ -112,6 +112,8 @@ int	wecom_store_outbox_count(struct wecom_store *, size_t *queued,
 int	wecom_store_outbox_prune(struct wecom_store *, long keep_s);
 int	wecom_store_outbox_list(struct wecom_store *, int failed_only,
 	    void (*)(void *, const struct wecom_store_outbox *), void *);
+int	wecom_store_outbox_keys(struct wecom_store *,
+	    void (*)(void *, const char *), void *);
 int	wecom_store_outbox_requeue(struct wecom_store *, const char *key,
 	    const char *record);
 int	wecom_store_outbox_drop(struct wecom_store *, const char *key);

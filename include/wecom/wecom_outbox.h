@@ -121,8 +121,9 @@ int	wecom_outbox_drain(const struct wecom_conf *, long budget_ms, int max,
 
 /*
  * Sends the queued message key now — one try, no wait for a robot's
- * turn — unless another drainer keeps the outbox for more than wait_ms,
- * and says how it fared: WECOM_API_OK,
+ * turn — unless another drainer keeps the outbox (or the store's row)
+ * for more than wait_ms, or only a server can send it, and says how it
+ * fared: WECOM_API_OK,
  * delivered (res: msgid, invalid recipients); WECOM_OUTBOX_QUEUED, left
  * for the next drain (err: why, if an attempt failed); or the error it
  * failed with for good (err). A key delivered or failed before answers
@@ -131,6 +132,18 @@ int	wecom_outbox_drain(const struct wecom_conf *, long budget_ms, int max,
 int	wecom_outbox_send(const struct wecom_conf *, const char *key,
 	    long wait_ms, wecom_outbox_log_fn, void *arg,
 	    struct wecom_send_result *, struct wecom_api_error *);
+
+/*
+ * The keys of every queued message, due or not, for a caller that sends
+ * each now with wecom_outbox_send() (`wecom-send --flush --now`, once
+ * an outage is fixed): this host's files, then the shared store's rows.
+ * A message another drainer is sending is listed too: its send waits
+ * for that. Free *keys with wecom_outbox_keys_free(). WECOM_API_OK;
+ * WECOM_API_ERR_UNAVAILABLE: the store does not answer, and *keys holds
+ * the files' only; _IO, _NOMEM: nothing listed.
+ */
+int	wecom_outbox_keys(const struct wecom_conf *, char ***keys, size_t *n);
+void	wecom_outbox_keys_free(char **, size_t);
 
 /* For metrics: messages queued and the age of the oldest, in seconds. */
 int	wecom_outbox_stats(const struct wecom_conf *, size_t *depth,

@@ -4,7 +4,8 @@
 // strict fake WeCom long-connection server (tests/fake_aibot): steady,
 // with no kick loop; taken over when the holder is killed (-9) or
 // stopped (SIGTERM); never two subscribed connections at once, which
-// the fake would show as a disconnected_event sent to the older one.
+// the fake would show as a disconnected_event sent to the older one;
+// the database killed and back after the lease's life: one holder again.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as h from '../callback/harness.mjs';
@@ -15,6 +16,7 @@ import { within } from './hosts.mjs';
 const BOT = 'aibLEASE';
 const SECRET = 'lease-secret';
 const DOWNBOT = 'aibDOWN';
+const BACKBOT = 'aibBACK';
 let pg, fake;
 const servers = [];
 
@@ -46,12 +48,12 @@ const kicks = (bot = BOT) => fake.out.filter((f) => f.bot === bot && f.json?.bod
 const subs = () => fake.connections[BOT] || 0;
 
 // The holder among the live servers, once exactly one says so.
-async function holder(ms = 30000) {
+async function holder(ms = 30000, bot = BOT) {
   const t0 = Date.now();
   for (;;) {
     const live = servers.filter((s) => !s.gone);
     const hs = live.filter(held);
-    if (hs.length === 1 && fake.isLive(BOT)) return hs[0];
+    if (hs.length === 1 && fake.isLive(bot)) return hs[0];
     assert.ok(hs.length <= 1, 'two servers hold the lease');
     if (Date.now() - t0 > ms) throw new Error(`no holder within ${ms} ms:\n${live.map((s) => s.log()).join('\n----\n')}`);
     await h.sleep(50);
@@ -66,7 +68,7 @@ async function takeover(since, n, ms) {
 
 before(async () => {
   pg = await startPostgres();
-  fake = await startAibot({ bots: { [BOT]: SECRET, [DOWNBOT]: SECRET } });
+  fake = await startAibot({ bots: { [BOT]: SECRET, [DOWNBOT]: SECRET, [BACKBOT]: SECRET } });
   await Promise.all([start(), start()]);
 });
 
@@ -175,4 +177,70 @@ test('the store down: the bot connects as without one, said once', async () => {
   assert.equal(e.log().match(/aibot: the store does not answer/g)?.length, 1, e.log());
   assert.equal(fake.connections[DOWNBOT], 1);
   assert.deepEqual(kicks(DOWNBOT), []);
+});
+
+// What /healthz says of the bot: "connected", "standby (held by …)", ….
+const health = async (s) => (await h.request(s, { path: '/healthz' })).text
+  .match(/^aibot leasebot: websocket (.*?) since /m)?.[1];
+
+test('the database killed for longer than the lease, then back: one holder, one standby, no fight', async () => {
+  // Two servers and the store, alone: the others would fight over
+  // their own bot while the database is down.
+  await Promise.all(servers.filter((s) => !s.gone).map((s) => { s.gone = true; return s.stop(); }));
+  const [x, y] = await Promise.all([start(pg.url, BACKBOT), start(pg.url, BACKBOT)]);
+  await fake.waitConnected(BACKBOT, 1, 15000);
+  const a = await holder(15000, BACKBOT);
+  const b = a === x ? y : x;
+  await h.waitLog(b, /leasebot: standing by: .* holds the long connection/, 10000);
+  assert.equal(await health(a), 'connected');
+  assert.match(await health(b), /^standby \(held by /);
+  const [[epoch]] = await pg.psql(`SELECT epoch FROM wecom_lease WHERE name = 'aibot:${BACKBOT}'`);
+
+  // Down for 22 s, past the 20 s lease: each server connects as
+  // without a store, and WeCom's disconnected_event stops the older.
+  const t0 = Date.now();
+  await pg.kill();
+  for (const s of [a, b]) await h.waitLog(s, /aibot: the store does not answer/, 10000);
+  await h.sleep(Math.max(0, 22000 - (Date.now() - t0)));
+  assert.ok(fake.isLive(BACKBOT), 'the bot stayed connected while the database was down');
+  const kicked = kicks(BACKBOT).length;
+  assert.ok(kicked <= 1, `${kicked} disconnected_event(s) while down`);
+  await pg.restart();
+  const back = Date.now();
+
+  // One holder again: connected there, standby on the other, and
+  // nothing more for WeCom to stop.
+  let one;
+  for (;;) {
+    const hs = [a, b].filter(held);
+    const says = await Promise.all([a, b].map(health));
+    if (hs.length === 1 && fake.isLive(BACKBOT) && says.includes('connected') &&
+      says.some((w) => /^standby \(held by /.test(w ?? ''))) { one = hs[0]; break; }
+    assert.ok(hs.length <= 1, 'two servers hold the lease');
+    if (Date.now() - back > 40000) {
+      assert.fail(`no single holder 40 s after the restart: /healthz ${JSON.stringify(says)}\n` +
+        `${a.log()}\n----\n${b.log()}`);
+    }
+    await h.sleep(200);
+  }
+  console.log(`# the database down ${back - t0} ms; one holder ${Date.now() - back} ms after it was back ` +
+    `(${one === a ? 'the same server' : 'the other server'}); ${kicked} disconnected_event(s) while down`);
+  for (const s of [a, b]) await h.waitLog(s, /aibot: the store answers: each bot connects again/, 10000);
+  const n = fake.connections[BACKBOT];
+  await h.sleep(6000);
+  assert.equal(fake.connections[BACKBOT], n, 'no connection since: no kick loop');
+  assert.equal(kicks(BACKBOT).length, kicked, 'no disconnected_event once the store was back');
+  assert.ok(held(one));
+  assert.equal(await health(one), 'connected');
+  const other = (await health(one === a ? b : a)).match(/^standby \(held by (.*)\)$/);
+  assert.ok(other, 'the other stands by');
+  const rows = await pg.psql(`SELECT holder, epoch FROM wecom_lease WHERE name = 'aibot:${BACKBOT}'`);
+  assert.equal(rows.length, 1);
+  assert.ok(rows[0][0].startsWith(`${other[1]}:`), `${rows[0][0]}: the one /healthz names`);
+  assert.ok(Number(rows[0][1]) >= Number(epoch));
+  for (const s of [a, b]) {
+    assert.match(s.log(), /store: the database is unreachable/, 'the store said it went down');
+    assert.match(s.log(), /store: the database answers again/, 'and that it came back');
+    assert.deepEqual(h.deaths(s.log()), [], 'no sandbox violation');
+  }
 });

@@ -5,7 +5,9 @@
 // queued anywhere is sent by whichever drainer claims it; a server
 // killed -9 mid-drain loses nothing, and a message it may have sent is
 // sent again only into WeCom's duplicate check; a database that is down
-// at put keeps the message in the host's own files.
+// at put keeps the message in the host's own files. `wecom-send --flush
+// --now` on another host sends the store's messages too, backoff ignored,
+// each once, and flushes its files while the database is down.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -212,4 +214,129 @@ test('the database down at put: kept in the host\'s files, said once; delivered 
   assert.deepEqual(files('done'), ['while-down']);
   assert.equal((await sent('queued while the database is down')).length, 1);
   assert.deepEqual(await pg.psql("SELECT count(*) FROM wecom_outbox WHERE key = 'while-down'"), [['0']]);
+});
+
+// A second "host" for wecom-send: the same config, its own state_dir.
+const confB = () => {
+  const f = path.join(dir, 'b.conf');
+  if (!fs.existsSync(f)) {
+    fs.writeFileSync(f, fs.readFileSync(conf, 'utf8')
+      .replace(/^state_dir = .*$/m, `state_dir = ${path.join(dir, 'state-b')}`));
+  }
+  return f;
+};
+const sendB = (args, env = {}) => run(WECOM_SEND, ['-c', confB(), ...args],
+  { env: { ...process.env, ...env } });
+const filesB = (sub) => {
+  const d = path.join(dir, 'state-b', 'outbox', sub);
+  return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !f.startsWith('.')) : [];
+};
+const row = async (key) => (await pg.psql(`SELECT state, claimed_by, interrupted
+  FROM wecom_outbox WHERE key = '${key}'`))[0];
+
+// A row as wecom-send --spool writes it, queued with a backoff of an
+// hour; changed by fn (a bot's message, say) first.
+async function putLate(key, content, fn = (r) => r, serverOnly = false) {
+  const [[tpl]] = await pg.psql("SELECT record FROM wecom_outbox WHERE key = 'first-one'");
+  const rec = fn({ ...JSON.parse(tpl), key, msg: { msgtype: 'text', text: { content } } });
+  const json = JSON.stringify(rec);
+  assert.ok(!json.includes('$r$'));
+  await pg.psql(`INSERT INTO wecom_outbox (key, record, server_only, not_before)
+    VALUES ('${key}', $r$${json}$r$, ${serverOnly}, now() + interval '1 hour')`);
+}
+
+test('wecom-send --flush --now on another host: the store\'s messages sent at once, each once; a live claim and a bot\'s message left', async () => {
+  // Queued on host A; WeCom down (503): whichever drainer tries first
+  // (host A's flush or server B) puts each off by a backoff.
+  const keys = ['now-1', 'now-2', 'now-3', 'now-held'];
+  await fakeCall('inject', { path: 'message/send', http: 503, times: 100000 });
+  try {
+    for (const k of keys) {
+      const r = await send(['--spool', '--key', k, '--to', 'zhangsan', `${k} after the outage`]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // A drain leaves a destination after 3 failures in a row: again.
+    await until('each tried once and put off', async () => (await send(['--flush'],
+      { WECOM_OUTBOX_BACKOFF_MS: '600000' })) && (await pg.psql(`SELECT count(*) FROM wecom_outbox
+      WHERE key LIKE 'now-%' AND state = 'queued' AND claimed_by IS NULL AND not_before > now() + interval '10 seconds'
+      AND ((record::json)->>'attempts')::int >= 1`))[0][0] === '4');
+  } finally {
+    await fakeCall('uninject', { path: 'message/send' });
+  }
+  // One held by a drainer still at work; a bot's, only a server's to send.
+  await pg.psql(`UPDATE wecom_outbox SET claimed_by = 'elsewhere:1:1',
+    claimed_until = now() + interval '60 seconds' WHERE key = 'now-held'`);
+  await putLate('now-bot', 'now-bot for a bot', (r) => {
+    const { app, to, ...rest } = r;
+    return { ...rest, aibot: 'helper', chat: 'zhangsan', chat_type: 1 };
+  }, true);
+  const bot = await pg.psql("SELECT * FROM wecom_outbox WHERE key = 'now-bot'");
+  const before = (await fakeCall('stats')).delivered;
+
+  const f = await sendB(['--flush']);
+  assert.equal(f.code, 69, f.stdout + f.stderr);
+  assert.match(f.stdout, /^delivered: 0$/m, 'none due: a plain flush keeps the backoff');
+  assert.match(f.stdout, /^remaining: 5$/m);
+
+  const t0 = Date.now();
+  const n = await sendB(['--flush', '--now']);
+  const ms = Date.now() - t0;
+  assert.equal(n.code, 69, n.stdout + n.stderr);
+  assert.match(n.stdout, /^delivered: 3$/m);
+  assert.match(n.stdout, /^failed: 0$/m);
+  assert.match(n.stdout, /^remaining: 2$/m);
+  assert.doesNotMatch(n.stdout, /store: unreachable/);
+  assert.ok(ms >= 5000, `${ms} ms: the held one was waited for`);
+  for (const k of ['now-1', 'now-2', 'now-3']) {
+    const m = await sent(`${k} after the outage`);
+    assert.equal(m.length, 1, `${k}: ${JSON.stringify(m)}`);
+    assert.ok(!m[0].duplicate);
+    assert.equal((await row(k))[0], 'sent');
+  }
+  assert.equal((await fakeCall('stats')).delivered, before + 3, 'three deliveries in all');
+  assert.deepEqual(await sent('now-held after the outage'), [], 'never two senders of one message');
+  assert.deepEqual(await row('now-held'), ['queued', 'elsewhere:1:1', '0']);
+  assert.deepEqual(await pg.psql("SELECT * FROM wecom_outbox WHERE key = 'now-bot'"), bot,
+    'a bot\'s message untouched: only a server sends it');
+  assert.deepEqual(filesB('new'), []);
+
+  // Again: nothing sent twice.
+  const again = await sendB(['--flush', '--now']);
+  assert.match(again.stdout, /^delivered: 0$/m, again.stdout + again.stderr);
+  assert.match(again.stdout, /^remaining: 2$/m);
+  assert.equal((await fakeCall('stats')).delivered, before + 3);
+});
+
+test('wecom-send --flush --now with the database down: this host\'s files flushed, the store\'s said to be left; sent once it is back', async () => {
+  // The last test's held and bot messages, whatever its outcome.
+  await pg.psql("DELETE FROM wecom_outbox WHERE key IN ('now-held', 'now-bot')");
+  await putLate('now-left', 'now-left in the store');
+  await pg.kill();
+  let down;
+  try {
+    const s = await sendB(['--spool', '--key', 'now-file', '--to', 'zhangsan', 'now-file on host B']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.deepEqual(filesB('new'), ['now-file']);
+    down = await sendB(['--flush', '--now']);
+  } finally {
+    await pg.restart();
+  }
+  assert.equal(down.code, 69, down.stdout + down.stderr);
+  assert.match(down.stdout, /^store: unreachable, its messages not flushed$/m);
+  assert.match(down.stdout, /^delivered: 1$/m);
+  assert.match(down.stdout, /^remaining: 0$/m);
+  assert.match(down.stderr, /the shared store does not answer: its queued messages were not flushed, this host's were/);
+  assert.deepEqual(filesB('new'), []);
+  assert.deepEqual(filesB('done'), ['now-file']);
+  assert.equal((await sent('now-file on host B')).length, 1);
+  assert.deepEqual(await sent('now-left in the store'), []);
+  assert.equal((await row('now-left'))[0], 'queued');
+
+  const up = await sendB(['--flush', '--now']);
+  assert.equal(up.code, 0, up.stdout + up.stderr);
+  assert.match(up.stdout, /^delivered: 1$/m);
+  assert.doesNotMatch(up.stdout, /store:/);
+  assert.equal((await sent('now-left in the store')).length, 1);
+  assert.equal((await sent('now-file on host B')).length, 1);
+  assert.equal((await row('now-left'))[0], 'sent');
 });
