@@ -17,7 +17,6 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "client_private.h"
 #include "outbox_private.h"
@@ -28,10 +27,7 @@
 #define PRUNE_EVERY_MS		(10 * 60 * 1000)
 #define CLAIM_POLL_MS		20
 
-static __thread struct wecom_store	*tl_store;
-static __thread char			*tl_url;
-static __thread pid_t			 tl_pid;
-static __thread int64_t			 tl_pruned;
+static __thread int64_t	tl_pruned;
 
 static int	claim_record(struct outbox_drain *, struct wecom_store_outbox *,
 		    struct outbox_record *);
@@ -49,20 +45,7 @@ static int	can_serve(const struct wecom_conf *);
 struct wecom_store *
 wecom_outbox_store(const struct wecom_conf *conf)
 {
-	if (conf->store == NULL || *conf->store == '\0')
-		return (NULL);
-	/* A forked child must not talk on its parent's connection. */
-	if (tl_pid != getpid())
-		tl_store = NULL;
-	if (tl_store != NULL && strcmp(tl_url, conf->store) == 0)
-		return (tl_store);
-	wecom_store_free(tl_store);
-	free(tl_url);
-	tl_pid = getpid();
-	tl_url = strdup(conf->store);
-	tl_store = tl_url != NULL ? wecom_store_new(conf->store) : NULL;
-
-	return (tl_store);
+	return (wecom_store_thread(conf->store));
 }
 
 /* Long enough for one send with all its retries. */
