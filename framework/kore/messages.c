@@ -4,7 +4,8 @@
  * apps and bots with `log = yes` receive and answer into the log's
  * queue (msglog/), the writer thread, retention on worker 1, and
  * GET /api/v1/messages for holders of an API key. The query reads
- * SQLite, so it runs on a chore thread while the request sleeps.
+ * SQLite, or the shared store ([global] store) where every server's
+ * rows are, so it runs on a chore thread while the request sleeps.
  */
 
 #include <stdio.h>
@@ -75,6 +76,7 @@ wecom_messages_init(struct wecom_server *s)
 	    WECOM_MSGLOG_FILE);
 	opts.path = path;
 	opts.busy_ms = MESSAGES_BUSY_MS;
+	opts.store = s->conf.store;
 	opts.log = messages_log;
 	if ((mlog = wecom_msglog_new(&opts)) == NULL ||
 	    wecom_msglog_start(mlog) != WECOM_OK ||
@@ -256,7 +258,7 @@ messages_base(struct http_request *req)
 	return (base);
 }
 
-/* A chore thread: SQLite may wait for a lock here, never the loop. */
+/* A chore thread: SQLite or the store may wait here, never the loop. */
 static void
 messages_chore(struct wecom_job *wj)
 {
@@ -273,6 +275,9 @@ messages_answer(void *arg, struct wecom_job *wj)
 	struct messages_job	*job = wj->arg;
 	json_t			*o;
 
+	/* The store (or the file) may answer again in a few seconds. */
+	if (job->status == 503)
+		http_response_header(req, "retry-after", "5");
 	if (job->status != 200)
 		return (messages_fail(req, job->status, job->why));
 	o = job->answer;

@@ -5,7 +5,8 @@
  * a worker wait only for another's short transaction (busy_timeout).
  * Nothing may need a path outside state_dir (the workers may run in a
  * chroot): temporary tables stay in memory. Queries and retention keep
- * one spare connection; lines for the log function are made here too.
+ * one spare connection; lines for the log function are made here too,
+ * and the handles to the shared store are found here.
  */
 
 #include <errno.h>
@@ -44,6 +45,15 @@ static const char	*schema[] = {
 	"CREATE INDEX IF NOT EXISTS messages_app ON messages(app, id)",
 	"CREATE INDEX IF NOT EXISTS messages_sender ON messages(sender, id)",
 	"CREATE INDEX IF NOT EXISTS messages_chat ON messages(chat, id)",
+	/*
+	 * With a shared store: rows first … last of this file that the
+	 * store's transaction txid took, or may have, and that are still
+	 * here (msglog_move.c).
+	 */
+	"CREATE TABLE IF NOT EXISTS messages_moving ("
+	"  txid INTEGER PRIMARY KEY,"
+	"  first INTEGER NOT NULL,"
+	"  last INTEGER NOT NULL)",
 	NULL
 };
 
@@ -63,9 +73,11 @@ static const char	*schema_fts[] = {
 	NULL
 };
 
-#define SCHEMA_VERSION	1	/* PRAGMA user_version once it is made */
+#define SCHEMA_VERSION	2	/* PRAGMA user_version once it is made */
+#define SCHEMA_SET	"PRAGMA user_version = 2"
 
 static int	db_busy(void *, int);
+static int64_t	db_now_ms(void);
 static int	db_schema(sqlite3 *, char *, size_t);
 static int	db_version(sqlite3 *);
 static int	db_list(sqlite3 *, const char **);
@@ -114,18 +126,31 @@ wecom_msglog_db_open(const char *path, long busy_ms, sqlite3 **dbp,
  * Another worker's transaction holds the lock: try again every
  * millisecond, for busy_ms in all. SQLite's own busy_timeout sleeps up
  * to 100 ms between tries, long past a batch that takes a few: the
- * queue would fill meanwhile.
+ * queue would fill meanwhile. By the clock, not by tries: on a loaded
+ * machine a millisecond's sleep takes longer, and busy_ms would grow.
  */
 static int
 db_busy(void *arg, int tries)
 {
-	struct timespec	ts = { 0, 1000000 };
+	static __thread int64_t	 until;
+	struct timespec		 ts = { 0, 1000000 };
 
-	if (tries >= (intptr_t)arg)
+	if (tries == 0)
+		until = db_now_ms() + (intptr_t)arg;
+	if (db_now_ms() >= until)
 		return (0);
 	nanosleep(&ts, NULL);
 
 	return (1);
+}
+
+static int64_t
+db_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 /* The schema, once, in one transaction: every worker may try at once. */
@@ -154,7 +179,7 @@ db_schema(sqlite3 *db, char *err, size_t errlen)
 		}
 	}
 
-	if (wecom_msglog_db_exec(db, "PRAGMA user_version = 1") != WECOM_OK) {
+	if (wecom_msglog_db_exec(db, SCHEMA_SET) != WECOM_OK) {
 		(void)wecom_msglog_db_exec(db, "ROLLBACK");
 		return (WECOM_ERROR);
 	}
@@ -260,4 +285,31 @@ wecom_msglog_reader_done(struct wecom_msglog *log, sqlite3 *db, int ok)
 		pthread_mutex_unlock(&log->rlock);
 	}
 	sqlite3_close(db);
+}
+
+/* The log whose writer this thread is, if it is one. */
+static __thread struct wecom_msglog	*writing;
+
+void
+wecom_msglog_store_mine(struct wecom_msglog *log)
+{
+	writing = log;
+}
+
+/*
+ * The writer's own handle (queue_writer() closes it when it ends); any
+ * other thread, a query's chore thread, shares its thread's handle with
+ * the other users of the store.
+ */
+struct wecom_store *
+wecom_msglog_store(struct wecom_msglog *log)
+{
+	if (log->store == NULL)
+		return (NULL);
+	if (writing != log)
+		return (wecom_store_thread(log->store));
+	if (log->wst == NULL)
+		log->wst = wecom_store_new(log->store);
+
+	return (log->wst);
 }

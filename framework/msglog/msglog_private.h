@@ -17,8 +17,10 @@
 #include <sqlite3.h>
 
 #include "wecom_msglog.h"
+#include "wecom_store.h"
 
-#define MSGLOG_BATCH		512	/* entries per transaction */
+/* Entries per transaction (512): a batch is one INSERT in the store. */
+#define MSGLOG_BATCH		WECOM_STORE_MESSAGE_BATCH
 #define MSGLOG_REPORT_S		60	/* drops told at most this often */
 #define MSGLOG_REOPEN_S		10	/* a failed open is tried again */
 #define MSGLOG_VALUE_MAX	65536	/* a longer field is only sized */
@@ -41,6 +43,19 @@ struct msglog_entry {
 };
 TAILQ_HEAD(msglog_queue, msglog_entry);
 
+/*
+ * A batch as text, for either database: n rows of
+ * WECOM_STORE_MESSAGE_COLS values in the store's order, NULL for none.
+ */
+struct msglog_rows {
+	size_t		  n;
+	const char	**v;
+	char		(*time)[24];	/* what v's times point to */
+	char		**own;		/* per row: its fields, or its copy */
+	int64_t		  first, last;	/* ids in the host's file, if read */
+	int64_t		  times;	/* their times' sum, if read */
+};
+
 struct wecom_msglog {
 	struct wecom_msglog_opts	 opts;
 	char				*path;
@@ -53,6 +68,7 @@ struct wecom_msglog {
 	uint64_t			 accepted, finished;	/* entries */
 	const char			*why;		/* of the last drop */
 	long				 expire_days;	/* 0: none asked */
+	char				*store;		/* URL, or NULL */
 	int				 started, stopping;
 	pthread_t			 tid;
 	/* The writer thread's own. */
@@ -62,12 +78,25 @@ struct wecom_msglog {
 	struct wecom_xml		*x;
 	uint64_t			 told;		/* drops reported */
 	time_t				 told_at;
+	struct wecom_store		*wst;		/* its handle */
+	int				 backlog;	/* the file may hold
+							   rows for the store */
+	int				 more;		/* moving: go on */
+	time_t				 move_at;	/* not before */
+	int				 kept;		/* told: kept here */
+	uint64_t			 moved;		/* rows moved up */
 	/* One reader connection kept for the next query. */
 	pthread_mutex_t			 rlock;
 	sqlite3				*spare;
 };
 
-/* msglog_db.c: the file, connections to it, and what is told. */
+/*
+ * msglog_db.c: the file, connections to it and to the store, and what
+ * is told. The writer thread has a store handle of its own, the others
+ * share their thread's (NULL: no store).
+ */
+void			 wecom_msglog_store_mine(struct wecom_msglog *);
+struct wecom_store	*wecom_msglog_store(struct wecom_msglog *);
 int	wecom_msglog_db_open(const char *path, long busy_ms, sqlite3 **,
 	    char *err, size_t errlen);
 int	wecom_msglog_db_has_fts(sqlite3 *);
@@ -84,6 +113,28 @@ struct msglog_entry	*wecom_msglog_flatten(const struct wecom_msglog_rec *);
  * written, and freed. */
 void	wecom_msglog_write(struct wecom_msglog *, struct msglog_queue *,
 	    size_t n);
+/* The writer's connection to the file, opened when first needed. */
+int	wecom_msglog_open(struct wecom_msglog *);
+/*
+ * Rows into the file; txid: the store's transaction that may have taken
+ * them too (0: none), asked about by the mover.
+ */
+int	wecom_msglog_keep(struct wecom_msglog *, const struct msglog_rows *,
+	    int64_t txid);
+
+/* msglog_rows.c: a batch as text. */
+struct msglog_rows	*wecom_msglog_rows(struct wecom_msglog *,
+			    struct msglog_queue *, size_t n);
+/* The file's oldest rows (at most max), or *rows NULL if none. */
+int			 wecom_msglog_rows_read(sqlite3 *, size_t max,
+			    struct msglog_rows **);
+void			 wecom_msglog_rows_free(struct msglog_rows *);
+
+/*
+ * msglog_move.c: on the writer thread, rows the file kept for the store
+ * taken up to it, one batch a call (log->backlog, log->more).
+ */
+void	wecom_msglog_move(struct wecom_msglog *);
 
 /* msglog_params.c: a page's link (malloc'ed), or NULL. */
 char	*wecom_msglog_link(const struct wecom_msglog_query *,

@@ -3,12 +3,21 @@
  * A page of the log: the rows that match, newest first, walked by id
  * (keyset: a page costs the same at the end of a year as at its start,
  * and rows written meanwhile shift nothing). Runs on a chore thread,
- * with a connection of its own; WAL lets it read while workers write.
+ * with a connection of its own: to the host's file (WAL lets it read
+ * while workers write), or with a shared store to the store, where
+ * every server's rows are. One WHERE clause is built for both, in the
+ * dialect of either (? or $n), and each row comes back as text.
+ *
+ * The store down: 503, not this host's file. The file then holds only
+ * the rows this host could not put in the store, under ids of its own:
+ * an answer from it would miss the other servers' rows, and a cursor
+ * from it would mean another row in the store.
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -21,10 +30,22 @@
 
 #define SCOPE_MAX	64		/* apps named by one key */
 #define BINDS_MAX	(SCOPE_MAX + 12)
+#define COLS		(WECOM_STORE_MESSAGE_COLS + 1)	/* id first */
 
-/* The WHERE clause being built and what its ?s stand for. */
+#define ROWS_SQL	"SELECT id, direction, app, channel, type, sender, " \
+			"chat, msgid, time, content, fields FROM messages"
+#define COUNT_SQL	"SELECT count(*) FROM messages"
+
+/* Where the rows are: the host's file or the store, one of them. */
+struct source {
+	sqlite3			*db;
+	struct wecom_store	*st;
+};
+
+/* The WHERE clause being built and what its placeholders stand for. */
 struct where {
 	struct wecom_buf	 sql;
+	int			 pg;			/* $n, else ? */
 	const char		*text[BINDS_MAX];	/* or, if NULL, */
 	int64_t			 num[BINDS_MAX];
 	int			 n;
@@ -36,35 +57,53 @@ struct page {
 	json_t		*results;
 	int64_t		 first, last;	/* ids, newest and oldest */
 	long		 n;
+	int		 newer;		/* read oldest first */
+	int		 bad;		/* a row could not be made */
 };
 
+/* What follows WHERE: " AND id < ? ORDER BY id DESC LIMIT ?", its values. */
+struct tail {
+	const char	*sql;
+	int		 n;		/* its ?s */
+	int64_t		 v[2];
+};
+
+typedef void	(*row_fn)(void *, const char *const *);
+
+static int	query_page(const struct source *,
+		    const struct wecom_msglog_query *, const char *,
+		    json_t **);
+static void	query_why(struct wecom_msglog *, const struct source *, char *,
+		    size_t);
 static void	query_where(struct where *, const struct wecom_msglog_query *,
 		    int);
 static void	query_cond(struct where *, const char *, const char *,
 		    int64_t);
+static void	query_mark(struct where *, const char *, int64_t);
 static void	query_text(struct where *, const char *, int);
-static sqlite3_stmt	*query_prepare(sqlite3 *, struct where *,
-			    const char *, const char *);
-static int	query_rows(sqlite3 *, struct where *,
+static char	*query_sql(const struct where *, const char *);
+static int	query_run(const struct source *, const struct where *, int,
+		    const struct tail *, row_fn, void *);
+static int	query_file(sqlite3 *, const struct where *, const char *,
+		    const struct tail *, row_fn, void *);
+static int	query_store(struct wecom_store *, const struct where *, int,
+		    const char *, const struct tail *, row_fn, void *);
+static int	query_rows(const struct source *, const struct where *,
 		    const struct wecom_msglog_query *, struct page *);
-static json_t	*query_row(sqlite3_stmt *);
-static json_t	*query_col(sqlite3_stmt *, int);
-static int64_t	query_int(sqlite3 *, struct where *, const char *,
-		    const char *);
+static void	query_add(void *, const char *const *);
+static void	query_int(void *, const char *const *);
+static void	query_one(void *, const char *const *);
+static json_t	*query_row(const char *const *);
 static json_t	*query_link(const struct wecom_msglog_query *, const char *,
-		    sqlite3 *, struct where *, int64_t, int);
+		    const struct source *, const struct where *, int64_t, int);
 
 int
 wecom_msglog_query(struct wecom_msglog *log,
     const struct wecom_msglog_query *q, const char *base, json_t **answer,
     char *why, size_t whylen)
 {
-	struct where	 w;
-	struct page	 pg;
-	sqlite3		*db;
-	json_t		*next = NULL, *prev = NULL;
-	int64_t		 count;
-	int		 ok;
+	struct source	 src;
+	int		 rc;
 
 	*answer = NULL;
 	if (q->scope != NULL && q->app != NULL &&
@@ -72,40 +111,82 @@ wecom_msglog_query(struct wecom_msglog *log,
 		snprintf(why, whylen, "app: this key may not read %s", q->app);
 		return (403);
 	}
-	if ((db = wecom_msglog_reader(log, why, whylen)) == NULL)
+	memset(&src, 0, sizeof(src));
+	if (log->store != NULL) {
+		if ((src.st = wecom_msglog_store(log)) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return (503);
+		}
+	} else if ((src.db = wecom_msglog_reader(log, why, whylen)) == NULL)
 		return (503);
+	if ((rc = query_page(&src, q, base, answer)) != WECOM_OK)
+		query_why(log, &src, why, whylen);
+	else if (*answer == NULL)
+		snprintf(why, whylen, "out of memory");
+	if (src.db != NULL)
+		wecom_msglog_reader_done(log, src.db, rc == WECOM_OK);
+
+	return (*answer != NULL ? 200 : 503);
+}
+
+/* The count, the page, the links: *answer (NULL: no memory), or error. */
+static int
+query_page(const struct source *src, const struct wecom_msglog_query *q,
+    const char *base, json_t **answer)
+{
+	struct where	 w;
+	struct page	 pg;
+	struct tail	 all = { "", 0, { 0, 0 } };
+	json_t		*next = NULL, *prev = NULL;
+	int64_t		 count = -1;
+	int		 ok;
+
 	memset(&w, 0, sizeof(w));
 	memset(&pg, 0, sizeof(pg));
-	query_where(&w, q, wecom_msglog_db_has_fts(db));
-	count = query_int(db, &w, "SELECT count(*) FROM messages", "");
-	ok = count >= 0 && query_rows(db, &w, q, &pg) == WECOM_OK;
+	w.pg = src->st != NULL;
+	query_where(&w, q, src->db != NULL && wecom_msglog_db_has_fts(src->db));
+	ok = query_run(src, &w, 1, &all, query_int, &count) == WECOM_OK &&
+	    count >= 0 && query_rows(src, &w, q, &pg) == WECOM_OK;
 	if (ok && pg.n > 0) {
-		next = query_link(q, base, db, &w, pg.last, 0);
-		prev = query_link(q, base, db, &w, pg.first, 1);
+		next = query_link(q, base, src, &w, pg.last, 0);
+		prev = query_link(q, base, src, &w, pg.first, 1);
 	} else if (ok) {
 		/* An empty page: the way back to where rows are. */
-		next = q->cursor && q->newer ? query_link(q, base, db, &w,
+		next = q->cursor && q->newer ? query_link(q, base, src, &w,
 		    q->cursor + 1, 0) : json_null();
-		prev = q->cursor && !q->newer ? query_link(q, base, db, &w,
+		prev = q->cursor && !q->newer ? query_link(q, base, src, &w,
 		    q->cursor - 1, 1) : json_null();
 	}
 	if (ok)
 		*answer = json_pack("{s:I, s:o, s:o, s:o}", "count",
 		    (json_int_t)count, "next", next, "previous", prev,
 		    "results", pg.results);
-	else {
-		snprintf(why, whylen, "the message log: %s",
-		    sqlite3_errmsg(db));
+	else
 		json_decref(pg.results);
-	}
-	wecom_msglog_reader_done(log, db, ok);
 	wecom_buf_free(&w.sql);
 	free(w.owned[0]);
 	free(w.owned[1]);
-	if (ok && *answer == NULL)
-		snprintf(why, whylen, "out of memory");
 
-	return (*answer != NULL ? 200 : 503);
+	return (ok ? WECOM_OK : WECOM_ERROR);
+}
+
+/* Why a page failed, for the caller; the store's details go to the log. */
+static void
+query_why(struct wecom_msglog *log, const struct source *src, char *why,
+    size_t whylen)
+{
+	if (src->db != NULL)
+		snprintf(why, whylen, "the message log: %s",
+		    sqlite3_errmsg(src->db));
+	else if (wecom_store_connected(src->st)) {
+		wecom_msglog_tell(log, LOG_WARNING, "a query failed in the "
+		    "store: %s", wecom_store_error(src->st));
+		snprintf(why, whylen, "the message log: the store failed "
+		    "the query (%s)", wecom_store_error(src->st));
+	} else
+		snprintf(why, whylen, "the message log is kept in the shared "
+		    "store, which does not answer: try again shortly (no "
+		    "row is lost meanwhile)");
 }
 
 static void
@@ -114,7 +195,7 @@ query_where(struct where *w, const struct wecom_msglog_query *q, int fts)
 	const char	*list;
 	size_t		 n, k;
 
-	wecom_buf_addf(&w->sql, " WHERE 1");
+	wecom_buf_addf(&w->sql, " WHERE true");
 	query_cond(w, "app = ?", q->app, 0);
 	query_cond(w, "type = ?", q->type, 0);
 	query_cond(w, "sender = ?", q->sender, 0);
@@ -135,27 +216,43 @@ query_where(struct where *w, const struct wecom_msglog_query *q, int fts)
 		n = strcspn(list, " ,");
 		snprintf(w->names[k], sizeof(w->names[k]), "%.*s", (int)n,
 		    list);
-		wecom_buf_addf(&w->sql, ", ?");
-		w->text[w->n++] = w->names[k];
+		wecom_buf_addf(&w->sql, ", ");
+		query_mark(w, w->names[k], 0);
 	}
 	wecom_buf_addf(&w->sql, ")");
 }
 
-/* " AND cond" with its value: text, or if NULL the number. */
+/* " AND cond", its one ? in the dialect, with its value: text, or num. */
 static void
 query_cond(struct where *w, const char *cond, const char *text, int64_t num)
 {
+	const char	*mark;
+
 	if (text == NULL && num == 0)
 		return;
-	wecom_buf_addf(&w->sql, " AND %s", cond);
+	mark = strchr(cond, '?');
+	wecom_buf_addf(&w->sql, " AND %.*s", (int)(mark - cond), cond);
+	query_mark(w, text, num);
+	wecom_buf_addf(&w->sql, "%s", mark + 1);
+}
+
+static void
+query_mark(struct where *w, const char *text, int64_t num)
+{
+	if (w->pg)
+		wecom_buf_addf(&w->sql, "$%d", w->n + 1);
+	else
+		wecom_buf_add(&w->sql, "?", 1);
 	w->text[w->n] = text;
 	w->num[w->n++] = num;
 }
 
 /*
- * q: the trigram index finds any part of three characters or more;
- * shorter ones, or without FTS5, a LIKE scan. Either way a substring,
- * not a query language: quotes and stars are only characters.
+ * q: the file's trigram index finds any part of three characters or
+ * more; shorter ones, or without FTS5, a LIKE scan. The store: ILIKE,
+ * which its trigram index serves when pg_trgm could be had. Either way
+ * a substring, not a query language: quotes and stars are only
+ * characters, and % _ \ are escaped.
  */
 static void
 query_text(struct where *w, const char *q, int fts)
@@ -189,68 +286,131 @@ query_text(struct where *w, const char *q, int fts)
 	}
 	wecom_buf_add(&b, "%", 1);
 	w->owned[1] = wecom_buf_take(&b, NULL);
-	query_cond(w, "content LIKE ? ESCAPE '\\'", w->owned[1] ? w->owned[1] :
-	    "", 0);
+	query_cond(w, w->pg ? "content ILIKE ? ESCAPE '\\'" :
+	    "content LIKE ? ESCAPE '\\'", w->owned[1] ? w->owned[1] : "", 0);
 }
 
-/* head + WHERE + tail, every ? bound; extra binds follow (tail's). */
-static sqlite3_stmt *
-query_prepare(sqlite3 *db, struct where *w, const char *head,
-    const char *tail)
+/* WHERE + tail, tail's ?s in the dialect, numbered after WHERE's. */
+static char *
+query_sql(const struct where *w, const char *tail)
 {
-	sqlite3_stmt	*st;
-	char		*sql;
-	int		 i;
+	struct wecom_buf	 b;
+	const char		*p;
+	int			 k = w->n;
 
-	if (w->sql.err || asprintf(&sql, "%s%s%s", head, w->sql.p, tail) ==
-	    -1)
+	if (w->sql.err)
 		return (NULL);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		st = NULL;
+	memset(&b, 0, sizeof(b));
+	wecom_buf_add(&b, w->sql.p, w->sql.len);
+	for (p = tail; *p != '\0'; p++) {
+		if (*p == '?' && w->pg)
+			wecom_buf_addf(&b, "$%d", ++k);
+		else
+			wecom_buf_add(&b, p, 1);
+	}
+	if (b.err) {
+		wecom_buf_free(&b);
+		return (NULL);
+	}
+
+	return (wecom_buf_take(&b, NULL));
+}
+
+/* The rows (count: their number, as one row) matching: each to fn. */
+static int
+query_run(const struct source *src, const struct where *w, int count,
+    const struct tail *t, row_fn fn, void *arg)
+{
+	char	*sql, *full;
+	int	 rc;
+
+	if ((sql = query_sql(w, t->sql)) == NULL)
+		return (WECOM_ERROR);
+	if (src->st != NULL)
+		rc = query_store(src->st, w, count, sql, t, fn, arg);
+	else if (asprintf(&full, "%s%s", count ? COUNT_SQL : ROWS_SQL,
+	    sql) == -1)
+		rc = WECOM_ERROR;
+	else {
+		rc = query_file(src->db, w, full, t, fn, arg);
+		free(full);
+	}
 	free(sql);
-	for (i = 0; st != NULL && i < w->n; i++) {
+
+	return (rc);
+}
+
+/* Rows as text, id first, NULL for none; the tail's values after WHERE's. */
+static int
+query_file(sqlite3 *db, const struct where *w, const char *sql,
+    const struct tail *t, row_fn fn, void *arg)
+{
+	const char	*v[COLS];
+	sqlite3_stmt	*st;
+	int		 i, rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return (WECOM_ERROR);
+	for (i = 0; i < w->n; i++) {
 		if (w->text[i] != NULL)
 			sqlite3_bind_text(st, i + 1, w->text[i], -1,
 			    SQLITE_STATIC);
 		else
 			sqlite3_bind_int64(st, i + 1, w->num[i]);
 	}
+	for (i = 0; i < t->n; i++)
+		sqlite3_bind_int64(st, w->n + i + 1, t->v[i]);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (i = 0; i < sqlite3_column_count(st) && i < COLS; i++)
+			v[i] = (const char *)sqlite3_column_text(st, i);
+		fn(arg, v);
+	}
+	sqlite3_finalize(st);
 
-	return (st);
+	return (rc == SQLITE_DONE ? WECOM_OK : WECOM_ERROR);
+}
+
+/* The same through the store: every value as text. */
+static int
+query_store(struct wecom_store *st, const struct where *w, int count,
+    const char *sql, const struct tail *t, row_fn fn, void *arg)
+{
+	char		 nums[BINDS_MAX + 2][24];
+	const char	*p[BINDS_MAX + 2], *v[1];
+	int64_t		 n;
+	int		 i;
+
+	for (i = 0; i < w->n + t->n; i++) {
+		snprintf(nums[i], sizeof(nums[i]), "%lld", (long long)(i <
+		    w->n ? w->num[i] : t->v[i - w->n]));
+		p[i] = i < w->n && w->text[i] != NULL ? w->text[i] : nums[i];
+	}
+	if (!count)
+		return (wecom_store_message_rows(st, sql, i, p, fn, arg) ==
+		    WECOM_STORE_OK ? WECOM_OK : WECOM_ERROR);
+	if (wecom_store_message_count(st, sql, i, p, &n) != WECOM_STORE_OK)
+		return (WECOM_ERROR);
+	snprintf(nums[0], sizeof(nums[0]), "%lld", (long long)n);
+	v[0] = nums[0];
+	fn(arg, v);
+
+	return (WECOM_OK);
 }
 
 /* The page: limit rows past the cursor, shown newest first. */
 static int
-query_rows(sqlite3 *db, struct where *w, const struct wecom_msglog_query *q,
-    struct page *pg)
+query_rows(const struct source *src, const struct where *w,
+    const struct wecom_msglog_query *q, struct page *pg)
 {
-	sqlite3_stmt	*st;
-	json_t		*row;
-	int		 rc;
+	struct tail	t = { q->newer ? " AND id > ? ORDER BY id ASC LIMIT ?" :
+			    " AND id < ? ORDER BY id DESC LIMIT ?", 2,
+			    { q->cursor ? q->cursor : (q->newer ? 0 :
+			    INT64_MAX), q->limit } };
 
-	st = query_prepare(db, w, "SELECT id, direction, app, channel, type, "
-	    "sender, chat, msgid, time, content, fields FROM messages",
-	    q->newer ? " AND id > ? ORDER BY id ASC LIMIT ?" :
-	    " AND id < ? ORDER BY id DESC LIMIT ?");
-	if (st == NULL || (pg->results = json_array()) == NULL) {
-		sqlite3_finalize(st);
+	if ((pg->results = json_array()) == NULL)
 		return (WECOM_ERROR);
-	}
-	sqlite3_bind_int64(st, w->n + 1, q->cursor ? q->cursor : (q->newer ?
-	    0 : INT64_MAX));
-	sqlite3_bind_int64(st, w->n + 2, q->limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((row = query_row(st)) == NULL)
-			break;
-		/* Newer pages are read oldest first: turned round here. */
-		if (q->newer)
-			json_array_insert_new(pg->results, 0, row);
-		else
-			json_array_append_new(pg->results, row);
-		pg->n++;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
+	pg->newer = q->newer;
+	if (query_run(src, w, 0, &t, query_add, pg) != WECOM_OK || pg->bad)
 		return (WECOM_ERROR);
 	if (pg->n > 0) {
 		pg->first = json_integer_value(json_object_get(
@@ -262,13 +422,50 @@ query_rows(sqlite3 *db, struct where *w, const struct wecom_msglog_query *q,
 	return (WECOM_OK);
 }
 
-static json_t *
-query_row(sqlite3_stmt *st)
+static void
+query_add(void *arg, const char *const *v)
 {
-	static const char	*names[] = { "id", "direction", "app",
+	struct page	*pg = arg;
+	json_t		*row;
+
+	if ((row = query_row(v)) == NULL) {
+		pg->bad = 1;
+		return;
+	}
+	/* Newer pages are read oldest first: turned round here. */
+	if (pg->newer)
+		json_array_insert_new(pg->results, 0, row);
+	else
+		json_array_append_new(pg->results, row);
+	pg->n++;
+}
+
+/* The first value as a number (a count), into an int64_t. */
+static void
+query_int(void *arg, const char *const *v)
+{
+	int64_t	*n = arg;
+
+	*n = v[0] != NULL ? strtoll(v[0], NULL, 10) : -1;
+}
+
+/* A row was found: counted. */
+static void
+query_one(void *arg, const char *const *v)
+{
+	int64_t	*n = arg;
+
+	(*n)++;
+}
+
+/* The answer's row: time as ISO 8601 UTC, fields parsed. */
+static json_t *
+query_row(const char *const *v)
+{
+	static const char	*names[COLS] = { "id", "direction", "app",
 				    "channel", "type", "sender", "chat",
 				    "msgid", "time", "content", "fields" };
-	json_t			*o, *v;
+	json_t			*o, *j;
 	char			 iso[32];
 	struct tm		 tm;
 	time_t			 t;
@@ -276,70 +473,39 @@ query_row(sqlite3_stmt *st)
 
 	if ((o = json_object()) == NULL)
 		return (NULL);
-	for (i = 0; i < 11; i++) {
-		if (i == 8) {
-			t = (time_t)sqlite3_column_int64(st, i);
+	for (i = 0; i < COLS; i++) {
+		if (v[i] == NULL)
+			j = NULL;
+		else if (i == 0)
+			j = json_integer(strtoll(v[i], NULL, 10));
+		else if (i == 8) {
+			t = (time_t)strtoll(v[i], NULL, 10);
 			gmtime_r(&t, &tm);
 			strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-			v = json_string(iso);
-		} else if (i == 10 && sqlite3_column_text(st, i) != NULL)
-			v = json_loads((const char *)sqlite3_column_text(st, i),
-			    0, NULL);
+			j = json_string(iso);
+		} else if (i == 10)
+			j = json_loads(v[i], 0, NULL);
 		else
-			v = query_col(st, i);
-		json_object_set_new(o, names[i], v ? v : json_null());
+			j = json_string(v[i]);
+		json_object_set_new(o, names[i], j ? j : json_null());
 	}
 
 	return (o);
 }
 
-static json_t *
-query_col(sqlite3_stmt *st, int i)
-{
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_INTEGER:
-		return (json_integer(sqlite3_column_int64(st, i)));
-	case SQLITE_NULL:
-		return (json_null());
-	default:
-		return (json_stringn((const char *)sqlite3_column_text(st, i),
-		    (size_t)sqlite3_column_bytes(st, i)));
-	}
-}
-
-/* The first column of the first row; -1 on failure. */
-static int64_t
-query_int(sqlite3 *db, struct where *w, const char *head, const char *tail)
-{
-	sqlite3_stmt	*st;
-	int64_t		 v;
-
-	if ((st = query_prepare(db, w, head, tail)) == NULL)
-		return (-1);
-	v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_finalize(st);
-
-	return (v);
-}
-
 /* The link to the rows past id (newer or older), or null if none. */
 static json_t *
 query_link(const struct wecom_msglog_query *q, const char *base,
-    sqlite3 *db, struct where *w, int64_t id, int newer)
+    const struct source *src, const struct where *w, int64_t id, int newer)
 {
-	sqlite3_stmt	*st;
+	struct tail	 t = { newer ? " AND id > ? LIMIT 1" :
+			    " AND id < ? LIMIT 1", 1, { id, 0 } };
+	int64_t		 more = 0;
 	char		*url;
 	json_t		*v;
-	int		 more;
 
-	st = query_prepare(db, w, "SELECT 1 FROM messages", newer ?
-	    " AND id > ? LIMIT 1" : " AND id < ? LIMIT 1");
-	if (st == NULL)
-		return (json_null());
-	sqlite3_bind_int64(st, w->n + 1, id);
-	more = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	if (!more || (url = wecom_msglog_link(q, base, id, newer)) == NULL)
+	if (query_run(src, w, 0, &t, query_one, &more) != WECOM_OK ||
+	    !more || (url = wecom_msglog_link(q, base, id, newer)) == NULL)
 		return (json_null());
 	v = json_string(url);
 	free(url);

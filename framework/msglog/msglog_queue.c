@@ -3,8 +3,9 @@
  * The queue between the callbacks and the database. put() runs on the
  * event loop or a handler thread, after the handlers and before the
  * answer: it copies the entry and returns, or drops it when the queue
- * is full, never waiting for the writer thread or SQLite. The writer
- * takes what is queued in batches, one transaction each.
+ * is full, never waiting for the writer thread or a database. The
+ * writer takes what is queued in batches, one transaction each, and in
+ * between moves what the file kept for the store (msglog_move.c).
  */
 
 #include <sys/resource.h>
@@ -39,9 +40,12 @@ wecom_msglog_new(const struct wecom_msglog_opts *opts)
 		log->opts.bytes_max = WECOM_MSGLOG_BYTES;
 	TAILQ_INIT(&log->queue);
 	if ((log->path = strdup(opts->path)) == NULL ||
+	    (opts->store != NULL && *opts->store != '\0' &&
+	    (log->store = strdup(opts->store)) == NULL) ||
 	    (log->x = wecom_xml_new()) == NULL ||
 	    pthread_mutex_init(&log->lock, NULL) != 0) {
 		wecom_xml_free(log->x);
+		free(log->store);
 		free(log->path);
 		free(log);
 		return (NULL);
@@ -50,6 +54,9 @@ wecom_msglog_new(const struct wecom_msglog_opts *opts)
 	pthread_cond_init(&log->work, NULL);
 	pthread_cond_init(&log->done, NULL);
 	log->opts.path = log->path;
+	log->opts.store = log->store;
+	/* What an earlier run left in the file for the store goes up. */
+	log->backlog = log->store != NULL;
 
 	return (log);
 }
@@ -140,6 +147,7 @@ queue_writer(void *arg)
 	size_t			 n;
 	long			 days;
 
+	wecom_msglog_store_mine(log);
 	(void)wecom_activity_set("message log", "writer");
 	/*
 	 * Behind the callbacks for the CPU: a saturated worker drops
@@ -149,7 +157,7 @@ queue_writer(void *arg)
 	pthread_mutex_lock(&log->lock);
 	for (;;) {
 		while (TAILQ_EMPTY(&log->queue) && !log->stopping &&
-		    log->expire_days == 0) {
+		    log->expire_days == 0 && !log->more) {
 			/* Wakes once a second to tell of drops, if any. */
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec++;
@@ -176,6 +184,8 @@ queue_writer(void *arg)
 		if (days > 0)
 			(void)wecom_msglog_expire(log, (int64_t)time(NULL) -
 			    (int64_t)days * 86400);
+		if (log->backlog)
+			wecom_msglog_move(log);
 		queue_report(log);
 
 		pthread_mutex_lock(&log->lock);
@@ -183,6 +193,8 @@ queue_writer(void *arg)
 		pthread_cond_broadcast(&log->done);
 	}
 	pthread_mutex_unlock(&log->lock);
+	wecom_store_free(log->wst);
+	log->wst = NULL;
 
 	return (NULL);
 }
@@ -239,6 +251,10 @@ wecom_msglog_free(struct wecom_msglog *log)
 	pthread_mutex_destroy(&log->rlock);
 	pthread_cond_destroy(&log->work);
 	pthread_cond_destroy(&log->done);
+	/* Its password, as the store's own copy is. */
+	if (log->store != NULL)
+		explicit_bzero(log->store, strlen(log->store));
+	free(log->store);
 	free(log->path);
 	free(log);
 }

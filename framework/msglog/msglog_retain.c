@@ -3,7 +3,9 @@
  * Retention: rows older than log_days go, a thousand per transaction,
  * so that no worker's writer waits long for the lock meanwhile. Freed
  * pages are reused by later rows; the file does not shrink (no VACUUM,
- * which would copy the whole file and hold the lock throughout).
+ * which would copy the whole file and hold the lock throughout). With a
+ * shared store its rows go too, a thousand per statement, by whichever
+ * server's worker 1 comes first.
  */
 
 #include <syslog.h>
@@ -26,12 +28,26 @@ static const char	unindex_sql[] =
 static const char	expire_sql[] =
 	"DELETE FROM messages WHERE id IN " OLDEST;
 
+static long	retain_file(struct wecom_msglog *, int64_t);
+static long	retain_store(struct wecom_msglog *, int64_t);
 static int	retain_step(sqlite3 *, int, int64_t);
 static int	retain_run(sqlite3 *, const char *, int64_t);
 
-/* On any thread, with a connection of its own: rows deleted, or -1. */
+/* On any thread, with connections of its own: rows deleted, or -1. */
 long
 wecom_msglog_expire(struct wecom_msglog *log, int64_t before)
+{
+	long	here, shared = 0;
+
+	here = retain_file(log, before);
+	if (log->store != NULL)
+		shared = retain_store(log, before);
+
+	return (here < 0 || shared < 0 ? -1 : here + shared);
+}
+
+static long
+retain_file(struct wecom_msglog *log, int64_t before)
 {
 	sqlite3		*db;
 	char		 err[256];
@@ -56,6 +72,33 @@ wecom_msglog_expire(struct wecom_msglog *log, int64_t before)
 	wecom_msglog_reader_done(log, db, n >= 0);
 
 	return (n >= 0 ? total : -1);
+}
+
+/* The store's rows, a statement at a time: no lock held for long. */
+static long
+retain_store(struct wecom_msglog *log, int64_t before)
+{
+	struct wecom_store	*st;
+	long			 n, total = 0;
+
+	if ((st = wecom_msglog_store(log)) == NULL)
+		return (-1);
+	do {
+		if (wecom_store_message_expire(st, before, MSGLOG_EXPIRE_STEP,
+		    &n) != WECOM_STORE_OK) {
+			/* Unreachable: the store said so; next hour then. */
+			if (wecom_store_connected(st))
+				wecom_msglog_tell(log, LOG_WARNING, "retention "
+				    "in the store: %s", wecom_store_error(st));
+			return (-1);
+		}
+		total += n;
+	} while (n == MSGLOG_EXPIRE_STEP);
+	if (total > 0)
+		wecom_msglog_tell(log, LOG_INFO, "retention: %ld rows older "
+		    "than log_days deleted from the store", total);
+
+	return (total);
 }
 
 /* One transaction: rows deleted, or -1. */

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The writer thread's side of the database: a batch of entries in one
- * short transaction. When the file cannot be opened, stays locked past
- * busy_ms, or the disk is full, the batch is dropped and counted: the
- * log is worth less than the callbacks it records, and an unbounded
- * backlog would only move the failure into memory.
+ * The writer thread's side of the databases: a batch of entries in one
+ * short transaction, into the shared store when there is one, else (or
+ * when it does not answer) into the host's file. When the file cannot
+ * be opened, stays locked past busy_ms, or the disk is full, the batch
+ * is dropped and counted: the log is worth less than the callbacks it
+ * records, and an unbounded backlog would only move the failure into
+ * memory. What the file keeps for the store goes up later
+ * (msglog_move.c).
  */
 
 #include <stdio.h>
@@ -12,11 +15,9 @@
 #include <string.h>
 #include <syslog.h>
 
-#include <jansson.h>
 #include <sqlite3.h>
 
 #include "wecom.h"
-#include "wecom_xml.h"
 #include "msglog_private.h"
 
 static const char	insert_sql[] =
@@ -28,25 +29,36 @@ static const char	index_sql[] =
 	"INSERT INTO messages_fts(rowid, content) SELECT id, content "
 	"FROM messages WHERE id > ? AND content IS NOT NULL";
 
-static int	write_open(struct wecom_msglog *);
+/* The rows a store transaction may have taken as well (msglog_move.c). */
+static const char	mark_sql[] =
+	"INSERT INTO messages_moving (txid, first, last) VALUES (?, ?, ?)";
+
+static int	write_rows(struct wecom_msglog *, const struct msglog_rows *);
+static int	write_store(struct wecom_msglog *, const struct msglog_rows *,
+		    int64_t *);
+static void	write_kept(struct wecom_msglog *, struct wecom_store *);
+static int	write_fail(struct wecom_msglog *);
 static int64_t	write_last(sqlite3 *);
-static int	write_batch(struct wecom_msglog *, struct msglog_queue *);
-static int	write_one(struct wecom_msglog *, sqlite3_stmt *,
-		    const struct msglog_entry *);
-static char	*write_fields(struct wecom_msglog *,
-		    const struct msglog_entry *);
-static void	write_field(json_t *, const char *, const char *);
-static void	write_text(sqlite3_stmt *, int, const char *);
+static int	write_insert(sqlite3 *, const struct msglog_rows *);
+static int	write_index(sqlite3 *, int64_t);
+static int	write_mark(sqlite3 *, int64_t, int64_t, int64_t);
 
 void
 wecom_msglog_write(struct wecom_msglog *log, struct msglog_queue *batch,
     size_t n)
 {
+	struct msglog_rows	*rows;
 	struct msglog_entry	*e;
-	int			 ok;
+	int			 ok = 0;
 
-	ok = write_open(log) == WECOM_OK && write_batch(log, batch) ==
-	    WECOM_OK;
+	if ((rows = wecom_msglog_rows(log, batch, n)) != NULL)
+		ok = write_rows(log, rows) == WECOM_OK;
+	else {
+		pthread_mutex_lock(&log->lock);
+		log->why = "out of memory";
+		pthread_mutex_unlock(&log->lock);
+	}
+	wecom_msglog_rows_free(rows);
 	while ((e = TAILQ_FIRST(batch)) != NULL) {
 		TAILQ_REMOVE(batch, e, list);
 		free(e);
@@ -59,9 +71,74 @@ wecom_msglog_write(struct wecom_msglog *log, struct msglog_queue *batch,
 	pthread_mutex_unlock(&log->lock);
 }
 
-/* The writer's connection, opened again after a failure, not too often. */
+/* The store if it takes them, else the file (and then the mover). */
 static int
-write_open(struct wecom_msglog *log)
+write_rows(struct wecom_msglog *log, const struct msglog_rows *rows)
+{
+	int64_t	txid = 0;
+
+	if (log->store != NULL && write_store(log, rows, &txid) == WECOM_OK)
+		return (WECOM_OK);
+	if (wecom_msglog_open(log) != WECOM_OK ||
+	    wecom_msglog_keep(log, rows, txid) != WECOM_OK)
+		return (WECOM_ERROR);
+	if (log->store != NULL)
+		log->backlog = 1;
+
+	return (WECOM_OK);
+}
+
+/*
+ * One transaction in the store. *txid: set when the answer to its
+ * COMMIT was lost, so that the mover can ask whether it took effect.
+ */
+static int
+write_store(struct wecom_msglog *log, const struct msglog_rows *rows,
+    int64_t *txid)
+{
+	struct wecom_store	*st;
+	int64_t			 id;
+
+	*txid = 0;
+	if ((st = wecom_msglog_store(log)) == NULL)
+		return (WECOM_ERROR);
+	if (wecom_store_message_add(st, rows->v, rows->n, &id) !=
+	    WECOM_STORE_OK) {
+		write_kept(log, st);
+		return (WECOM_ERROR);
+	}
+	if (wecom_store_message_commit(st) != WECOM_STORE_OK) {
+		if (!wecom_store_connected(st))
+			*txid = id;
+		write_kept(log, st);
+		return (WECOM_ERROR);
+	}
+
+	return (WECOM_OK);
+}
+
+/*
+ * Once until the file is empty again. Why the store is unreachable it
+ * says itself, once per process; a statement it refused is told here.
+ */
+static void
+write_kept(struct wecom_msglog *log, struct wecom_store *st)
+{
+	if (log->kept)
+		return;
+	log->kept = 1;
+	if (wecom_store_connected(st))
+		wecom_msglog_tell(log, LOG_WARNING, "the store refused a "
+		    "batch (%s): %s keeps it", wecom_store_error(st),
+		    log->path);
+	else
+		wecom_msglog_tell(log, LOG_WARNING, "the store does not "
+		    "answer: %s keeps the rows until it does", log->path);
+}
+
+/* The writer's connection, opened again after a failure, not too often. */
+int
+wecom_msglog_open(struct wecom_msglog *log)
 {
 	char	err[256];
 	time_t	now;
@@ -84,47 +161,42 @@ write_open(struct wecom_msglog *log)
 		return (WECOM_ERROR);
 	}
 	/* Once per process (and after a failure): which file, and that
-	 * this process writes to it. */
-	wecom_msglog_tell(log, LOG_INFO, "writing to %s", log->path);
+	 * this process writes to it; with a store, only what it misses. */
+	if (log->store == NULL)
+		wecom_msglog_tell(log, LOG_INFO, "writing to %s", log->path);
 	log->fts = wecom_msglog_db_has_fts(log->db);
 	log->open_failed = 0;
 
 	return (WECOM_OK);
 }
 
-static int
-write_batch(struct wecom_msglog *log, struct msglog_queue *batch)
+/* The rows in one transaction, with the record of txid if given. */
+int
+wecom_msglog_keep(struct wecom_msglog *log, const struct msglog_rows *rows,
+    int64_t txid)
 {
-	struct msglog_entry	*e;
-	sqlite3_stmt		*st = NULL;
-	int64_t			 before;
-	int			 rc;
+	int64_t	before;
 
-	rc = SQLITE_ERROR;
 	if (wecom_msglog_db_exec(log->db, "BEGIN IMMEDIATE") != WECOM_OK)
-		goto out;
+		return (write_fail(log));
 	/* Ours alone until COMMIT: the batch's ids follow this one. */
 	if ((before = write_last(log->db)) < 0 ||
-	    sqlite3_prepare_v2(log->db, insert_sql, -1, &st, NULL) !=
-	    SQLITE_OK)
-		goto out;
-	TAILQ_FOREACH(e, batch, list)
-		if ((rc = write_one(log, st, e)) != SQLITE_DONE)
-			goto out;
-	sqlite3_finalize(st);
-	st = NULL;
-	rc = SQLITE_ERROR;
-	if (log->fts && (sqlite3_prepare_v2(log->db, index_sql, -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_bind_int64(st, 1, before) !=
-	    SQLITE_OK || sqlite3_step(st) != SQLITE_DONE))
-		goto out;
-	rc = wecom_msglog_db_exec(log->db, "COMMIT") == WECOM_OK ?
-	    SQLITE_OK : SQLITE_ERROR;
-out:
-	sqlite3_finalize(st);
-	if (rc == SQLITE_OK)
-		return (WECOM_OK);
+	    write_insert(log->db, rows) != SQLITE_OK)
+		return (write_fail(log));
+	if (txid != 0 && write_mark(log->db, txid, before + 1,
+	    sqlite3_last_insert_rowid(log->db)) != SQLITE_OK)
+		return (write_fail(log));
+	if (log->fts && write_index(log->db, before) != SQLITE_OK)
+		return (write_fail(log));
+	if (wecom_msglog_db_exec(log->db, "COMMIT") != WECOM_OK)
+		return (write_fail(log));
 
+	return (WECOM_OK);
+}
+
+static int
+write_fail(struct wecom_msglog *log)
+{
 	pthread_mutex_lock(&log->lock);
 	/* SQLite's text, static: "database is locked", "disk is full". */
 	log->why = sqlite3_errstr(sqlite3_extended_errcode(log->db));
@@ -162,103 +234,70 @@ write_last(sqlite3 *db)
 	return (id);
 }
 
+/* Every row, with one statement; time is a number in the file. */
 static int
-write_one(struct wecom_msglog *log, sqlite3_stmt *st,
-    const struct msglog_entry *e)
+write_insert(sqlite3 *db, const struct msglog_rows *rows)
 {
-	char	*fields;
-	int	 rc;
+	sqlite3_stmt	*st;
+	const char	*const *v;
+	size_t		 i;
+	int		 k, rc;
 
-	sqlite3_reset(st);
-	write_text(st, 1, e->direction);
-	write_text(st, 2, e->app);
-	write_text(st, 3, e->channel);
-	write_text(st, 4, e->type);
-	write_text(st, 5, e->sender);
-	write_text(st, 6, e->chat);
-	write_text(st, 7, e->msgid);
-	sqlite3_bind_int64(st, 8, e->time);
-	write_text(st, 9, e->content);
-	fields = write_fields(log, e);
-	sqlite3_bind_text(st, 10, fields ? fields : "{}", -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_clear_bindings(st);
-	free(fields);
+	if ((rc = sqlite3_prepare_v2(db, insert_sql, -1, &st, NULL)) !=
+	    SQLITE_OK)
+		return (rc);
+	for (i = 0; i < rows->n && rc == SQLITE_OK; i++) {
+		v = rows->v + i * WECOM_STORE_MESSAGE_COLS;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		for (k = 0; k < WECOM_STORE_MESSAGE_COLS; k++) {
+			if (k == 7)
+				sqlite3_bind_int64(st, k + 1,
+				    strtoll(v[k], NULL, 10));
+			else if (v[k] != NULL)
+				sqlite3_bind_text(st, k + 1, v[k], -1,
+				    SQLITE_STATIC);
+		}
+		if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
 
 	return (rc);
 }
 
-static void
-write_text(sqlite3_stmt *st, int i, const char *s)
+/* The batch's rows (past before) into the full-text index. */
+static int
+write_index(sqlite3 *db, int64_t before)
 {
-	if (s != NULL)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((rc = sqlite3_prepare_v2(db, index_sql, -1, &st, NULL)) !=
+	    SQLITE_OK)
+		return (rc);
+	sqlite3_bind_int64(st, 1, before);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+
+	return (rc == SQLITE_DONE ? SQLITE_OK : rc);
 }
 
-/* Every field by path; a document is flattened here, off the callback. */
-static char *
-write_fields(struct wecom_msglog *log, const struct msglog_entry *e)
+/* That txid may have taken the rows first … last to the store too. */
+static int
+write_mark(sqlite3 *db, int64_t txid, int64_t first, int64_t last)
 {
-	struct wecom_msglog_rec	 rec;
-	struct msglog_entry	*flat = NULL;
-	const char		*p;
-	json_t			*o;
-	char			*s;
-	size_t			 i;
-	int			 rc;
+	sqlite3_stmt	*st;
+	int		 rc;
 
-	if (e->doc != NULL) {
-		rc = e->doc_json ? wecom_xml_parse_json(log->x, e->doc,
-		    e->doclen) : wecom_xml_parse(log->x, e->doc, e->doclen);
-		if (rc != WECOM_OK)
-			return (NULL);
-		/* The same copy as a callback's fields: the same rules. */
-		memset(&rec, 0, sizeof(rec));
-		rec.xml = log->x;
-		rec.direction = "";
-		if ((flat = wecom_msglog_flatten(&rec)) == NULL)
-			return (NULL);
-		e = flat;
-	}
-	if ((o = json_object()) == NULL) {
-		free(flat);
-		return (NULL);
-	}
-	for (i = 0, p = e->pairs; i < e->npairs; i++) {
-		write_field(o, p, p + strlen(p) + 1);
-		p += strlen(p) + 1;
-		p += strlen(p) + 1;
-	}
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	free(flat);
+	if ((rc = sqlite3_prepare_v2(db, mark_sql, -1, &st, NULL)) !=
+	    SQLITE_OK)
+		return (rc);
+	sqlite3_bind_int64(st, 1, txid);
+	sqlite3_bind_int64(st, 2, first);
+	sqlite3_bind_int64(st, 3, last);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
 
-	return (s);
-}
-
-/* A path seen again (an array, repeated elements): its values, listed. */
-static void
-write_field(json_t *o, const char *path, const char *value)
-{
-	json_t	*old, *v, *a;
-
-	if ((v = json_string(value)) == NULL)
-		return;
-	if ((old = json_object_get(o, path)) == NULL) {
-		json_object_set_new(o, path, v);
-		return;
-	}
-	if (json_is_array(old)) {
-		json_array_append_new(old, v);
-		return;
-	}
-	if ((a = json_array()) == NULL) {
-		json_decref(v);
-		return;
-	}
-	json_array_append(a, old);
-	json_array_append_new(a, v);
-	json_object_set_new(o, path, a);
+	return (rc == SQLITE_DONE ? SQLITE_OK : rc);
 }

@@ -11,6 +11,11 @@
  * or full database drops entries, counted in the stats and told to the
  * log function at most once a minute. Plain C: the Kore glue is
  * kore/messages.c.
+ *
+ * With a shared store ([global] store) the rows go to its table
+ * instead, one log for every server; the file keeps only what the
+ * store could not take when it was down, until it answers again, and
+ * queries read the store (msglog_move.c, msglog_query.c).
  */
 
 #ifndef WECOM_MSGLOG_H
@@ -56,6 +61,7 @@ struct wecom_msglog_opts {
 	size_t		 queue_max;		/* 0: WECOM_MSGLOG_QUEUE */
 	size_t		 bytes_max;		/* 0: WECOM_MSGLOG_BYTES */
 	long		 busy_ms;		/* lock wait, then drop */
+	const char	*store;			/* libpq URL, or NULL: none */
 	/* Where failures are told (a log line, no secret), or NULL. */
 	void		(*log)(void *, int priority, const char *line);
 	void		*log_arg;
@@ -81,7 +87,10 @@ void			 wecom_msglog_expire_later(struct wecom_msglog *,
 			    long days);
 void			 wecom_msglog_free(struct wecom_msglog *);
 
-/* msglog_retain.c: now, on the caller's thread; rows deleted or -1. */
+/*
+ * msglog_retain.c: now, on the caller's thread; rows deleted or -1. The
+ * store's too, in steps of MSGLOG_EXPIRE_STEP rows.
+ */
 long			 wecom_msglog_expire(struct wecom_msglog *,
 			    int64_t before);
 
