@@ -313,3 +313,20 @@ wecom_msglog_store(struct wecom_msglog *log)
 
 	return (log->wst);
 }
+
+/* sql with ?1 … ?n from v (as many as it names): rows changed, or -1. */
+int
+wecom_msglog_db_run(sqlite3 *db, const char *sql, const int64_t *v)
+{
+	sqlite3_stmt	*st;
+	int		 i, rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return (-1);
+	for (i = 0; i < sqlite3_bind_parameter_count(st); i++)
+		sqlite3_bind_int64(st, i + 1, v[i]);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+
+	return (rc == SQLITE_DONE ? sqlite3_changes(db) : -1);
+}

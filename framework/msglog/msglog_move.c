@@ -54,7 +54,6 @@ static const char	forget_sql[] =
 static int	move_settle(struct wecom_msglog *, struct wecom_store *);
 static int	move_step(struct wecom_msglog *, struct wecom_store *);
 static int	move_forget(struct wecom_msglog *, const int64_t *);
-static int	move_run(sqlite3 *, const char *, const int64_t *);
 
 void
 wecom_msglog_move(struct wecom_msglog *log)
@@ -112,7 +111,7 @@ move_settle(struct wecom_msglog *log, struct wecom_store *st)
 	if (status == WECOM_STORE_MESSAGE_DONE)
 		rc = move_forget(log, rec);
 	else
-		rc = move_run(log->db, unclaim_sql, rec) < 0 ? WECOM_ERROR :
+		rc = wecom_msglog_db_run(log->db, unclaim_sql, rec) < 0 ? WECOM_ERROR :
 		    WECOM_OK;
 
 	return (rc == WECOM_OK ? MOVE_MORE : MOVE_LATER);
@@ -138,14 +137,14 @@ move_step(struct wecom_msglog *log, struct wecom_store *st)
 	claim[2] = rows->last;
 	claim[3] = (int64_t)rows->n;
 	claim[4] = rows->times;
-	if (move_run(log->db, claim_sql, claim) != 1) {
+	if (wecom_msglog_db_run(log->db, claim_sql, claim) != 1) {
 		wecom_store_message_rollback(st);
 		goto out;
 	}
 	if (wecom_store_message_commit(st) != WECOM_STORE_OK) {
 		/* Refused, so not taken; else the record waits for news. */
 		if (wecom_store_connected(st))
-			(void)move_run(log->db, unclaim_sql, claim);
+			(void)wecom_msglog_db_run(log->db, unclaim_sql, claim);
 		goto out;
 	}
 	/* Failed: the record stays, and the next step settles it. */
@@ -164,30 +163,13 @@ move_forget(struct wecom_msglog *log, const int64_t *rec)
 {
 	if (wecom_msglog_db_exec(log->db, "BEGIN IMMEDIATE") != WECOM_OK)
 		return (WECOM_ERROR);
-	if ((log->fts && move_run(log->db, unindex_sql, rec) < 0) ||
-	    move_run(log->db, forget_sql, rec) < 0 ||
-	    move_run(log->db, unclaim_sql, rec) < 0 ||
+	if ((log->fts && wecom_msglog_db_run(log->db, unindex_sql, rec) < 0) ||
+	    wecom_msglog_db_run(log->db, forget_sql, rec) < 0 ||
+	    wecom_msglog_db_run(log->db, unclaim_sql, rec) < 0 ||
 	    wecom_msglog_db_exec(log->db, "COMMIT") != WECOM_OK) {
 		(void)wecom_msglog_db_exec(log->db, "ROLLBACK");
 		return (WECOM_ERROR);
 	}
 
 	return (WECOM_OK);
-}
-
-/* sql with ?1 … ?n from v (as many as it names): rows changed, or -1. */
-static int
-move_run(sqlite3 *db, const char *sql, const int64_t *v)
-{
-	sqlite3_stmt	*st;
-	int		 i, rc;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return (-1);
-	for (i = 0; i < sqlite3_bind_parameter_count(st); i++)
-		sqlite3_bind_int64(st, i + 1, v[i]);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-
-	return (rc == SQLITE_DONE ? sqlite3_changes(db) : -1);
 }

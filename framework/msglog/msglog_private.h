@@ -101,6 +101,8 @@ int	wecom_msglog_db_open(const char *path, long busy_ms, sqlite3 **,
 	    char *err, size_t errlen);
 int	wecom_msglog_db_has_fts(sqlite3 *);
 int	wecom_msglog_db_exec(sqlite3 *, const char *sql);
+/* sql with ?1 … ?n from v (as many as it names): rows changed, or -1. */
+int	wecom_msglog_db_run(sqlite3 *, const char *sql, const int64_t *v);
 sqlite3	*wecom_msglog_reader(struct wecom_msglog *, char *, size_t);
 void	 wecom_msglog_reader_done(struct wecom_msglog *, sqlite3 *, int ok);
 void	wecom_msglog_tell(struct wecom_msglog *, int priority,

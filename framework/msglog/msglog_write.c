@@ -40,8 +40,6 @@ static void	write_kept(struct wecom_msglog *, struct wecom_store *);
 static int	write_fail(struct wecom_msglog *);
 static int64_t	write_last(sqlite3 *);
 static int	write_insert(sqlite3 *, const struct msglog_rows *);
-static int	write_index(sqlite3 *, int64_t);
-static int	write_mark(sqlite3 *, int64_t, int64_t, int64_t);
 
 void
 wecom_msglog_write(struct wecom_msglog *log, struct msglog_queue *batch,
@@ -175,7 +173,7 @@ int
 wecom_msglog_keep(struct wecom_msglog *log, const struct msglog_rows *rows,
     int64_t txid)
 {
-	int64_t	before;
+	int64_t	before, mark[3];
 
 	if (wecom_msglog_db_exec(log->db, "BEGIN IMMEDIATE") != WECOM_OK)
 		return (write_fail(log));
@@ -183,10 +181,12 @@ wecom_msglog_keep(struct wecom_msglog *log, const struct msglog_rows *rows,
 	if ((before = write_last(log->db)) < 0 ||
 	    write_insert(log->db, rows) != SQLITE_OK)
 		return (write_fail(log));
-	if (txid != 0 && write_mark(log->db, txid, before + 1,
-	    sqlite3_last_insert_rowid(log->db)) != SQLITE_OK)
+	mark[0] = txid;
+	mark[1] = before + 1;
+	mark[2] = sqlite3_last_insert_rowid(log->db);
+	if (txid != 0 && wecom_msglog_db_run(log->db, mark_sql, mark) < 0)
 		return (write_fail(log));
-	if (log->fts && write_index(log->db, before) != SQLITE_OK)
+	if (log->fts && wecom_msglog_db_run(log->db, index_sql, &before) < 0)
 		return (write_fail(log));
 	if (wecom_msglog_db_exec(log->db, "COMMIT") != WECOM_OK)
 		return (write_fail(log));
@@ -264,40 +264,4 @@ write_insert(sqlite3 *db, const struct msglog_rows *rows)
 	sqlite3_finalize(st);
 
 	return (rc);
-}
-
-/* The batch's rows (past before) into the full-text index. */
-static int
-write_index(sqlite3 *db, int64_t before)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if ((rc = sqlite3_prepare_v2(db, index_sql, -1, &st, NULL)) !=
-	    SQLITE_OK)
-		return (rc);
-	sqlite3_bind_int64(st, 1, before);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-
-	return (rc == SQLITE_DONE ? SQLITE_OK : rc);
-}
-
-/* That txid may have taken the rows first … last to the store too. */
-static int
-write_mark(sqlite3 *db, int64_t txid, int64_t first, int64_t last)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if ((rc = sqlite3_prepare_v2(db, mark_sql, -1, &st, NULL)) !=
-	    SQLITE_OK)
-		return (rc);
-	sqlite3_bind_int64(st, 1, txid);
-	sqlite3_bind_int64(st, 2, first);
-	sqlite3_bind_int64(st, 3, last);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-
-	return (rc == SQLITE_DONE ? SQLITE_OK : rc);
 }

@@ -29,6 +29,8 @@
 static int	message_insert(struct wecom_store *, const char *const *,
 		    size_t, int64_t *);
 static void	message_close(struct wecom_store *);
+static int	message_select(struct wecom_store *, const char *,
+		    const char *, int, const char *const *, PGresult **);
 
 /*
  * BEGIN and the rows; the transaction stays open for commit() or
@@ -170,19 +172,10 @@ wecom_store_message_rows(struct wecom_store *st, const char *where, int n,
 {
 	const char	*v[WECOM_STORE_MESSAGE_COLS + 1];
 	PGresult	*r;
-	char		*sql;
-	int		 i, k, rc;
+	int		 i, k;
 
-	if (wecom_store_ready(st) != WECOM_STORE_OK)
-		return (WECOM_STORE_ERROR);
-	if (asprintf(&sql, "SELECT id, " COLS " FROM wecom_message %s",
-	    where) == -1) {
-		wecom_store_fail(st, "out of memory");
-		return (WECOM_STORE_ERROR);
-	}
-	rc = wecom_store_exec(st, sql, n, params, &r);
-	free(sql);
-	if (rc != WECOM_STORE_OK)
+	if (message_select(st, "SELECT id, " COLS, where, n, params, &r) !=
+	    WECOM_STORE_OK)
 		return (WECOM_STORE_ERROR);
 	for (i = 0; i < PQntuples(r); i++) {
 		for (k = 0; k <= WECOM_STORE_MESSAGE_COLS; k++)
@@ -195,26 +188,36 @@ wecom_store_message_rows(struct wecom_store *st, const char *where, int n,
 	return (WECOM_STORE_OK);
 }
 
+/* head FROM wecom_message where, its rows in *r. */
+static int
+message_select(struct wecom_store *st, const char *head, const char *where,
+    int n, const char *const *params, PGresult **r)
+{
+	char	*sql;
+	int	 rc;
+
+	if (wecom_store_ready(st) != WECOM_STORE_OK)
+		return (WECOM_STORE_ERROR);
+	if (asprintf(&sql, "%s FROM wecom_message %s", head, where) == -1) {
+		wecom_store_fail(st, "out of memory");
+		return (WECOM_STORE_ERROR);
+	}
+	rc = wecom_store_exec(st, sql, n, params, r);
+	free(sql);
+
+	return (rc);
+}
+
 /* How many rows match where (as for rows(), without ORDER BY). */
 int
 wecom_store_message_count(struct wecom_store *st, const char *where, int n,
     const char *const *params, int64_t *count)
 {
 	PGresult	*r;
-	char		*sql;
-	int		 rc;
 
 	*count = 0;
-	if (wecom_store_ready(st) != WECOM_STORE_OK)
-		return (WECOM_STORE_ERROR);
-	if (asprintf(&sql, "SELECT count(*) FROM wecom_message %s",
-	    where) == -1) {
-		wecom_store_fail(st, "out of memory");
-		return (WECOM_STORE_ERROR);
-	}
-	rc = wecom_store_exec(st, sql, n, params, &r);
-	free(sql);
-	if (rc != WECOM_STORE_OK)
+	if (message_select(st, "SELECT count(*)", where, n, params, &r) !=
+	    WECOM_STORE_OK)
 		return (WECOM_STORE_ERROR);
 	*count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
