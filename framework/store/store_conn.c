@@ -7,6 +7,7 @@
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ static uint64_t		store_fallbacks;
 static int		store_is_down;
 
 static int64_t	store_now_ms(void);
+static int	store_alive(PGconn *);
 
 void
 wecom_store_set_log(wecom_store_log fn)
@@ -190,7 +192,7 @@ wecom_store_connect(struct wecom_store *st, int *fresh)
 			    OPTIONS, st->url, NULL };
 
 	*fresh = 0;
-	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK)
+	if (st->conn != NULL && store_alive(st->conn))
 		return (WECOM_STORE_OK);
 	if (st->retry_at > store_now_ms()) {
 		__atomic_add_fetch(&store_fallbacks, 1, __ATOMIC_RELAXED);
@@ -270,4 +272,29 @@ wecom_store_holder(void)
 	}
 
 	return (holder);
+}
+
+/*
+ * An idle connection the server has since closed (a restart, a crash,
+ * an idle timeout): what it sent, its last words then the end, is read
+ * without waiting, before a statement is. Found here, nothing was sent
+ * on it, and a new one is made at once, not after DOWN_MS: a routine
+ * restart of PostgreSQL must not send every thread to its host's state.
+ */
+static int
+store_alive(PGconn *conn)
+{
+	struct pollfd	pfd;
+	int		i;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return (0);
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) <= 0)
+		return (1);
+	for (i = 0; i < 2 && PQstatus(conn) == CONNECTION_OK; i++)
+		(void)PQconsumeInput(conn);
+
+	return (PQstatus(conn) == CONNECTION_OK);
 }

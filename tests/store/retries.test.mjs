@@ -93,6 +93,24 @@ test('a retry on B while A still runs: an empty 200 at once; a later one gets A\
   assert.equal(late.msg?.get('Content'), 'slept 1500 ms');
 });
 
+test('PostgreSQL restarted cleanly (maintenance): no thread falls back; retries are recognised across servers at once', async () => {
+  // Every chore thread of both servers holds a connection by now: all
+  // of them are closed by the restart, idle.
+  for (let i = 0; i < 8; i++) await retryOn(i % 2 ? a : b, text('slow', `warm ${i}`));
+  await pg.restart();
+  // Threads that tried during the restart itself wait their 5 s.
+  await h.sleep(6000);
+  const n = (await sends()).length;
+  for (let i = 0; i < 6; i++) {
+    const plain = text('slow', 'api');
+    const r1 = await h.callback(a, 'slow', plain);
+    assert.equal(r1.msg.get('Content'), 'api ok');
+    const r2 = await retryOn(b, plain);
+    assert.equal(r2.msg?.get('Content'), 'api ok', `pair ${i}: B answers with A's reply`);
+  }
+  assert.equal((await sends()).length, n + 6, 'each handler ran once, on A');
+});
+
 test('the database down: callbacks are still answered, each server deciding alone, and it says so', async () => {
   await pg.kill();
   try {
