@@ -380,24 +380,19 @@ flush_now(struct opts *o, const struct wecom_conf *conf,
 		wecom_send_result_free(&res);
 	}
 	wecom_outbox_keys_free(keys, n);
-	if (lrc == WECOM_API_OK)
-		return (EX_OK);
-	fprintf(stderr, "wecom-send: the shared store does not answer: its "
-	    "queued messages were not flushed, this host's were\n");
+	st->store_failed = lrc != WECOM_API_OK;
 
-	return (EX_UNAVAILABLE);
+	return (EX_OK);
 }
 
 int
 flush(struct opts *o, const struct wecom_conf *conf)
 {
 	struct wecom_outbox_stats	st;
-	int				store;
 
-	store = EX_OK;
 	if (o->now) {
 		memset(&st, 0, sizeof(st));
-		if ((store = flush_now(o, conf, &st)) == EX_IOERR)
+		if (flush_now(o, conf, &st) != EX_OK)
 			return (EX_IOERR);
 	} else if (wecom_outbox_drain(conf, 0, -1, flush_log, o, &st) !=
 	    WECOM_API_OK)
@@ -405,7 +400,7 @@ flush(struct opts *o, const struct wecom_conf *conf)
 	if (!o->quiet) {
 		if (st.busy)
 			printf("busy: another drainer is at work\n");
-		if (store != EX_OK)
+		if (st.store_failed)
 			printf("store: unreachable, its messages not flushed\n");
 		printf("delivered: %d\nfailed: %d\nremaining: %zu\n",
 		    st.delivered, st.failed, st.remaining);
@@ -413,5 +408,9 @@ flush(struct opts *o, const struct wecom_conf *conf)
 	if (st.failed > 0)
 		return (EX_PROTOCOL);
 
-	return (st.remaining > 0 ? EX_UNAVAILABLE : store);
+	if (st.store_failed)
+		fprintf(stderr, "wecom-send: the shared store does not answer: "
+		    "its queued messages were not flushed, this host's were\n");
+
+	return (st.remaining > 0 || st.store_failed ? EX_UNAVAILABLE : EX_OK);
 }

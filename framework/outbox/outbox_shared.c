@@ -113,10 +113,12 @@ wecom_outbox_shared_drain(struct outbox_drain *dr, int64_t deadline, int max)
 	for (n = 0; max <= 0 || n < max; n++) {
 		if (deadline > 0 && mono_ms() >= deadline)
 			break;
-		if (wecom_store_outbox_claim(st, NULL,
-		    wecom_outbox_lease_s(dr->conf), can_serve(dr->conf), &o) !=
-		    WECOM_STORE_OK)
+		if ((rc = wecom_store_outbox_claim(st, NULL,
+		    wecom_outbox_lease_s(dr->conf), can_serve(dr->conf), &o)) !=
+		    WECOM_STORE_OK) {
+			dr->st->store_failed |= rc == WECOM_STORE_ERROR;
 			break;
+		}
 		rc = shared_attempt(dr, st, &o);
 		wecom_store_outbox_clear(&o);
 		if (rc != WECOM_API_OK)

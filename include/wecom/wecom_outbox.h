@@ -87,6 +87,8 @@ struct wecom_outbox_stats {
 	size_t		remaining;	/* still queued (due or not) */
 	long		oldest_age;	/* s, of the oldest queued */
 	int		busy;		/* another drainer held the lock */
+	int		store_failed;	/* the shared store did not answer:
+					   its messages were left */
 };
 
 /* A line for the log: syslog priority (LOG_ERR, LOG_WARNING, LOG_INFO). */

@@ -307,13 +307,16 @@ test('wecom-send --flush --now on another host: the store\'s messages sent at on
   assert.equal((await fakeCall('stats')).delivered, before + 3);
 });
 
-test('wecom-send --flush --now with the database down: this host\'s files flushed, the store\'s said to be left; sent once it is back', async () => {
+test('wecom-send --flush and --flush --now with the database down: this host\'s files flushed, the store\'s said to be left; sent once it is back', async () => {
   // The last test's held and bot messages, whatever its outcome.
   await pg.psql("DELETE FROM wecom_outbox WHERE key IN ('now-held', 'now-bot')");
   await putLate('now-left', 'now-left in the store');
   await pg.kill();
-  let down;
+  let down, plain;
   try {
+    const s0 = await sendB(['--spool', '--key', 'plain-file', '--to', 'zhangsan', 'plain-file on host B']);
+    assert.equal(s0.code, 0, s0.stderr);
+    plain = await sendB(['--flush']);
     const s = await sendB(['--spool', '--key', 'now-file', '--to', 'zhangsan', 'now-file on host B']);
     assert.equal(s.code, 0, s.stderr);
     assert.deepEqual(filesB('new'), ['now-file']);
@@ -321,13 +324,17 @@ test('wecom-send --flush --now with the database down: this host\'s files flushe
   } finally {
     await pg.restart();
   }
+  assert.equal(plain.code, 69, plain.stdout + plain.stderr);
+  assert.match(plain.stdout, /^store: unreachable, its messages not flushed$/m);
+  assert.match(plain.stdout, /^delivered: 1$/m);
+  assert.equal((await sent('plain-file on host B')).length, 1);
   assert.equal(down.code, 69, down.stdout + down.stderr);
   assert.match(down.stdout, /^store: unreachable, its messages not flushed$/m);
   assert.match(down.stdout, /^delivered: 1$/m);
   assert.match(down.stdout, /^remaining: 0$/m);
   assert.match(down.stderr, /the shared store does not answer: its queued messages were not flushed, this host's were/);
   assert.deepEqual(filesB('new'), []);
-  assert.deepEqual(filesB('done'), ['now-file']);
+  assert.deepEqual(filesB('done').sort(), ['now-file', 'plain-file']);
   assert.equal((await sent('now-file on host B')).length, 1);
   assert.deepEqual(await sent('now-left in the store'), []);
   assert.equal((await row('now-left'))[0], 'queued');
