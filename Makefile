@@ -148,8 +148,12 @@ $(BUILD)/bench/pipeline: bench/pipeline.c $(BUILD)/apps/echo.o $(BUILD)/libwecom
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/apps/echo.o $(BUILD)/libwecom.a \
 	    $(LIBS) $(LDSAN)
 
+$(BUILD)/bench/msglog: bench/msglog.c $(BUILD)/libwecom.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libwecom.a $(LIBS) $(LDSAN)
+
 bench: deps $(MODULE) $(BUILD)/bench/ceiling.so $(BUILD)/bench/pipeline \
-	    $(BUILD)/wecom-send
+	    $(BUILD)/bench/msglog $(BUILD)/wecom-send
 	@if [ ! -d tests/node_modules/@wecom/crypto ]; then \
 	    (cd tests && npm install --no-audit --no-fund --loglevel=error); fi
 	@command -v wrk >/dev/null || sh tools/deps.sh wrk

@@ -196,6 +196,13 @@ done
 # The pipeline alone, without HTTP: CPU per callback on one core.
 pipe=$("$BUILD/bench/pipeline" "$tmp/wecom.conf" "$tmp/callbacks.txt" 3)
 
+# The message log's writer thread alone: into its file, into the store.
+MLOG=${MLOG:-100000}
+mlog_file=$("$BUILD/bench/msglog" "$tmp/mlog-file.db" "" "$MLOG")
+mlog_store=""
+[ -n "$pgpid" ] &&
+    mlog_store=$("$BUILD/bench/msglog" "$tmp/mlog-store.db" "$pgurl" "$MLOG")
+
 # wecom-send with a cached token against the fake WeCom API.
 node tests/fake_wecom/server.mjs 0 > "$tmp/fake.out" 2>&1 &
 fake=$!
@@ -250,4 +257,7 @@ row() {
 	printf '  %-9s %10s %10s %10s %12s\n' 1 "$e1_idle" "$e1_pss" "$e1_us" "$e1_rps"
 	printf '  %-9s %10s %10s %10s %12s\n' 2 "$e_idle" "$e_pss" "$e_us" "$e_rps"
 	echo "wecom-send, cached token, fake API on loopback: $send_ms ms per run ($SENDS runs)"
+	echo "message log, one writer thread, into its file: $mlog_file"
+	[ -n "$mlog_store" ] &&
+	    echo "message log, one writer thread, into PostgreSQL: $mlog_store"
 } | tee "$out"
