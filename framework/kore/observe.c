@@ -42,6 +42,7 @@ static int	observe_window(const struct wecom_conf *,
 static void	observe_bot(struct kore_buf *, const struct wecom_app *,
 		    const struct wecom_ws_state *);
 static void	observe_bot_metrics(struct kore_buf *);
+static void	observe_store_metrics(struct kore_buf *);
 static const char	*observe_ws_name(size_t);
 static void		 observe_push(struct kore_buf *);
 
@@ -157,12 +158,30 @@ observe_metrics(struct http_request *req)
 	kore_buf_append(&buf, text, len);
 	free(text);
 	observe_bot_metrics(&buf);
+	observe_store_metrics(&buf);
 	http_response_header(req, "content-type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	http_response(req, 200, buf.data, buf.offset);
 	kore_buf_cleanup(&buf);
 
 	return (KORE_RESULT_OK);
+}
+
+/* The store's counters, every worker's (server.c maps them). */
+static void
+observe_store_metrics(struct kore_buf *b)
+{
+	if (srv->store_counts == NULL)
+		return;
+	kore_buf_appendf(b, "# HELP wecom_store_fallbacks_total Calls "
+	    "answered from this host's own state: the store did not "
+	    "answer.\n# TYPE wecom_store_fallbacks_total counter\n"
+	    "wecom_store_fallbacks_total %llu\n"
+	    "# HELP wecom_store_outages_total Times a process of this server "
+	    "found the store unreachable.\n# TYPE wecom_store_outages_total "
+	    "counter\nwecom_store_outages_total %llu\n",
+	    (unsigned long long)wecom_store_count(WECOM_STORE_FALLBACKS),
+	    (unsigned long long)wecom_store_count(WECOM_STORE_OUTAGES));
 }
 
 /* The long connections, from their shared states. */

@@ -32,6 +32,7 @@
 #include "wecom_runner.h"
 #include "wecom_http.h"
 #include "wecom_server.h"
+#include "wecom_shm.h"
 #include "wecom_store.h"
 #include "wecom_xml.h"
 #include "wecom_aibot.h"
@@ -66,6 +67,7 @@ static void	server_warn(const struct wecom_app_list *);
 static int	server_streams(struct wecom_server *);
 static void	server_ca(struct wecom_server *);
 static void	server_store_log(int, const char *);
+static int	server_store(struct wecom_server *);
 
 int
 kore_parent_configure(int argc, char **argv)
@@ -89,7 +91,8 @@ kore_parent_configure(int argc, char **argv)
 	    wecom_status_init(&server, err, sizeof(err)) != WECOM_OK ||
 	    wecom_watch_init(&server, err, sizeof(err)) != WECOM_OK)
 		fatal("wecom: %s: %s", server.conf.file, err);
-	if (server_streams(&server) != KORE_RESULT_OK ||
+	if (server_store(&server) != KORE_RESULT_OK ||
+	    server_streams(&server) != KORE_RESULT_OK ||
 	    wecom_aibot_preload(&server) != WECOM_OK)
 		fatal("wecom: cannot map the bots' shared state (at most 64 "
 		    "long connections)");
@@ -163,6 +166,22 @@ server_ca(struct wecom_server *s)
 		}
 	}
 	fclose(fp);
+}
+
+/* With a store, its counters are the workers' sum: shared words. */
+static int
+server_store(struct wecom_server *s)
+{
+	size_t	sz;
+
+	if (s->conf.store == NULL)
+		return (KORE_RESULT_OK);
+	sz = WECOM_STORE_NCOUNTERS * sizeof(uint64_t);
+	if ((s->store_counts = wecom_shm_map(&sz)) == NULL)
+		return (KORE_RESULT_ERROR);
+	wecom_store_set_counters(s->store_counts);
+
+	return (KORE_RESULT_OK);
 }
 
 /* Callback-mode bots answer refreshes from any worker: a shared table. */

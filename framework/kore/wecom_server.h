@@ -47,6 +47,8 @@ struct wecom_server {
 	/* Long connections: their states, shared, in conf->bots' order. */
 	struct wecom_ws_state	*ws_states;
 	size_t			 nws;
+	/* The store's counters, every process's (wecom_store_count()). */
+	uint64_t		*store_counts;
 };
 
 /* tap.c: fn sees every app's messages, after their handlers. */

@@ -38,7 +38,8 @@ static void		store_notice(void *, const char *);
 
 /* The tools' default; the server sets its own log. */
 static wecom_store_log	store_log = store_stderr;
-static uint64_t		store_fallbacks;
+static uint64_t		store_own[WECOM_STORE_NCOUNTERS];
+static uint64_t		*store_counts = store_own;
 /* The process's view, so that a change is said once, not per thread. */
 static int		store_is_down;
 
@@ -135,10 +136,16 @@ wecom_store_connected(const struct wecom_store *st)
 	return (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK);
 }
 
-uint64_t
-wecom_store_fallbacks(void)
+void
+wecom_store_set_counters(uint64_t *counts)
 {
-	return (__atomic_load_n(&store_fallbacks, __ATOMIC_RELAXED));
+	store_counts = counts != NULL ? counts : store_own;
+}
+
+uint64_t
+wecom_store_count(int which)
+{
+	return (__atomic_load_n(&store_counts[which], __ATOMIC_RELAXED));
 }
 
 /*
@@ -195,7 +202,8 @@ wecom_store_connect(struct wecom_store *st, int *fresh)
 	if (st->conn != NULL && store_alive(st->conn))
 		return (WECOM_STORE_OK);
 	if (st->retry_at > store_now_ms()) {
-		__atomic_add_fetch(&store_fallbacks, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&store_counts[WECOM_STORE_FALLBACKS], 1,
+		    __ATOMIC_RELAXED);
 		return (WECOM_STORE_ERROR);
 	}
 	if (st->conn != NULL)
@@ -237,9 +245,13 @@ wecom_store_down(struct wecom_store *st, const char *why)
 		st->conn = NULL;
 	}
 	st->retry_at = store_now_ms() + DOWN_MS;
-	__atomic_add_fetch(&store_fallbacks, 1, __ATOMIC_RELAXED);
-	if (!__atomic_exchange_n(&store_is_down, 1, __ATOMIC_ACQ_REL) &&
-	    store_log != NULL) {
+	__atomic_add_fetch(&store_counts[WECOM_STORE_FALLBACKS], 1,
+	    __ATOMIC_RELAXED);
+	if (__atomic_exchange_n(&store_is_down, 1, __ATOMIC_ACQ_REL))
+		return;
+	__atomic_add_fetch(&store_counts[WECOM_STORE_OUTAGES], 1,
+	    __ATOMIC_RELAXED);
+	if (store_log != NULL) {
 		snprintf(line, sizeof(line), "store: the database is "
 		    "unreachable (%s): this host's own state meanwhile",
 		    st->err);

@@ -151,15 +151,25 @@ wecom_store_ready(struct wecom_store *st)
 	return (WECOM_STORE_OK);
 }
 
+/*
+ * Up to date already, the common case, needs no lock: connections made
+ * together (a server's threads at start, fifty cron jobs) would wait in
+ * turn for the advisory lock, and under load past lock_timeout. A
+ * migration waits longer for it than a statement may.
+ */
 static int
 schema_migrate(struct wecom_store *st)
 {
 	int	v, rc;
 
+	if (schema_version(st, &v) == WECOM_STORE_OK && v == SCHEMA_VERSION)
+		return (WECOM_STORE_OK);
 	if (wecom_store_exec(st, "BEGIN", 0, NULL, NULL) != WECOM_STORE_OK)
 		return (WECOM_STORE_ERROR);
 	rc = WECOM_STORE_ERROR;
-	if (wecom_store_exec(st, SCHEMA_LOCK, 0, NULL, NULL) !=
+	if (wecom_store_exec(st, "SET LOCAL lock_timeout = '30s'", 0, NULL,
+	    NULL) != WECOM_STORE_OK ||
+	    wecom_store_exec(st, SCHEMA_LOCK, 0, NULL, NULL) !=
 	    WECOM_STORE_OK || wecom_store_exec(st, "CREATE TABLE IF NOT "
 	    "EXISTS wecom_schema (version int PRIMARY KEY, applied_at "
 	    "timestamptz NOT NULL DEFAULT now())", 0, NULL, NULL) !=

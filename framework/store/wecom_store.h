@@ -37,8 +37,15 @@ const char		*wecom_store_error(const struct wecom_store *);
 int			 wecom_store_connected(const struct wecom_store *);
 /* Connected, the schema migrated: its version. */
 int			 wecom_store_version(struct wecom_store *, int *);
-/* Calls answered from this host's state since start: it was down. */
-uint64_t		 wecom_store_fallbacks(void);
+/*
+ * Counters: the process's own, or words every process shares (a
+ * server's workers: set before they are forked).
+ */
+#define WECOM_STORE_FALLBACKS	0	/* calls answered from host state */
+#define WECOM_STORE_OUTAGES	1	/* a process found it unreachable */
+#define WECOM_STORE_NCOUNTERS	2
+void			 wecom_store_set_counters(uint64_t *);
+uint64_t		 wecom_store_count(int);
 
 /* store_token.c: an app's access token, by the hash of its secret. */
 struct wecom_store_token {

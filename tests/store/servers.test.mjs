@@ -30,6 +30,14 @@ app = ops
 to = zhangsan
 `;
 
+// The server's /metrics value of a family without labels.
+async function metric(srv, name) {
+  const r = await h.request(srv, { path: '/metrics' });
+  const m = r.text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
+  assert.ok(m, `${name} in /metrics`);
+  return Number(m[1]);
+}
+
 const fakeCall = async (what, body) => (await fetch(`${fake.base.replace(/cgi-bin\/$/, '')}_fake/${what}`,
   body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) })).json();
 
@@ -67,7 +75,11 @@ test('50 sends across two servers and 6 wecom-send runs: exactly one gettoken', 
   assert.equal(stats.counts.gettoken, 1, JSON.stringify(stats.counts));
   assert.equal(stats.counts['message/send'], 56);
   assert.deepEqual(await pg.psql('SELECT count(*) FROM wecom_token WHERE token IS NOT NULL'), [['1']]);
-  for (const srv of [a, b]) assert.deepEqual(h.deaths(srv.log()), [], 'no sandbox violation');
+  for (const srv of [a, b]) {
+    assert.deepEqual(h.deaths(srv.log()), [], 'no sandbox violation');
+    assert.equal(await metric(srv, 'wecom_store_fallbacks_total'), 0);
+    assert.equal(await metric(srv, 'wecom_store_outages_total'), 0);
+  }
 });
 
 test('the database killed: both servers still send, each with its own token, and the log says so', async () => {
@@ -83,6 +95,9 @@ test('the database killed: both servers still send, each with its own token, and
   for (const srv of [a, b]) {
     const lines = await h.waitLog(srv, /store: the database is unreachable/);
     assert.ok(lines.length >= 1, srv.log());
+    // Every worker's, summed: a line per process that found it down.
+    assert.equal(await metric(srv, 'wecom_store_outages_total'), lines.length);
+    assert.ok(await metric(srv, 'wecom_store_fallbacks_total') >= 1);
   }
   await pg.restart();
 });
