@@ -61,6 +61,7 @@ wecom_client_token_shared(struct wecom_client *c, struct client_token *t,
 			break;
 		}
 		if ((claim = wecom_store_token_claim(st, c->hash,
+		    have == WECOM_STORE_OK ? s.value : NULL,
 		    SHARED_LEASE_S)) == WECOM_STORE_OK) {
 			rc = shared_fetch(c, t, err);
 			break;

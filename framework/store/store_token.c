@@ -41,23 +41,29 @@ wecom_store_token_read(struct wecom_store *st, const char *id,
 	return (rc);
 }
 
-/* The right to call gettoken for lease_s: WECOM_STORE_OK if ours. */
+/*
+ * The right to call gettoken for lease_s: WECOM_STORE_OK if ours. Only
+ * while the row still holds seen (NULL: no token), the one the caller
+ * found wanting: a token another put since then is used, not replaced.
+ */
 int
-wecom_store_token_claim(struct wecom_store *st, const char *id, long lease_s)
+wecom_store_token_claim(struct wecom_store *st, const char *id,
+    const char *seen, long lease_s)
 {
 	char		 secs[24];
-	const char	*p[3] = { id, wecom_store_holder(), secs };
+	const char	*p[4] = { id, wecom_store_holder(), secs, seen };
 	PGresult	*r;
 	int		 rc;
 
 	snprintf(secs, sizeof(secs), "%ld", lease_s);
-	if (wecom_store_ready(st) != WECOM_STORE_OK || wecom_store_exec(st, "INSERT INTO wecom_token AS t (id, "
+	if (wecom_store_ready(st) != WECOM_STORE_OK ||
+	    wecom_store_exec(st, "INSERT INTO wecom_token AS t (id, "
 	    "refreshing_by, refresh_until) VALUES ($1, $2, now() + "
 	    "make_interval(secs => $3::int)) ON CONFLICT (id) DO UPDATE SET "
 	    "refreshing_by = EXCLUDED.refreshing_by, refresh_until = "
-	    "EXCLUDED.refresh_until WHERE t.refresh_until IS NULL OR "
-	    "t.refresh_until < now() RETURNING 1", 3, p, &r) !=
-	    WECOM_STORE_OK)
+	    "EXCLUDED.refresh_until WHERE (t.refresh_until IS NULL OR "
+	    "t.refresh_until < now()) AND t.token IS NOT DISTINCT FROM "
+	    "$4::text RETURNING 1", 4, p, &r) != WECOM_STORE_OK)
 		return (WECOM_STORE_ERROR);
 	rc = PQntuples(r) == 1 ? WECOM_STORE_OK : WECOM_STORE_NONE;
 	PQclear(r);

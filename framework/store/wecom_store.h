@@ -57,7 +57,7 @@ struct wecom_store_token {
 int	wecom_store_token_read(struct wecom_store *, const char *id,
 	    struct wecom_store_token *);
 int	wecom_store_token_claim(struct wecom_store *, const char *id,
-	    long lease_s);
+	    const char *seen, long lease_s);
 int	wecom_store_token_put(struct wecom_store *, const char *id,
 	    const struct wecom_store_token *);
 int	wecom_store_token_drop(struct wecom_store *, const char *id,
