@@ -77,18 +77,11 @@ wecom_store_outbox_put(struct wecom_store *st, const char *key,
     const char *record, int server_only)
 {
 	const char	*p[3] = { key, record, server_only ? "t" : "f" };
-	PGresult	*r;
-	int		 rc;
 
-	if (wecom_store_ready(st) != WECOM_STORE_OK ||
-	    wecom_store_exec(st, "INSERT INTO wecom_outbox (key, record, "
+	return (wecom_store_exec_row(st,
+	    "INSERT INTO wecom_outbox (key, record, "
 	    "server_only) VALUES ($1, $2, $3::boolean) ON CONFLICT (key) DO "
-	    "NOTHING RETURNING 1", 3, p, &r) != WECOM_STORE_OK)
-		return (WECOM_STORE_ERROR);
-	rc = PQntuples(r) == 1 ? WECOM_STORE_OK : WECOM_STORE_NONE;
-	PQclear(r);
-
-	return (rc);
+	    "NOTHING RETURNING 1", 3, p));
 }
 
 /*
@@ -139,22 +132,14 @@ wecom_store_outbox_settle(struct wecom_store *st, const char *key,
 	char		 ms[24];
 	const char	*p[6] = { key, wecom_store_holder(), state, record,
 			    done, ms };
-	PGresult	*r;
-	int		 rc;
 
 	snprintf(ms, sizeof(ms), "%ld", delay_ms > 0 ? delay_ms : 0);
-	if (wecom_store_ready(st) != WECOM_STORE_OK ||
-	    wecom_store_exec(st, "UPDATE wecom_outbox SET state = $3, record "
+	return (wecom_store_exec_row(st,
+	    "UPDATE wecom_outbox SET state = $3, record "
 	    "= $4, done = $5, claimed_by = NULL, claimed_until = NULL, "
 	    "sent_at = CASE WHEN $3 = 'sent' THEN now() END, not_before = "
 	    "now() + make_interval(secs => $6::double precision / 1000) WHERE key = "
-	    "$1 AND claimed_by = $2 AND state = 'queued' RETURNING 1", 6, p,
-	    &r) != WECOM_STORE_OK)
-		return (WECOM_STORE_ERROR);
-	rc = PQntuples(r) == 1 ? WECOM_STORE_OK : WECOM_STORE_NONE;
-	PQclear(r);
-
-	return (rc);
+	    "$1 AND claimed_by = $2 AND state = 'queued' RETURNING 1", 6, p));
 }
 
 /* The row of key as it stands. */
@@ -270,19 +255,12 @@ wecom_store_outbox_requeue(struct wecom_store *st, const char *key,
     const char *record)
 {
 	const char	*p[2] = { key, record };
-	PGresult	*r;
-	int		 rc;
 
-	if (wecom_store_ready(st) != WECOM_STORE_OK ||
-	    wecom_store_exec(st, "UPDATE wecom_outbox SET state = 'queued', "
+	return (wecom_store_exec_row(st,
+	    "UPDATE wecom_outbox SET state = 'queued', "
 	    "record = $2, not_before = now(), created_at = now(), interrupted "
 	    "= 0, claimed_by = NULL, claimed_until = NULL WHERE key = $1 AND "
-	    "state = 'failed' RETURNING 1", 2, p, &r) != WECOM_STORE_OK)
-		return (WECOM_STORE_ERROR);
-	rc = PQntuples(r) == 1 ? WECOM_STORE_OK : WECOM_STORE_NONE;
-	PQclear(r);
-
-	return (rc);
+	    "state = 'failed' RETURNING 1", 2, p));
 }
 
 /* A queued (not being sent) or failed row removed. NONE: no such. */
@@ -290,16 +268,8 @@ int
 wecom_store_outbox_drop(struct wecom_store *st, const char *key)
 {
 	const char	*p[1] = { key };
-	PGresult	*r;
-	int		 rc;
 
-	if (wecom_store_ready(st) != WECOM_STORE_OK ||
-	    wecom_store_exec(st, "DELETE FROM wecom_outbox WHERE key = $1 AND "
-	    "(state = 'failed' OR (" CLAIM_FREE ")) RETURNING 1", 1, p, &r) !=
-	    WECOM_STORE_OK)
-		return (WECOM_STORE_ERROR);
-	rc = PQntuples(r) == 1 ? WECOM_STORE_OK : WECOM_STORE_NONE;
-	PQclear(r);
-
-	return (rc);
+	return (wecom_store_exec_row(st,
+	    "DELETE FROM wecom_outbox WHERE key = $1 AND "
+	    "(state = 'failed' OR (" CLAIM_FREE ")) RETURNING 1", 1, p));
 }

@@ -152,6 +152,26 @@ wecom_store_ready(struct wecom_store *st)
 }
 
 /*
+ * Ready, then a statement that returns a row when it did what it asks
+ * (RETURNING 1): WECOM_STORE_OK if it did, WECOM_STORE_NONE if not.
+ */
+int
+wecom_store_exec_row(struct wecom_store *st, const char *sql, int n,
+    const char *const *params)
+{
+	PGresult	*r;
+	int		 rc;
+
+	if (wecom_store_ready(st) != WECOM_STORE_OK ||
+	    wecom_store_exec(st, sql, n, params, &r) != WECOM_STORE_OK)
+		return (WECOM_STORE_ERROR);
+	rc = PQntuples(r) == 1 ? WECOM_STORE_OK : WECOM_STORE_NONE;
+	PQclear(r);
+
+	return (rc);
+}
+
+/*
  * Up to date already, the common case, needs no lock: connections made
  * together (a server's threads at start, fifty cron jobs) would wait in
  * turn for the advisory lock, and under load past lock_timeout. A

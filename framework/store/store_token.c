@@ -52,23 +52,16 @@ wecom_store_token_claim(struct wecom_store *st, const char *id,
 {
 	char		 secs[24];
 	const char	*p[4] = { id, wecom_store_holder(), secs, seen };
-	PGresult	*r;
-	int		 rc;
 
 	snprintf(secs, sizeof(secs), "%ld", lease_s);
-	if (wecom_store_ready(st) != WECOM_STORE_OK ||
-	    wecom_store_exec(st, "INSERT INTO wecom_token AS t (id, "
+	return (wecom_store_exec_row(st,
+	    "INSERT INTO wecom_token AS t (id, "
 	    "refreshing_by, refresh_until) VALUES ($1, $2, now() + "
 	    "make_interval(secs => $3::int)) ON CONFLICT (id) DO UPDATE SET "
 	    "refreshing_by = EXCLUDED.refreshing_by, refresh_until = "
 	    "EXCLUDED.refresh_until WHERE (t.refresh_until IS NULL OR "
 	    "t.refresh_until < now()) AND t.token IS NOT DISTINCT FROM "
-	    "$4::text RETURNING 1", 4, p, &r) != WECOM_STORE_OK)
-		return (WECOM_STORE_ERROR);
-	rc = PQntuples(r) == 1 ? WECOM_STORE_OK : WECOM_STORE_NONE;
-	PQclear(r);
-
-	return (rc);
+	    "$4::text RETURNING 1", 4, p));
 }
 
 /* The token just fetched, or NULL: none; the lease ends either way. */

@@ -145,6 +145,8 @@ int	wecom_store_stream_prune(struct wecom_store *, int64_t born_before);
 struct pg_result;
 int	wecom_store_exec(struct wecom_store *, const char *sql, int n,
 	    const char *const *params, struct pg_result **);
+int	wecom_store_exec_row(struct wecom_store *, const char *sql, int n,
+	    const char *const *params);
 int	wecom_store_ready(struct wecom_store *);
 int	wecom_store_connect(struct wecom_store *, int *fresh);
 void	wecom_store_up(struct wecom_store *);
