@@ -287,31 +287,11 @@ wecom_msglog_reader_done(struct wecom_msglog *log, sqlite3 *db, int ok)
 	sqlite3_close(db);
 }
 
-/* The log whose writer this thread is, if it is one. */
-static __thread struct wecom_msglog	*writing;
-
-void
-wecom_msglog_store_mine(struct wecom_msglog *log)
-{
-	writing = log;
-}
-
-/*
- * The writer's own handle (queue_writer() closes it when it ends); any
- * other thread, a query's chore thread, shares its thread's handle with
- * the other users of the store.
- */
+/* This thread's handle to the store (NULL: no store). */
 struct wecom_store *
 wecom_msglog_store(struct wecom_msglog *log)
 {
-	if (log->store == NULL)
-		return (NULL);
-	if (writing != log)
-		return (wecom_store_thread(log->store));
-	if (log->wst == NULL)
-		log->wst = wecom_store_new(log->store);
-
-	return (log->wst);
+	return (wecom_store_thread(log->store));
 }
 
 /* sql with ?1 … ?n from v (as many as it names): rows changed, or -1. */

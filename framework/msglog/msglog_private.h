@@ -78,7 +78,6 @@ struct wecom_msglog {
 	struct wecom_xml		*x;
 	uint64_t			 told;		/* drops reported */
 	time_t				 told_at;
-	struct wecom_store		*wst;		/* its handle */
 	int				 backlog;	/* the file may hold
 							   rows for the store */
 	int				 more;		/* moving: go on */
@@ -92,10 +91,9 @@ struct wecom_msglog {
 
 /*
  * msglog_db.c: the file, connections to it and to the store, and what
- * is told. The writer thread has a store handle of its own, the others
- * share their thread's (NULL: no store).
+ * is told. Each thread uses its own store handle (NULL: no store); the
+ * writer's is closed when it ends.
  */
-void			 wecom_msglog_store_mine(struct wecom_msglog *);
 struct wecom_store	*wecom_msglog_store(struct wecom_msglog *);
 int	wecom_msglog_db_open(const char *path, long busy_ms, sqlite3 **,
 	    char *err, size_t errlen);

@@ -147,7 +147,6 @@ queue_writer(void *arg)
 	size_t			 n;
 	long			 days;
 
-	wecom_msglog_store_mine(log);
 	(void)wecom_activity_set("message log", "writer");
 	/*
 	 * Behind the callbacks for the CPU: a saturated worker drops
@@ -193,8 +192,7 @@ queue_writer(void *arg)
 		pthread_cond_broadcast(&log->done);
 	}
 	pthread_mutex_unlock(&log->lock);
-	wecom_store_free(log->wst);
-	log->wst = NULL;
+	wecom_store_thread_end();
 
 	return (NULL);
 }

@@ -91,16 +91,18 @@ wecom_store_free(struct wecom_store *st)
 }
 
 /*
- * For threads that live as long as their process (handlers, chores,
- * writers). A forked child makes its own and leaves its parent's alone:
- * closing it from the child would end the parent's session.
+ * A handle per thread, made on first use and kept: handlers, chores and
+ * writers would otherwise connect at each call (a thread that ends
+ * before its process closes it with wecom_store_thread_end()). A forked
+ * child makes its own and leaves its parent's alone: closing it from
+ * the child would end the parent's session.
  */
+static __thread struct wecom_store	*tl;
+static __thread pid_t			 tl_pid;
+
 struct wecom_store *
 wecom_store_thread(const char *url)
 {
-	static __thread struct wecom_store	*tl;
-	static __thread pid_t			 tl_pid;
-
 	if (url == NULL || *url == '\0')
 		return (NULL);
 	if (tl != NULL && tl_pid == getpid() && strcmp(tl->url, url) == 0)
@@ -111,6 +113,15 @@ wecom_store_thread(const char *url)
 	tl = wecom_store_new(url);
 
 	return (tl);
+}
+
+/* A thread that ends before its process: its handle closed. */
+void
+wecom_store_thread_end(void)
+{
+	if (tl != NULL && tl_pid == getpid())
+		wecom_store_free(tl);
+	tl = NULL;
 }
 
 const char *

@@ -32,6 +32,7 @@ struct wecom_store	*wecom_store_new(const char *url);
 void			 wecom_store_free(struct wecom_store *);
 /* This thread's handle to url (NULL or "": none), made on first use. */
 struct wecom_store	*wecom_store_thread(const char *url);
+void			 wecom_store_thread_end(void);
 /* Why the last call failed, for a person; never the URL's password. */
 const char		*wecom_store_error(const struct wecom_store *);
 int			 wecom_store_connected(const struct wecom_store *);
