@@ -20,7 +20,8 @@
 // and department, as WeCom gives newer apps)}; GET shows it.
 //
 //   node tests/fake_wecom/server.mjs [PORT]   prints "port N" when ready
-//   import { startFake } from './server.mjs'  → { port, base, state, close }
+//   import { startFake } from './server.mjs'  → { port, base, state, close,
+//     control(what, body) }: GET /_fake/what, or POST body as JSON; its JSON
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -514,6 +515,8 @@ export function startFake({ port = 0, host = '127.0.0.1', standalone = false } =
         url: `http://${host}:${p}`,
         base: `http://${host}:${p}/cgi-bin/`,
         close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+        control: async (what, body) => (await fetch(`http://${host}:${p}/_fake/${what}`,
+          body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) })).json(),
       });
     });
   });

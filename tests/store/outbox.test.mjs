@@ -43,12 +43,10 @@ app = ops
 to = zhangsan
 `;
 
-const fakeCall = async (what, body) => (await fetch(`${fake.base.replace(/cgi-bin\/$/, '')}_fake/${what}`,
-  body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) })).json();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const send = (args, env = {}) => run(WECOM_SEND, ['-c', conf, ...args],
   { env: { ...process.env, ...env } });
-const sent = async (content) => (await fakeCall('messages'))
+const sent = async (content) => (await fake.control('messages'))
   .filter((m) => m.api === 'message/send' && m.body.text?.content === content);
 const files = (sub) => {
   const d = path.join(state, 'outbox', sub);
@@ -111,12 +109,12 @@ test(`${N} messages, two servers draining, one killed -9 mid-drain: all delivere
   rec.msg.text.content = 'CONTENTX';
   const json = JSON.stringify(rec);
   assert.ok(!json.includes('$r$'));
-  await fakeCall('inject', { path: 'message/send', delay_ms: 10, times: 100000 });
+  await fake.control('inject', { path: 'message/send', delay_ms: 10, times: 100000 });
   const t0 = Date.now();
   await pg.psql(`INSERT INTO wecom_outbox (key, record) SELECT 'bulk-' || i,
     replace(replace($r$${json}$r$, 'KEYX', 'bulk-' || i), 'CONTENTX', 'bulk message ' || i)
     FROM generate_series(1, ${N}) i`);
-  await until('a third delivered', async () => (await fakeCall('stats')).delivered >= 1 + N / 3);
+  await until('a third delivered', async () => (await fake.control('stats')).delivered >= 1 + N / 3);
   // Mid-send: both servers hold a claim (the fake holds each send 10 ms).
   const live = "SELECT count(*) FROM wecom_outbox WHERE state = 'queued' AND claimed_until > now()";
   for (let i = 0; i < 50 && (await pg.psql(live))[0][0] !== '2'; i++);
@@ -128,9 +126,9 @@ test(`${N} messages, two servers draining, one killed -9 mid-drain: all delivere
     (await pg.psql("SELECT count(*) FROM wecom_outbox WHERE key LIKE 'bulk-%' AND state = 'sent'"))[0][0] === String(N),
   45000);
   const ms = Date.now() - t0;
-  await fakeCall('uninject', { path: 'message/send' });
+  await fake.control('uninject', { path: 'message/send' });
 
-  const msgs = (await fakeCall('messages')).filter((m) => m.api === 'message/send' &&
+  const msgs = (await fake.control('messages')).filter((m) => m.api === 'message/send' &&
     m.body.text?.content?.startsWith('bulk message '));
   const by = new Map();
   for (const m of msgs) {
@@ -174,7 +172,7 @@ const admin = (args) => run(path.join(path.dirname(WECOM_SEND), 'wecom-admin'), 
   { env: { ...process.env } });
 
 test('wecom-admin outbox lists the store\'s failed rows, queues one again, drops another', async () => {
-  await fakeCall('inject', { path: 'message/send', errcode: 40003, errmsg: 'invalid userid', times: 2 });
+  await fake.control('inject', { path: 'message/send', errcode: 40003, errmsg: 'invalid userid', times: 2 });
   for (const key of ['admin-retry', 'admin-drop']) {
     const r = await send(['--spool', '--key', key, '--to', 'zhangsan', `${key} message`]);
     assert.equal(r.code, 0, r.stderr);
@@ -249,7 +247,7 @@ test('wecom-send --flush --now on another host: the store\'s messages sent at on
   // Queued on host A; WeCom down (503): whichever drainer tries first
   // (host A's flush or server B) puts each off by a backoff.
   const keys = ['now-1', 'now-2', 'now-3', 'now-held'];
-  await fakeCall('inject', { path: 'message/send', http: 503, times: 100000 });
+  await fake.control('inject', { path: 'message/send', http: 503, times: 100000 });
   try {
     for (const k of keys) {
       const r = await send(['--spool', '--key', k, '--to', 'zhangsan', `${k} after the outage`]);
@@ -261,7 +259,7 @@ test('wecom-send --flush --now on another host: the store\'s messages sent at on
       WHERE key LIKE 'now-%' AND state = 'queued' AND claimed_by IS NULL AND not_before > now() + interval '10 seconds'
       AND ((record::json)->>'attempts')::int >= 1`))[0][0] === '4');
   } finally {
-    await fakeCall('uninject', { path: 'message/send' });
+    await fake.control('uninject', { path: 'message/send' });
   }
   // One held by a drainer still at work; a bot's, only a server's to send.
   await pg.psql(`UPDATE wecom_outbox SET claimed_by = 'elsewhere:1:1',
@@ -271,7 +269,7 @@ test('wecom-send --flush --now on another host: the store\'s messages sent at on
     return { ...rest, aibot: 'helper', chat: 'zhangsan', chat_type: 1 };
   }, true);
   const bot = await pg.psql("SELECT * FROM wecom_outbox WHERE key = 'now-bot'");
-  const before = (await fakeCall('stats')).delivered;
+  const before = (await fake.control('stats')).delivered;
 
   const f = await sendB(['--flush']);
   assert.equal(f.code, 69, f.stdout + f.stderr);
@@ -293,7 +291,7 @@ test('wecom-send --flush --now on another host: the store\'s messages sent at on
     assert.ok(!m[0].duplicate);
     assert.equal((await row(k))[0], 'sent');
   }
-  assert.equal((await fakeCall('stats')).delivered, before + 3, 'three deliveries in all');
+  assert.equal((await fake.control('stats')).delivered, before + 3, 'three deliveries in all');
   assert.deepEqual(await sent('now-held after the outage'), [], 'never two senders of one message');
   assert.deepEqual(await row('now-held'), ['queued', 'elsewhere:1:1', '0']);
   assert.deepEqual(await pg.psql("SELECT * FROM wecom_outbox WHERE key = 'now-bot'"), bot,
@@ -304,7 +302,7 @@ test('wecom-send --flush --now on another host: the store\'s messages sent at on
   const again = await sendB(['--flush', '--now']);
   assert.match(again.stdout, /^delivered: 0$/m, again.stdout + again.stderr);
   assert.match(again.stdout, /^remaining: 2$/m);
-  assert.equal((await fakeCall('stats')).delivered, before + 3);
+  assert.equal((await fake.control('stats')).delivered, before + 3);
 });
 
 test('wecom-send --flush and --flush --now with the database down: this host\'s files flushed, the store\'s said to be left; sent once it is back', async () => {

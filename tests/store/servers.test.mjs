@@ -38,9 +38,6 @@ async function metric(srv, name) {
   return Number(m[1]);
 }
 
-const fakeCall = async (what, body) => (await fetch(`${fake.base.replace(/cgi-bin\/$/, '')}_fake/${what}`,
-  body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) })).json();
-
 const push = (srv, content) => h.request(srv, {
   method: 'POST', path: '/api/v1/send', body: JSON.stringify({ content }),
   headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, timeout: 15000,
@@ -64,14 +61,14 @@ after(async () => {
 });
 
 test('50 sends across two servers and 6 wecom-send runs: exactly one gettoken', async () => {
-  await fakeCall('inject', { path: 'gettoken', delay_ms: 300 });
+  await fake.control('inject', { path: 'gettoken', delay_ms: 300 });
   const sends = Array.from({ length: 50 }, (_, i) => push(i % 2 ? a : b, `alert ${i}`));
   const cli = Array.from({ length: 6 }, (_, i) =>
     run(WECOM_SEND, ['-c', conf, '--to', 'zhangsan', `cron ${i}`], { env: { ...process.env } }));
   const rs = await Promise.all(sends);
   rs.forEach((r, i) => assert.equal(r.status, 200, `send ${i}: ${r.body}`));
   (await Promise.all(cli)).forEach((r, i) => assert.equal(r.code, 0, `wecom-send ${i}: ${r.stderr}`));
-  const stats = await fakeCall('stats');
+  const stats = await fake.control('stats');
   assert.equal(stats.counts.gettoken, 1, JSON.stringify(stats.counts));
   assert.equal(stats.counts['message/send'], 56);
   assert.deepEqual(await pg.psql('SELECT count(*) FROM wecom_token WHERE token IS NOT NULL'), [['1']]);
@@ -84,14 +81,14 @@ test('50 sends across two servers and 6 wecom-send runs: exactly one gettoken', 
 
 test('the database killed: both servers still send, each with its own token, and the log says so', async () => {
   await pg.kill();
-  const n = (await fakeCall('stats')).counts.gettoken;
+  const n = (await fake.control('stats')).counts.gettoken;
   // The workers' clients cached the token in memory: drop it everywhere.
-  await fakeCall('invalidate', { mode: 'invalid' });
+  await fake.control('invalidate', { mode: 'invalid' });
   for (const srv of [a, b]) {
     const r = await push(srv, 'while the database is down');
     assert.equal(r.status, 200, r.body);
   }
-  assert.ok((await fakeCall('stats')).counts.gettoken > n);
+  assert.ok((await fake.control('stats')).counts.gettoken > n);
   for (const srv of [a, b]) {
     const lines = await h.waitLog(srv, /store: the database is unreachable/);
     assert.ok(lines.length >= 1, srv.log());
